@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+EXTRAS ?= all
+
+.PHONY: demo test test-slow lint docs bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The CPU build of torch goes in first, so that resolving uqkit's torch range installs nothing more.
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/uqkit demo --output demo-output
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check uqkit tests benchmarks
+	$(BIN)/python -m pytest -n 2 --durations=15 -q
+
+test-slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -m slow -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check uqkit tests benchmarks
+
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) demo-output site

@@ -1,0 +1,83 @@
+"""``uqkit report MODEL DATA.csv --target COLUMN [--ood OOD.csv] -o report.html``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    """Add the ``report`` subcommand to the ``uqkit`` parser."""
+    parser = subparsers.add_parser(
+        "report",
+        help="write a calibration report of a saved model on a CSV file",
+        description=(
+            "Evaluate a model saved with estimator.save(...) on a CSV file and write a "
+            "self-contained HTML calibration report (metrics, plots and a verdict)."
+        ),
+    )
+    parser.add_argument("model", help="model file written by estimator.save(...)")
+    parser.add_argument("data", help="CSV file with the feature columns and the target column")
+    parser.add_argument("--target", required=True, help="name of the target column in DATA")
+    parser.add_argument(
+        "--ood", default=None, help="CSV file of out-of-distribution inputs (same feature columns)"
+    )
+    parser.add_argument("-o", "--output", default="report.html", help="HTML file to write")
+    parser.add_argument("--name", default=None, help="model name shown in the report")
+    parser.set_defaults(run=run)
+
+
+def _features(frame, model, target: str | None, source: str):
+    import numpy as np
+
+    from uqkit.exceptions import InvalidInputError
+
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        missing = [str(c) for c in names if c not in frame.columns]
+        if missing:
+            raise InvalidInputError(f"{source} lacks the feature columns {missing[:10]}.")
+        return frame[list(names)]
+    columns = [c for c in frame.columns if c != target]
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and len(columns) != expected:
+        raise InvalidInputError(
+            f"{source} has {len(columns)} feature columns besides the target but the model was "
+            f"fitted on {expected}."
+        )
+    return np.asarray(frame[columns], dtype=float)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the report; 0 on success, 2 with a message on bad input."""
+    import pandas as pd
+
+    import uqkit
+    from uqkit.calibration._report import report
+    from uqkit.exceptions import UQKitError
+
+    try:
+        model = uqkit.load(args.model)
+        frame = pd.read_csv(args.data)
+        if args.target not in frame.columns:
+            raise KeyError(
+                f"{args.data} has no column {args.target!r}; columns: {list(frame.columns)[:20]}"
+            )
+        X = _features(frame, model, args.target, args.data)
+        y = frame[args.target].to_numpy()
+        X_ood = None
+        if args.ood:
+            ood = pd.read_csv(args.ood)
+            ood = ood.drop(columns=[args.target], errors="ignore")
+            X_ood = _features(ood, model, None, args.ood)
+        name = args.name or type(model).__name__
+        result = report(model, X, y, X_ood=X_ood, names=[name])
+        path = result.to_html(args.output)
+    except (UQKitError, OSError, KeyError, ValueError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"uqkit report: error: {message}", file=sys.stderr)
+        return 2
+    for sentence in result.verdicts()[name]:
+        print(f"- {sentence}")
+    print(f"Report written to {path}")
+    return 0

@@ -1,0 +1,306 @@
+"""What :class:`DCAClassifier` and :class:`DCARegressor` share: parameters, the network, the fit
+pipeline with the consistency-enforcing training loop, and the forward pass over proposals."""
+
+from __future__ import annotations
+
+import copy
+import math
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from uqkit.base import (
+    Standardizer,
+    UQEstimator,
+    check_fitted,
+    derive_seed,
+    resolve_device,
+    resolve_dtype,
+)
+from uqkit.dca._components import GRANULARITIES
+from uqkit.dca._module import DCAModule
+from uqkit.dca._presets import ACTIVATION_MODULES, cnn_preset, mlp_preset
+from uqkit.dca._sampler import ProposalSampler
+from uqkit.dca._training import consistency_step
+from uqkit.exceptions import DivergenceError, InvalidInputError
+
+# Random streams derived from ``random_state_``: the base network's construction, the instance
+# initialisation and training proposals (the DCAModule seed), the data order, the evaluation
+# proposals, and the early-stopping split.
+_BUILD_STREAM, _INIT_STREAM, _ORDER_STREAM, _PREDICT_STREAM = 0, 1, 2, 3
+_SPLIT_STREAM = 2**32 - 1
+
+
+class BaseDCA(UQEstimator):
+    """Shared implementation of :class:`DCAClassifier` and :class:`DCARegressor`."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_instances": [Interval(Integral, 1, None, closed="left")],
+        "components": [StrOptions(set(GRANULARITIES)), list, tuple],
+        "architecture": [StrOptions({"mlp", "cnn"})],
+        "hidden_layers": [list, tuple],
+        "activation": [StrOptions(set(ACTIVATION_MODULES))],
+        "image_shape": [list, tuple],
+        "cnn_channels": [list, tuple],
+        "module": [callable, None],
+        "n_train_proposals": [Interval(Integral, 1, None, closed="left")],
+        "consistency_weight": [Interval(Real, 0, None, closed="left")],
+        "n_predict_proposals": [Interval(Integral, 1, None, closed="left")],
+        "weight_averaging": ["boolean"],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    # -- hooks for the subclasses --------------------------------------------------------
+    _regression = True
+
+    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _loss_fn(self):
+        """``loss_fn(output, target, reference) -> scalar`` for :func:`consistency_step`."""
+        raise NotImplementedError
+
+    def _aggregate_nll(self, outputs: torch.Tensor, target: torch.Tensor) -> float:
+        """NLL of the aggregated prediction of ``outputs`` ``(m, n, out)`` (validation loss)."""
+        raise NotImplementedError
+
+    # -- the network ------------------------------------------------------------------------
+    def _components_argument(self):
+        if isinstance(self.components, str):
+            return self.components
+        names = list(self.components)
+        if not names or not all(isinstance(name, str) for name in names):
+            raise InvalidInputError(
+                f"components must be one of {GRANULARITIES} or a non-empty list of submodule "
+                f"names; got {self.components!r}. (Module types work with DCAModule directly.)"
+            )
+        return names
+
+    def _make_network(self) -> nn.Module:
+        """The base network, built under a seeded, forked random state (global RNG untouched)."""
+        n_in, n_out = self.n_features_in_, self._n_outputs()
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(derive_seed(self.random_state_, _BUILD_STREAM))
+            if self.module is not None:
+                network = self.module(n_in, n_out)
+            elif self.architecture == "mlp":
+                network = mlp_preset(n_in, n_out, self.hidden_layers, self.activation)
+            else:
+                network = cnn_preset(
+                    n_in, n_out, self.image_shape, self.cnn_channels, self.hidden_layers,
+                    self.activation,
+                )
+        if not isinstance(network, nn.Module):
+            raise InvalidInputError(
+                f"module(n_features, n_outputs) must return a torch.nn.Module; got {type(network)}."
+            )
+        return network.to(resolve_dtype(self.dtype))
+
+    def _build_module(self, name: str) -> nn.Module:
+        if name != "dca_":
+            return super()._build_module(name)
+        return DCAModule(
+            self._make_network(),
+            self._components_argument(),
+            self.n_instances,
+            seed=derive_seed(self.random_state_, _INIT_STREAM),
+        )
+
+    # -- fit --------------------------------------------------------------------------------
+    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        n_val = math.ceil(self.validation_fraction * n)
+        if n - n_val < 2:
+            raise InvalidInputError(
+                f"{n} samples are too few to hold out validation_fraction="
+                f"{self.validation_fraction} for early stopping; pass more data, X_val/y_val, or "
+                "early_stopping=False."
+            )
+        order = np.random.default_rng(derive_seed(self.random_state_, _SPLIT_STREAM)).permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def fit(self, X, y, *, X_val=None, y_val=None):
+        """Train the DCA network with the consistency-enforcing loss.
+
+        Every mini-batch gets one optimizer step after ``n_train_proposals`` proposals
+        (:func:`~uqkit.dca.consistency_step`). With ``early_stopping=True`` a seeded
+        ``validation_fraction`` of the rows (or ``X_val``/``y_val``) is held out and the network is
+        restored to its epoch of lowest validation NLL of the aggregated prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+        X_val, y_val : array-like, optional
+            Validation data: its NLL is recorded every epoch and used for early stopping.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        components = self._components_argument()
+        X, y = self._check_X_y(X, y, regression=self._regression)
+        y_encoded = self._encode_targets(y)
+        X_val, y_val = self._check_validation_data(X_val, y_val, regression=self._regression)
+        self._resolve_random_state()
+        self.device_ = resolve_device(self.device)
+        dtype = resolve_dtype(self.dtype)
+
+        scaler = Standardizer.fit(X)
+        self.x_mean_, self.x_scale_ = scaler.mean, scaler.scale
+        Xs = scaler.transform(X)
+        train_rows = np.arange(len(X))
+        X_val_s = y_val_enc = None
+        if X_val is not None:
+            X_val_s, y_val_enc = scaler.transform(X_val), self._encode_targets(y_val, fit=False)
+        elif self.early_stopping:
+            train_rows, val_rows = self._split(len(X))
+            self.validation_indices_ = val_rows
+            X_val_s, y_val_enc = Xs[val_rows], y_encoded[val_rows]
+
+        dca = self._build_module("dca_").to(self.device_)
+        if self.weight_averaging:
+            dca.check_weight_averaging()  # refuse coarse DCWA before spending time on training
+        self.component_names_ = list(dca.component_names)
+        sampler = ProposalSampler(
+            [self.n_instances] * dca.n_components, derive_seed(self.random_state_, _PREDICT_STREAM)
+        )
+        self.proposals_ = np.asarray(sampler.distinct(self.n_predict_proposals), dtype=np.int64)
+
+        def tensor(values):
+            return torch.as_tensor(values, dtype=dtype, device=self.device_)
+
+        X_train = tensor(Xs[train_rows])
+        y_train = self._target_tensor(y_encoded[train_rows], dtype)
+        validation = None
+        if X_val_s is not None:
+            validation = (tensor(X_val_s), self._target_tensor(y_val_enc, dtype))
+        self.history_ = self._train(dca, X_train, y_train, validation, components)
+        self.dca_ = dca.eval()
+        return self
+
+    def _train(self, dca: DCAModule, X, y, validation, components) -> dict:
+        optimizer = torch.optim.Adam(dca.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        order_generator = torch.Generator().manual_seed(
+            derive_seed(self.random_state_, _ORDER_STREAM)
+        )
+        loss_fn = self._loss_fn()
+        n = len(X)
+        batch_size = min(self.batch_size, n)
+        history: dict = {"train_loss": [], "val_loss": [], "best_epoch": self.epochs}
+        best_loss, best_state, waited = math.inf, None, 0
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(
+            range(self.epochs),
+            desc=f"DCA {components} K={self.n_instances}",
+            unit="epoch",
+            disable=not self.verbose,
+        )
+        dca.train()
+        for epoch in epochs:
+            order = torch.randperm(n, generator=order_generator).to(X.device)
+            total = 0.0
+            for start in range(0, n, batch_size):
+                index = order[start : start + batch_size]
+                try:
+                    loss = consistency_step(
+                        dca, optimizer, X[index], y[index], loss_fn, self.n_train_proposals
+                    )
+                except DivergenceError as err:
+                    message = f"DCA training diverged in epoch {epoch + 1}: {err}"
+                    raise DivergenceError(message) from err
+                total += loss * len(index)
+            history["train_loss"].append(total / n)
+            if validation is None:
+                continue
+            val = self._aggregate_nll(self._forward_all(dca, validation[0]), validation[1])
+            if not math.isfinite(val):
+                raise DivergenceError(
+                    f"DCA training diverged in epoch {epoch + 1} (non-finite validation NLL). "
+                    "Lower lr or raise min_variance."
+                )
+            history["val_loss"].append(val)
+            epochs.set_postfix(val_nll=f"{val:.4g}")
+            if not self.early_stopping:
+                continue
+            if val < best_loss:
+                best_loss, waited = val, 0
+                best_state = copy.deepcopy(dca.state_dict())
+                history["best_epoch"] = epoch + 1
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    break
+        if self.early_stopping and best_state is not None:
+            dca.load_state_dict(best_state)
+        if not (self.early_stopping and validation is not None):
+            history["best_epoch"] = len(history["train_loss"])
+        return history
+
+    # -- prediction -------------------------------------------------------------------------
+    @torch.no_grad()
+    def _batched(self, network: nn.Module, X: torch.Tensor) -> torch.Tensor:
+        step = self.predict_batch_size
+        return torch.cat([network(X[i : i + step]) for i in range(0, len(X), step)])
+
+    @torch.no_grad()
+    def _forward_all(self, dca: DCAModule, X: torch.Tensor) -> torch.Tensor:
+        """Raw outputs ``(m, n, out)`` of the evaluation proposals (one DCWA network if set)."""
+        was_training = dca.training
+        dca.eval()
+        try:
+            if self.weight_averaging:
+                outputs = [self._batched(dca.average_instances(), X)]
+            else:
+                outputs = []
+                for proposal in self.proposals_:
+                    with dca.use_proposal(proposal.tolist()):
+                        outputs.append(self._batched(dca, X))
+        finally:
+            dca.train(was_training)
+        return torch.stack(outputs).double().cpu()
+
+    def _proposal_outputs(self, X) -> torch.Tensor:
+        """Raw outputs of the evaluation proposals on ``X``: ``(m, n, out)``, float64 on CPU."""
+        check_fitted(self, "dca_")
+        X = self._check_X(X, reset=False)
+        Xs = (X - self.x_mean_) / self.x_scale_
+        dtype = next(self.dca_.parameters()).dtype
+        return self._forward_all(self.dca_, torch.as_tensor(Xs, dtype=dtype, device=self.device_))
+
+    @property
+    def n_proposals_(self) -> int:
+        """Number of proposals ``K^S`` of the fitted network."""
+        check_fitted(self, "dca_")
+        return self.n_instances ** len(self.component_names_)
+
+    def weight_averaged_network(self) -> nn.Module:
+        """The DCWA network of the fitted model (Shen & Cremers, 2022, Sec. 3.3).
+
+        It maps standardised features to raw outputs. Raises
+        :class:`~uqkit.exceptions.InvalidInputError` for coarse components.
+        """
+        check_fitted(self, "dca_")
+        return self.dca_.average_instances()

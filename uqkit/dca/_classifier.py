@@ -1,0 +1,204 @@
+"""Deep Combinatorial Aggregation for classification (Shen & Cremers, NeurIPS 2022)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets
+
+from uqkit.base import UQClassifierMixin
+from uqkit.dca._base import BaseDCA
+from uqkit.dca._loss import classification_consistency_loss
+from uqkit.exceptions import InvalidInputError
+from uqkit.prediction import ClassificationPrediction
+
+
+class DCAClassifier(UQClassifierMixin, BaseDCA):
+    """Deep Combinatorial Aggregation classifier (Shen & Cremers, NeurIPS 2022).
+
+    The network (an MLP, a small CNN for flattened images, or any ``module``) is split into
+    components; each component is kept as ``n_instances`` independently initialised instances,
+    which gives ``K^S`` proposals (Sec. 3.1). Training draws one proposal per forward pass and
+    uses the consistency-enforcing loss (Sec. 3.2): cross-entropy plus the KL divergence from the
+    softmax of the previous proposal, over ``n_train_proposals`` proposals per mini-batch with one
+    optimizer step. The prediction averages the softmax of ``n_predict_proposals`` fixed random
+    proposals, or of all of them when ``K^S`` is smaller (Eq. 1); with ``weight_averaging=True``
+    it uses the DCWA network instead, whose components are the averages of their instances
+    (Sec. 3.3). Features are standardised on the training data.
+
+    Parameters
+    ----------
+    n_instances : int, default=5
+        ``K``, instances per component.
+    components : {"model", "block", "layer"} or list of str, default="layer"
+        Granularity (model-wise = coarse, layer-wise = fine; normalisation layers are shared in
+        layer-wise DCA) or explicit submodule names of the network.
+    architecture : {"mlp", "cnn"}, default="mlp"
+        Built-in network when ``module`` is None. ``"cnn"`` reshapes each row to
+        ``image_shape`` (flattened images such as the 784 pixels of MNIST).
+    hidden_layers : tuple of int, default=(100,)
+        Hidden widths of the MLP, or of the CNN's dense head.
+    activation : str, default="relu"
+    image_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)`` for ``architecture="cnn"``.
+    cnn_channels : tuple of int, default=(16, 32)
+        Channels of the CNN's convolution stages.
+    module : callable, optional
+        ``module(n_features, n_classes) -> torch.nn.Module`` returning logits; replaces the
+        built-in network. It is built under a seeded, forked random state. Not savable.
+    n_train_proposals : int, default=5
+        ``R``, proposals per mini-batch in the consistency-enforcing loss.
+    consistency_weight : float, default=1.0
+        Weight of the KL term (1 in the paper; 0 trains each proposal on cross-entropy alone).
+    n_predict_proposals : int, default=64
+        ``M``, proposals averaged at prediction (the member axis of ``predict_uncertainty``).
+    weight_averaging : bool, default=False
+        Predict with the DCWA network. Needs fine-grain components; coarse ones raise
+        ``InvalidInputError`` at fit. Only prediction depends on it, so
+        ``set_params(weight_averaging=True)`` on a fitted layer-wise model gives its DCWA
+        prediction without retraining.
+    lr : float, default=1e-3
+        Adam learning rate.
+    weight_decay : float, default=0.0
+    batch_size : int, default=128
+    epochs : int, default=100
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (or use ``X_val``) and restore the epoch of
+        lowest validation NLL of the aggregated prediction.
+    validation_fraction : float, default=0.1
+    patience : int, default=10
+    device : str, default="auto"
+    dtype : {"float32", "float64"}, default="float32"
+    random_state : int, RandomState, Generator or None
+        Seeds the network, the instances, the proposals and the data order (local generators).
+    verbose : int, default=1
+        0 silences the progress bar.
+    predict_batch_size : int, default=4096
+
+    Attributes
+    ----------
+    dca_ : DCAModule
+        The trained network with all instances.
+    classes_ : ndarray of shape (n_classes,)
+    component_names_ : list of str
+    proposals_ : ndarray of shape (m, n_components)
+        The evaluation proposals (``m = min(M, K^S)``).
+    history_ : dict
+        ``train_loss`` and ``val_loss`` per epoch, ``best_epoch``.
+    random_state_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from uqkit.dca import DCAClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> y = np.where(X[:, 0] + X[:, 1] > 0, "pos", "neg")
+    >>> model = DCAClassifier(n_instances=3, epochs=10, lr=1e-2, verbose=0, random_state=0)
+    >>> model.fit(X, y).score(X, y) > 0.9
+    True
+    >>> model.predict_uncertainty(X[:4]).member_probs.shape  # 3^2 = 9 proposals, all used
+    (9, 4, 2)
+    """
+
+    def __init__(
+        self,
+        n_instances: int = 5,
+        components: str | list[str] = "layer",
+        architecture: str = "mlp",
+        hidden_layers: tuple[int, ...] = (100,),
+        activation: str = "relu",
+        image_shape: tuple[int, ...] = (1, 28, 28),
+        cnn_channels: tuple[int, ...] = (16, 32),
+        module=None,
+        n_train_proposals: int = 5,
+        consistency_weight: float = 1.0,
+        n_predict_proposals: int = 64,
+        weight_averaging: bool = False,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 128,
+        epochs: int = 100,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        device: str = "auto",
+        dtype: str = "float32",
+        random_state=None,
+        verbose: int = 1,
+        predict_batch_size: int = 4096,
+    ) -> None:
+        self.n_instances = n_instances
+        self.components = components
+        self.architecture = architecture
+        self.hidden_layers = hidden_layers
+        self.activation = activation
+        self.image_shape = image_shape
+        self.cnn_channels = cnn_channels
+        self.module = module
+        self.n_train_proposals = n_train_proposals
+        self.consistency_weight = consistency_weight
+        self.n_predict_proposals = n_predict_proposals
+        self.weight_averaging = weight_averaging
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.predict_batch_size = predict_batch_size
+
+    _regression = False
+
+    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
+        if fit:
+            check_classification_targets(y)
+            self.classes_ = np.unique(y)
+            if len(self.classes_) < 2:
+                raise InvalidInputError(
+                    f"{type(self).__name__} needs at least two classes in y; got only "
+                    f"{self.classes_.tolist()}."
+                )
+        index = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+        if np.any(self.classes_[index] != y):
+            raise InvalidInputError("y_val contains labels that do not occur in y.")
+        return index
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        return torch.as_tensor(y, dtype=torch.long, device=self.device_)
+
+    def _loss_fn(self):
+        return partial(classification_consistency_loss, weight=self.consistency_weight)
+
+    def _aggregate_nll(self, outputs: torch.Tensor, target: torch.Tensor) -> float:
+        log_probs = torch.logsumexp(torch.log_softmax(outputs, dim=-1), dim=0)
+        log_probs = log_probs - torch.log(torch.tensor(float(len(outputs)), dtype=log_probs.dtype))
+        picked = log_probs[torch.arange(len(target)), target.cpu()]
+        return float(-picked.mean())
+
+    def predict_uncertainty(self, X) -> ClassificationPrediction:
+        """Average of the proposals' softmax, with the proposal (member) axis kept.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ClassificationPrediction
+            ``probs`` (n, C) and ``member_probs`` (m, n, C): one row per evaluation proposal
+            (``m = min(n_predict_proposals, K^S)``), or ``m = 1`` with ``weight_averaging``.
+        """
+        member_probs = torch.softmax(self._proposal_outputs(X), dim=-1).numpy()
+        return ClassificationPrediction.from_members(member_probs, classes=self.classes_)

@@ -1,0 +1,270 @@
+"""A GloVe trainer in PyTorch: AdaGrad over the non-zero co-occurrences, in large batches.
+
+GloVe (Pennington, Socher & Manning, EMNLP 2014) fits word vectors :math:`w_i`, context vectors
+:math:`v_j` and biases :math:`b_i, c_j` to the logarithm of the co-occurrence counts by weighted
+least squares over the non-zero entries (their Eq. 8):
+
+.. math::
+
+    J = \\sum_{i,j:\\,X_{ij}>0} f(X_{ij})\\,(w_i^\\top v_j + b_i + c_j - \\log X_{ij})^2,
+    \\qquad f(x) = \\min\\{(x/x_{\\max})^{\\alpha}, 1\\}  \\quad\\text{(their Eq. 9)}.
+
+The original tool runs asynchronous AdaGrad (Duchi et al., 2011) over single entries. Here each
+step takes a large random batch of entries, sums the gradients of entries that share a word, and
+applies AdaGrad with accumulators started at 1 and per-entry gradients clipped at ``grad_clip``,
+as the tool does. Parameters start uniform in :math:`[-0.5, 0.5]/D`, as in the tool.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy import sparse
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from uqkit.base import UQEstimator, derive_seed, resolve_device, resolve_dtype
+from uqkit.exceptions import DivergenceError, InvalidInputError
+
+__all__ = ["GloVe", "glove_weight"]
+
+
+def glove_weight(x, x_max: float = 100.0, alpha: float = 0.75):
+    """GloVe's weighting function :math:`f(x) = \\min\\{(x/x_{\\max})^{\\alpha}, 1\\}` (Eq. 9).
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor
+        Positive co-occurrence counts.
+    x_max : float, default=100
+        Count from which every entry gets weight 1.
+    alpha : float, default=0.75
+        Exponent below ``x_max``.
+
+    Returns
+    -------
+    ndarray or torch.Tensor
+        The weights, same type and shape as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> glove_weight(np.array([1.0, 100.0, 1000.0])).round(4)
+    array([0.0316, 1.    , 1.    ])
+    """
+    if isinstance(x, torch.Tensor):
+        return torch.clamp((x / x_max) ** alpha, max=1.0)
+    return np.minimum((np.asarray(x, dtype=np.float64) / x_max) ** alpha, 1.0)
+
+
+def check_cooccurrence(cooccurrence, name: str = "cooccurrence") -> sparse.csr_matrix:
+    """Validate a co-occurrence matrix and return it as CSR float64 without explicit zeros."""
+    if hasattr(cooccurrence, "matrix") and sparse.issparse(cooccurrence.matrix):
+        cooccurrence = cooccurrence.matrix  # a Cooccurrences result
+    if sparse.issparse(cooccurrence):
+        matrix = sparse.csr_matrix(cooccurrence, dtype=np.float64, copy=True)
+    else:
+        array = np.asarray(cooccurrence, dtype=np.float64)
+        if array.ndim != 2:
+            raise InvalidInputError(
+                f"{name} must be a 2-D (sparse) matrix of counts; got shape {array.shape}."
+            )
+        matrix = sparse.csr_matrix(array)
+    matrix.sum_duplicates()
+    matrix.eliminate_zeros()
+    if not np.all(np.isfinite(matrix.data)):
+        raise InvalidInputError(f"{name} contains NaN or infinite counts.")
+    if np.any(matrix.data < 0):
+        raise InvalidInputError(f"{name} contains negative counts; co-occurrences must be >= 0.")
+    if matrix.nnz == 0:
+        raise InvalidInputError(f"{name} has no positive entry; nothing to fit.")
+    matrix.sort_indices()
+    return matrix
+
+
+class GloVe(UQEstimator):
+    """Train GloVe word vectors on a co-occurrence matrix (Pennington et al., 2014, Eq. 8).
+
+    Parameters
+    ----------
+    n_components : int, default=50
+        Dimension ``D`` of the word and context vectors.
+    x_max : float, default=100
+        Cut-off of the weighting function ``f`` (Eq. 9).
+    alpha : float, default=0.75
+        Exponent of the weighting function.
+    learning_rate : float, default=0.05
+        AdaGrad step size (the GloVe tool's ``eta``).
+    n_epochs : int, default=25
+        Passes over the non-zero entries.
+    batch_size : int, default=65536
+        Non-zero entries per AdaGrad step.
+    grad_clip : float, default=100
+        Per-entry gradients are clipped to ``[-grad_clip, grad_clip]`` (as the tool's
+        ``grad_clip_value``).
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds initialisation and the order of entries (local torch generators only).
+    device : str or torch.device, default="auto"
+        Where to train; ``"auto"`` picks CUDA when available.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the parameters during training.
+    verbose : int, default=0
+        Print the cost after each epoch when positive.
+
+    Attributes
+    ----------
+    W_ : ndarray of shape (n_words, D)
+        Word vectors :math:`w_i`.
+    V_ : ndarray of shape (n_contexts, D)
+        Context vectors :math:`v_j`.
+    b_ : ndarray of shape (n_words,)
+        Word biases.
+    c_ : ndarray of shape (n_contexts,)
+        Context biases.
+    loss_curve_ : list of float
+        The tool's cost after each epoch: :math:`\\tfrac12 J / \\mathrm{nnz}`.
+    n_iter_ : int
+        Epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.exp(rng.normal(size=(30, 2)) @ rng.normal(size=(2, 30)) + 3)
+    >>> glove = GloVe(n_components=2, n_epochs=200, batch_size=256, random_state=0).fit(X)
+    >>> glove.W_.shape, glove.loss_curve_[-1] < 0.1 * glove.loss_curve_[0]
+    ((30, 2), True)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "x_max": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "grad_clip": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_components: int = 50,
+        x_max: float = 100.0,
+        alpha: float = 0.75,
+        learning_rate: float = 0.05,
+        n_epochs: int = 25,
+        batch_size: int = 65536,
+        grad_clip: float = 100.0,
+        random_state=None,
+        device: str | torch.device = "auto",
+        dtype: str = "float32",
+        verbose: int = 0,
+    ) -> None:
+        self.n_components = n_components
+        self.x_max = x_max
+        self.alpha = alpha
+        self.learning_rate = learning_rate
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.grad_clip = grad_clip
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def fit(self, cooccurrence, y=None) -> GloVe:
+        """Fit the vectors and biases by AdaGrad on the weighted least-squares cost.
+
+        Parameters
+        ----------
+        cooccurrence : scipy.sparse matrix, ndarray or Cooccurrences, shape (n_words, n_contexts)
+            Co-occurrence counts; only the positive entries enter the cost.
+        y : None
+            Ignored; present for scikit-learn compatibility.
+
+        Returns
+        -------
+        GloVe
+            The fitted trainer.
+        """
+        self._check_params()
+        matrix = check_cooccurrence(cooccurrence).tocoo()
+        entropy = self._resolve_random_state()
+        self.device_ = resolve_device(self.device)
+        dtype = resolve_dtype(self.dtype)
+        device = self.device_
+        n_words, n_contexts = matrix.shape
+        dim = int(self.n_components)
+
+        init = torch.Generator().manual_seed(derive_seed(entropy, 0))
+        order = torch.Generator(device=device).manual_seed(derive_seed(entropy, 1))
+
+        def uniform(*shape: int) -> torch.Tensor:
+            values = (torch.rand(*shape, generator=init, dtype=torch.float64) - 0.5) / dim
+            return values.to(device=device, dtype=dtype)
+
+        params = [uniform(n_words, dim), uniform(n_contexts, dim), uniform(n_words), uniform(n_contexts)]
+        accumulators = [torch.ones_like(p) for p in params]
+
+        rows = torch.as_tensor(matrix.row, dtype=torch.long, device=device)
+        cols = torch.as_tensor(matrix.col, dtype=torch.long, device=device)
+        counts = torch.as_tensor(matrix.data, dtype=torch.float64, device=device)
+        log_counts = torch.log(counts).to(dtype)
+        weights = glove_weight(counts, float(self.x_max), float(self.alpha)).to(dtype)
+        nnz = rows.numel()
+        lr, clip = float(self.learning_rate), float(self.grad_clip)
+
+        self.loss_curve_ = []
+        for epoch in range(int(self.n_epochs)):
+            permutation = torch.randperm(nnz, generator=order, device=device)
+            cost = torch.zeros((), dtype=torch.float64, device=device)
+            for start in range(0, nnz, int(self.batch_size)):
+                batch = permutation[start : start + int(self.batch_size)]
+                cost += _adagrad_step(
+                    params, accumulators, rows[batch], cols[batch], log_counts[batch],
+                    weights[batch], lr, clip,
+                )
+            cost = float(cost) / nnz
+            if not np.isfinite(cost):
+                raise DivergenceError(
+                    f"GloVe training diverged at epoch {epoch + 1} (cost {cost}). Lower "
+                    f"learning_rate (now {self.learning_rate}) or grad_clip."
+                )
+            self.loss_curve_.append(cost)
+            if self.verbose:
+                print(f"GloVe epoch {epoch + 1}/{self.n_epochs}: cost {cost:.6f}")
+        self.n_iter_ = int(self.n_epochs)
+        self.W_, self.V_, self.b_, self.c_ = (p.cpu().numpy() for p in params)
+        return self
+
+
+def _adagrad_step(
+    params: list[torch.Tensor],
+    accumulators: list[torch.Tensor],
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    log_counts: torch.Tensor,
+    weights: torch.Tensor,
+    lr: float,
+    clip: float,
+) -> torch.Tensor:
+    """One AdaGrad step on a batch of entries; returns the batch's cost ``0.5 * sum f diff^2``."""
+    W, V, b, c = params
+    w_rows, v_cols = W[rows], V[cols]
+    diff = (w_rows * v_cols).sum(dim=1) + b[rows] + c[cols] - log_counts
+    fdiff = weights * diff
+    cost = 0.5 * torch.dot(fdiff, diff).double()
+    grad_w = torch.zeros_like(W).index_add_(0, rows, (fdiff[:, None] * v_cols).clamp_(-clip, clip))
+    grad_v = torch.zeros_like(V).index_add_(0, cols, (fdiff[:, None] * w_rows).clamp_(-clip, clip))
+    grad_b = torch.zeros_like(b).index_add_(0, rows, fdiff.clamp(-clip, clip))
+    grad_c = torch.zeros_like(c).index_add_(0, cols, fdiff.clamp(-clip, clip))
+    for param, accumulator, grad in zip(params, accumulators, (grad_w, grad_v, grad_b, grad_c)):
+        accumulator.addcmul_(grad, grad)
+        param.addcdiv_(grad, accumulator.sqrt(), value=-lr)
+    return cost

@@ -1,0 +1,189 @@
+"""Deep evidential regression (Amini, Schwarting, Soleimany & Rus, NeurIPS 2020)."""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from uqkit.base import Standardizer, UQRegressorMixin
+from uqkit.evidential._base import _EvidentialEstimator
+from uqkit.evidential._heads import nig_parameters
+from uqkit.evidential._member_loss import NIGMemberLoss
+from uqkit.evidential._uncertainty import UNCERTAINTY_SPLITS, nig_prediction
+from uqkit.prediction import RegressionPrediction
+
+
+class EvidentialRegressor(UQRegressorMixin, _EvidentialEstimator):
+    """Regressor that outputs a Normal-Inverse-Gamma distribution over the Gaussian's parameters.
+
+    The network's four outputs per target become ``gamma`` (linear), ``nu`` and ``beta``
+    (softplus) and ``alpha`` (softplus + 1) (Amini et al., 2020, Sec. 3.3; a floor of 1e-6 keeps
+    ``alpha > 1`` strict). It is trained on the NIG negative log marginal likelihood (Eq. 8) plus
+    ``regularization`` times the evidence regulariser :math:`|y-\\gamma|(2\\nu+\\alpha)` (Eq. 9).
+    The prediction is the marginal Student-t :math:`\\mathrm{St}(\\gamma,\\ \\beta(1+\\nu)/(\\nu
+    \\alpha),\\ 2\\alpha)` in the units of y. Features and targets are standardised on the
+    training data.
+
+    Parameters
+    ----------
+    regularization : float, default=0.01
+        Coefficient :math:`\\lambda` of the evidence regulariser (Eq. 10).
+    uncertainty : {"amini", "meinert"}, default="amini"
+        How the predictive variance is split (only affects ``aleatoric``/``epistemic``, not the
+        Student-t predictive; can be changed after ``fit``). ``"amini"``: aleatoric
+        :math:`\\beta/(\\alpha-1)`, epistemic :math:`\\beta/(\\nu(\\alpha-1))` (Eq. 5), summing to
+        the Student-t variance. ``"meinert"`` (Meinert et al., AAAI 2023): aleatoric
+        :math:`\\beta(1+\\nu)/(\\alpha\\nu)` (squared Student-t scale), epistemic :math:`1/\\nu` in
+        units of the training targets' variance; ``total`` is then a score, not a variance of
+        the predictive. See :func:`nig_prediction`.
+    architecture, hidden_layers, activation, image_shape, conv_channels, dropout, lr, \
+weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, device, dtype, \
+random_state, verbose, predict_batch_size
+        As for :class:`EvidentialClassifier`; early stopping monitors the validation loss (NLL
+        plus regulariser).
+    module : callable, optional
+        ``module(n_features, 4 * n_targets) -> torch.nn.Module`` with raw outputs ordered
+        ``[gamma | nu | alpha | beta]``. Models with a custom module cannot be saved.
+
+    Attributes
+    ----------
+    stack_ : torch.nn.Module
+        The trained network, as a stack of one member (outputs ``(1, n, 4 * n_targets)``).
+    history_ : dict
+    y_mean_, y_scale_ : ndarray of shape (n_targets,)
+        Target standardisation.
+    random_state_ : int
+    n_features_in_ : int
+
+    See Also
+    --------
+    uqkit.evidential.evidential_regression_loss : the loss, for your own torch model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from uqkit.evidential import EvidentialRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-2, 2, size=(200, 1))
+    >>> y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=200)
+    >>> model = EvidentialRegressor(epochs=30, verbose=0, random_state=0).fit(X, y)
+    >>> pred = model.predict_uncertainty(X[:5])
+    >>> pred.distribution, pred.mean.shape, bool((pred.df > 2).all())
+    ('student_t', (5,), True)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_EvidentialEstimator._parameter_constraints,
+        "regularization": [Interval(Real, 0, None, closed="left")],
+        "uncertainty": [StrOptions(set(UNCERTAINTY_SPLITS))],
+    }
+
+    def __init__(
+        self,
+        regularization: float = 0.01,
+        uncertainty: str = "amini",
+        architecture: str = "mlp",
+        hidden_layers: tuple[int, ...] = (50,),
+        activation: str = "relu",
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        conv_channels: tuple[int, int] = (8, 16),
+        dropout: float = 0.0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 100,
+        epochs: int = 200,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        patience: int = 20,
+        module=None,
+        device: str = "auto",
+        dtype: str = "float32",
+        random_state=None,
+        verbose: int = 1,
+        predict_batch_size: int = 8192,
+    ) -> None:
+        self.regularization = regularization
+        self.uncertainty = uncertainty
+        self.architecture = architecture
+        self.hidden_layers = hidden_layers
+        self.activation = activation
+        self.image_shape = image_shape
+        self.conv_channels = conv_channels
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.module = module
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.predict_batch_size = predict_batch_size
+
+    _regression = True
+
+    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
+        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if fit:
+            scaler = Standardizer.fit(y2)
+            self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
+            self.n_outputs_ = y2.shape[1]
+            self.single_output_ = np.ndim(y) == 1
+        return (y2 - self.y_mean_) / self.y_scale_
+
+    def _n_outputs(self) -> int:
+        return 4 * self.n_outputs_
+
+    def _loss(self) -> NIGMemberLoss:
+        return NIGMemberLoss(regularization=self.regularization)
+
+    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        return torch.as_tensor(y, dtype=dtype, device=self.device_)
+
+    def predict_nig(self, X) -> dict[str, np.ndarray]:
+        """NIG parameters in the units of y: ``gamma``, ``nu``, ``alpha``, ``beta``.
+
+        If ``y = shift + scale * z`` and ``z`` has ``NIG(gamma, nu, alpha, beta)``, then ``y``
+        has ``NIG(shift + scale * gamma, nu, alpha, scale**2 * beta)``.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Each of shape ``(n_samples,)`` (``(n_samples, n_targets)`` for multi-output y).
+        """
+        gamma, nu, alpha, beta = (p.numpy() for p in nig_parameters(self._raw_outputs(X)))
+        gamma = gamma * self.y_scale_ + self.y_mean_
+        beta = beta * self.y_scale_**2
+        params = {"gamma": gamma, "nu": nu, "alpha": alpha, "beta": beta}
+        if self.single_output_:
+            params = {name: value[:, 0] for name, value in params.items()}
+        return params
+
+    def predict_uncertainty(self, X) -> RegressionPrediction:
+        """Student-t predictive with the ``uncertainty`` split, in the units of y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        RegressionPrediction
+            ``distribution="student_t"`` with ``df = 2 alpha`` and ``scale``; shapes
+            ``(n_samples,)`` (or ``(n_samples, n_targets)``).
+        """
+        gamma, nu, alpha, beta = (p.numpy() for p in nig_parameters(self._raw_outputs(X)))
+        scale, shift = self.y_scale_, self.y_mean_
+        if self.single_output_:
+            gamma, nu, alpha, beta = gamma[:, 0], nu[:, 0], alpha[:, 0], beta[:, 0]
+            scale, shift = scale[0], shift[0]
+        pred = nig_prediction(gamma, nu, alpha, beta, uncertainty=self.uncertainty)
+        return pred.rescale(scale, shift)
