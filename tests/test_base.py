@@ -92,7 +92,7 @@ def test_bad_input_gets_a_clear_error(Model, data):
         model.fit(X[:1], y[:1])
     with pytest.raises(InvalidInputError, match="too few to hold out"):
         Model(n_members=1, validation_fraction=0.5, **FAST).fit(X[:3], y[:3])
-    with pytest.raises(InvalidParameterError, match="'lr' parameter of .* must be a float in"):
+    with pytest.raises(InvalidParameterError, match=r"'lr' parameter of .* must be a float in"):
         Model(lr=-1.0).fit(X, y)
     with pytest.raises(InvalidInputError, match="hidden_layers"):
         Model(hidden_layers=(0,), **FAST).fit(X, y)

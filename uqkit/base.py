@@ -1,4 +1,5 @@
-"""What every uqkit estimator shares: validation, scaling, seeding, device, fitted checks, save/load.
+"""What every uqkit estimator shares: validation, scaling, seeding, device, fitted checks,
+save/load.
 
 An estimator subclasses :class:`UQEstimator` plus :class:`UQRegressorMixin` or
 :class:`UQClassifierMixin`, declares ``_parameter_constraints`` (scikit-learn style, checked once in
@@ -374,7 +375,7 @@ def load(path: str | Path) -> UQEstimator:
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
         text = metadata[_METADATA_KEY]
         header = json.loads(text)
     except Exception as err:  # safetensors raises its own error types for corrupt files
@@ -467,7 +468,6 @@ class UQClassifierMixin(ClassifierMixin):
 
 def _equal_width_ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
     conf_sum = np.bincount(bins, weights=confidence, minlength=n_bins)
     acc_sum = np.bincount(bins, weights=correct.astype(float), minlength=n_bins)
     return float(np.sum(np.abs(conf_sum - acc_sum)) / max(len(confidence), 1))

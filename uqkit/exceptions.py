@@ -19,6 +19,7 @@ __all__ = [
     "ConvergenceWarning",
     "DivergenceError",
     "InvalidInputError",
+    "MemberTrainingError",
     "MissingDependencyError",
     "ModelFileError",
     "NotFittedError",
@@ -38,6 +39,29 @@ class InvalidInputError(UQKitError, ValueError):
 
 class NotFittedError(UQKitError, _SklearnNotFittedError):
     """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``."""
+
+
+class MemberTrainingError(UQKitError, RuntimeError):
+    """A Ray member failed on every attempt; the message names it and every attempt's cause.
+
+    Attributes
+    ----------
+    members : list of int
+        Global indices of the members of the failed task.
+    seeds : list of int
+        Their seeds.
+    causes : list of str
+        One line per attempt.
+    finished : list of int
+        Members that did finish (checkpointed when ``checkpoint_dir`` was given).
+    """
+
+    def __init__(self, message: str, *, members, seeds, causes, finished) -> None:
+        super().__init__(message)
+        self.members = list(members)
+        self.seeds = list(seeds)
+        self.causes = list(causes)
+        self.finished = list(finished)
 
 
 class DivergenceError(UQKitError, RuntimeError):

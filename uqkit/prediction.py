@@ -1,9 +1,10 @@
 """Typed predictions with uncertainty, shared by every uqkit estimator.
 
-A regressor returns a :class:`RegressionPrediction`, a classifier a :class:`ClassificationPrediction`.
-Both keep the member axis explicit (``(n_members, n_samples, ...)``) when the prediction comes from
-several models, and both split the predictive uncertainty into an aleatoric part (noise in the
-data) and an epistemic part (disagreement between plausible models).
+A regressor returns a :class:`RegressionPrediction`, a classifier a
+:class:`ClassificationPrediction`. Both keep the member axis explicit
+(``(n_members, n_samples, ...)``) when the prediction comes from several models, and both split the
+predictive uncertainty into an aleatoric part (noise in the data) and an epistemic part
+(disagreement between plausible models).
 
 For an ensemble of Gaussians with weights :math:`w_i`, means :math:`\\mu_i` and variances
 :math:`\\sigma_i^2` (Lakshminarayanan et al., NeurIPS 2017, Sec. 2.4; the weighted form is the
@@ -643,7 +644,9 @@ class ClassificationPrediction:
         """Column index of each label in ``y``; raises for labels outside ``classes``."""
         y = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y).reshape(-1)
         if len(y) != len(self):
-            raise InvalidInputError(f"y has {len(y)} labels but the prediction has {len(self)} rows.")
+            raise InvalidInputError(
+                f"y has {len(y)} labels but the prediction has {len(self)} rows."
+            )
         classes = np.asarray(self.classes)
         order = np.argsort(classes)
         position = np.searchsorted(classes[order], y)

@@ -401,6 +401,7 @@ def test_sklearn_conventions():
     tfb = BayesianLoRA(model, sigma=0.1, n_samples=3)
     assert tfb.get_params()["sigma"] == 0.1 and not hasattr(tfb, "sigma_")
     assert clone(tfb).get_params()["n_samples"] == 3
+    assert repr(tfb) == "BayesianLoRA(model=<PeftModel>, n_samples=3, sigma=0.1)"
     x = {"x": torch.randn(5, 3, generator=torch.Generator().manual_seed(0))}
     tfb.fit()
     labels = tfb.predict(x)

@@ -83,7 +83,7 @@ def test_consistency_step_follows_the_algorithm(make_net, batch, n_proposals):
         ref = logits.detach()
     total.backward()
 
-    assert np.isclose(loss, float(total), rtol=1e-12)
+    assert np.isclose(loss, float(total.detach()), rtol=1e-12)
     assert dca.last_proposal == proposals[-1]
     for a, b in zip(dca.parameters(), twin.parameters()):
         assert (a.grad is None) == (b.grad is None)  # untouched instances get no gradient

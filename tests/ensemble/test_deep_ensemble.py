@@ -44,7 +44,8 @@ def test_member_is_decided_by_its_seed_not_the_backend():
     a, b = vectorized.predict_uncertainty(X), serial.predict_uncertainty(X)
     assert np.allclose(a.member_means, b.member_means, atol=1e-6, rtol=0)
     assert np.allclose(a.member_vars, b.member_vars, atol=1e-6, rtol=0)
-    assert [h["best_epoch"] for h in vectorized.history_] == [h["best_epoch"] for h in serial.history_]
+    best = [h["best_epoch"] for h in vectorized.history_]
+    assert best == [h["best_epoch"] for h in serial.history_]
 
 
 def test_float32_backends_agree_to_float_noise():
@@ -64,7 +65,7 @@ def test_same_random_state_same_model_and_members_differ():
 
 
 def test_aleatoric_tracks_the_true_noise_and_epistemic_grows_away_from_data():
-    X, y, std = heteroscedastic_data()
+    X, y, _ = heteroscedastic_data()
     model = DeepEnsembleRegressor(n_members=5, hidden_layers=(32, 32), epochs=80, lr=5e-3,
                                   verbose=0, random_state=0).fit(X, y)
     grid = np.linspace(-0.9, 0.9, 50)[:, None]

@@ -72,6 +72,7 @@ def test_amini_split_sums_to_the_student_t_variance():
     assert np.allclose(pred.epistemic, (beta / (nu * (alpha - 1))).numpy())
     lower, upper = pred.interval(0.1)
     assert np.allclose(upper, stats.t.ppf(0.95, 2 * alpha.numpy(), gamma.numpy(), scale))
+    assert np.allclose(lower, stats.t.ppf(0.05, 2 * alpha.numpy(), gamma.numpy(), scale))
 
 
 def test_meinert_split_keeps_the_predictive_and_changes_only_the_split():
@@ -86,7 +87,7 @@ def test_meinert_split_keeps_the_predictive_and_changes_only_the_split():
 
 
 def test_nig_regularizer_and_total_loss():
-    y, gamma, nu, alpha, beta = _random_nig(n=50)
+    y, gamma, nu, alpha, _ = _random_nig(n=50)
     reg = nig_regularizer(y, gamma, nu, alpha, reduction="none")
     assert torch.allclose(reg, (y - gamma).abs() * (2 * nu + alpha))
     raw = torch.randn(50, 4, dtype=torch.float64)

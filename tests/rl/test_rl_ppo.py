@@ -40,6 +40,7 @@ def test_member_returns_equal_sb3_returns_when_members_agree():
     _fill(reference, rng_a, values)
     _fill(ours, rng_b, values)
     reference.compute_returns_and_advantage(last, dones)
+    ours.compute_returns_and_advantage(last, dones)
     member_values = np.repeat(values[..., None], 4, axis=-1)
     ours.compute_member_returns(member_values, np.repeat(last.numpy()[:, None], 4, 1), dones)
     for i in range(4):

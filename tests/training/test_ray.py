@@ -56,8 +56,13 @@ def ray_session():
         return
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                 log_to_driver=False)
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
+                     log_to_driver=False)
+        except Exception:  # Ray gives its node 30 s to start: once more on a busy machine
+            ray.shutdown()
+            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
+                     log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -220,7 +225,8 @@ def test_divergence_is_not_retried_and_infeasible_tasks_are_refused(
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_members_share_a_gpu(ray_session):
     spec, loss, data, config = _problem()
-    serial, _ = fit_members(spec, loss, data, SEEDS, config, backend="serial", device="cuda",
+    on_gpu = MemberData(*(t.cuda() for t in (data.X, data.y, data.X_val, data.y_val)))
+    serial, _ = fit_members(spec, loss, on_gpu, SEEDS, config, backend="serial", device="cuda",
                             verbose=0)
     options = RayOptions(resources_per_member={"num_cpus": 0.5, "num_gpus": 0.25})
     result = train_members_ray(spec, loss, data, SEEDS, config, options=options, verbose=0,

@@ -28,6 +28,7 @@ modules, so two estimators never share them.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -111,7 +112,7 @@ class BayesianMLP(PyroModule):
         widths = [n_inputs, *hidden_layer_sizes, n_head]
         layers = []
         zero = torch.zeros((), device=device)
-        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        for fan_in, fan_out in itertools.pairwise(widths):
             layer = PyroModule[nn.Linear](fan_in, fan_out)
             weight_scale = torch.tensor(prior_scale / math.sqrt(fan_in), device=device)
             bias_scale = torch.tensor(float(prior_scale), device=device)
@@ -194,8 +195,6 @@ class _BayesianMLPBase(UQEstimator):
         "device": [str],
         "verbose": ["verbose"],
     }
-
-    _likelihood: str  # set by the subclass (per instance for the regressor)
 
     # -- modules ---------------------------------------------------------------------------
     def _make_guide(self, model: BayesianMLP) -> nn.Module:

@@ -18,6 +18,7 @@ AISTATS 2015, Eq. 5) past ``max_exact_samples`` training rows.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
 from numbers import Integral, Real
@@ -40,7 +41,7 @@ from uqkit.base import (
 )
 from uqkit.bayes._context import forked_rng
 from uqkit.bayes._gp_models import KERNELS, ExactGPModel, SVGPModel, init_hyperparameters
-from uqkit.exceptions import DivergenceError, InvalidInputError
+from uqkit.exceptions import ConvergenceWarning, DivergenceError, InvalidInputError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __all__ = ["GPClassifier", "GPRegressor"]
@@ -55,6 +56,7 @@ def _gp_settings() -> ExitStack:
     stack = ExitStack()
     stack.enter_context(gpytorch.settings.max_cholesky_size(10**7))
     stack.enter_context(gpytorch.settings.fast_pred_var(False))
+    stack.enter_context(gpytorch.settings.cholesky_max_tries(6))  # jitter up to 1e-3 if needed
     return stack
 
 
@@ -64,14 +66,23 @@ class _GaussianNLL(torch.autograd.Function):
     Forward (R&W Alg. 2.1): ``L = chol(K)``, ``a = K^{-1} r``, value
     ``r^T a / 2 + sum(log diag L) + n log(2 pi) / 2``. Backward:
     ``d/dK = (K^{-1} - a a^T) / 2`` and ``d/dr = a``; one Cholesky inverse instead of
-    differentiating through the factorisation, about three times cheaper on a CPU.
+    differentiating through the factorisation, about three times cheaper on a CPU. When the
+    factorisation fails from round-off, jitter ``1e-8 .. 1e-5`` times the mean diagonal is added.
     """
 
     @staticmethod
     def forward(ctx, K: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         L, info = torch.linalg.cholesky_ex(K)
-        if int(info.max()) > 0:
-            raise NotPSDError("the kernel matrix plus noise is not positive definite.")
+        if int(info.max()) > 0:  # round-off at extreme hyperparameters: add jitter, as GPyTorch
+            eye = torch.eye(K.shape[-1], dtype=K.dtype, device=K.device)
+            jitter = 1e-8 * K.diagonal(dim1=-2, dim2=-1).mean(-1, keepdim=True).unsqueeze(-1)
+            for _ in range(4):
+                L, info = torch.linalg.cholesky_ex(K + jitter * eye)
+                if int(info.max()) == 0:
+                    break
+                jitter = jitter * 10.0
+            else:
+                raise NotPSDError("the kernel matrix plus noise is not positive definite.")
         a = torch.cholesky_solve(r.unsqueeze(-1), L).squeeze(-1)
         n = K.shape[-1]
         value = 0.5 * (r * a).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
@@ -119,6 +130,11 @@ class _GPBase(UQEstimator):
     def _tensor(self, values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(values, dtype=resolve_dtype(self.dtype), device=self.device_)
 
+    @property
+    def likelihood_(self) -> gpytorch.likelihoods.Likelihood:
+        """The fitted likelihood (a submodule of ``model_``)."""
+        return self.model_.likelihood
+
     def _x_scaler(self) -> Standardizer:
         return Standardizer(mean=self.x_mean_, scale=self.x_scale_)
 
@@ -132,21 +148,28 @@ class _GPBase(UQEstimator):
 
     # -- training ------------------------------------------------------------------------
     def _train_exact(self, model, likelihood, loss_fn) -> list[float]:
-        """Maximise the log marginal likelihood (R&W Eq. 2.30): L-BFGS, or Adam with a deep kernel."""
+        """Maximise the log marginal likelihood (R&W Eq. 2.30): L-BFGS, or Adam with a deep kernel.
+
+        The best hyperparameters evaluated are kept. When a trial step of the line search makes
+        the kernel matrix numerically singular (e.g. a near-linear fit drifting to huge output
+        scales and lengthscales), optimisation stops there with a ``ConvergenceWarning`` and the
+        best hyperparameters are restored; without any valid evaluation it raises.
+        """
         model.train()
         likelihood.train()
         params = [p for p in model.parameters() if p.requires_grad]
         history: list[float] = []
+        best: dict = {"loss": math.inf, "state": None}
 
         def objective() -> torch.Tensor:
             loss = loss_fn(model)
             if not torch.isfinite(loss):
-                raise DivergenceError(
-                    f"{type(self).__name__}: the negative log marginal likelihood became "
-                    f"{loss.item()} at iteration {len(history)}. Try dtype='float64', a different "
-                    "kernel or standardised inputs without duplicated rows."
-                )
-            history.append(float(loss.item()))
+                raise NotPSDError(f"the loss became {loss.item()}.")
+            value = float(loss.item())
+            history.append(value)
+            if value < best["loss"]:
+                best["loss"] = value
+                best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
             return loss
 
         try:
@@ -175,10 +198,21 @@ class _GPBase(UQEstimator):
                     objective().backward()
                     optimizer.step()
         except NotPSDError as err:
-            raise DivergenceError(
-                f"{type(self).__name__}: the kernel matrix lost positive definiteness at "
-                f"iteration {len(history)} ({err}). Use dtype='float64' or remove duplicated rows."
-            ) from err
+            if best["state"] is None:
+                raise DivergenceError(
+                    f"{type(self).__name__}: the kernel matrix is not positive definite at the "
+                    f"initial hyperparameters ({err}). Use dtype='float64' or remove duplicated "
+                    "rows."
+                ) from err
+            warnings.warn(
+                f"{type(self).__name__}: optimisation stopped after {len(history)} evaluations "
+                f"because a trial step made the kernel matrix singular ({err}); the best "
+                f"hyperparameters found (loss {best['loss']:.6g}) are used.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if best["state"] is not None:
+            model.load_state_dict(best["state"])
         return history
 
     def _train_svgp(self, model, likelihood, X, Y, n_epochs: int, *, natural: bool) -> list[float]:
@@ -189,10 +223,10 @@ class _GPBase(UQEstimator):
         elbo = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=n)
         if natural:
             ngd = gpytorch.optim.NGD(model.variational_parameters(), num_data=n, lr=_NGD_LR)
-            params = [*model.hyperparameters(), *likelihood.parameters()]
+            params = list(model.hyperparameters())  # the likelihood is a submodule of the model
         else:
             ngd = None
-            params = [*model.parameters(), *likelihood.parameters()]
+            params = list(model.parameters())
         adam = torch.optim.Adam(params, lr=self.lr)
         generator = torch.Generator().manual_seed(derive_seed(self.random_state_, 2))
         history: list[float] = []
@@ -231,13 +265,18 @@ class _GPBase(UQEstimator):
         elbo = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=n)
         ngd = gpytorch.optim.NGD(model.variational_parameters(), num_data=n, lr=1.0)
         ngd.zero_grad()
-        for index in torch.arange(n, device=self.device_).split(self.batch_size):
-            loss = -elbo(model(X[index]), Y[index]) * (len(index) / n)
-            loss.backward()
-        ngd.step()
-        ngd.zero_grad()
-        for p in model.hyperparameters():  # gradients of the extra pass are not wanted
-            p.grad = None
+        frozen = [p for p in model.hyperparameters() if p.requires_grad]
+        for p in frozen:  # only q(u) moves: skip the hyperparameter gradients
+            p.requires_grad_(False)
+        try:
+            for index in torch.arange(n, device=self.device_).split(self.batch_size):
+                loss = -elbo(model(X[index]), Y[index]) * (len(index) / n)
+                loss.backward()
+            ngd.step()
+        finally:
+            ngd.zero_grad()
+            for p in frozen:
+                p.requires_grad_(True)
 
     # -- prediction ------------------------------------------------------------------------
     def _latent_moments(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -247,12 +286,15 @@ class _GPBase(UQEstimator):
         self.likelihood_.eval()
         means, variances = [], []
         Xt = self._tensor(self._x_scaler().transform(X))
-        with torch.no_grad(), _gp_settings():
+        with torch.no_grad(), _gp_settings(), warnings.catch_warnings():
+            # predicting at the training inputs is legitimate; GPyTorch warns about it
+            warnings.simplefilter("ignore", gpytorch.utils.warnings.GPInputWarning)
             for rows in Xt.split(_PREDICT_BATCH):
                 latent = model(rows)
                 means.append(latent.mean)
                 variances.append(latent.variance)
-        dim = -1 if means[0].dim() == 1 else (-1 if self._latent_rows_last() else 0)
+        # rows are the last axis, except for the (n, C) output of a multitask SVGP
+        dim = 0 if means[0].dim() == 2 and not self._latent_rows_last() else -1
         return torch.cat(means, dim=dim), torch.cat(variances, dim=dim).clamp_min(0.0)
 
     def _latent_rows_last(self) -> bool:
@@ -266,8 +308,10 @@ class GPRegressor(UQRegressorMixin, _GPBase):
     training rows; beyond that (or with ``method="svgp"``) a sparse variational GP with
     ``n_inducing`` inducing inputs is trained on mini-batches (Hensman, Matthews & Ghahramani,
     AISTATS 2015, Eq. 5), its ``q(u)`` moved by natural gradients (Salimbeni et al., AISTATS 2018)
-    and the kernel hyperparameters, the noise and the inducing inputs by Adam. A final full-batch
-    natural-gradient step of size one sets ``q(u)`` to its optimum (Titsias 2009, Eq. 10).
+    and the kernel hyperparameters, the noise and the inducing inputs by Adam. The
+    hyperparameters start from an exact GP on a random subset (``init_exact_samples``), and a
+    full-batch natural-gradient step of size one, which sets ``q(u)`` to its optimum for the
+    current hyperparameters (Titsias 2009, Eq. 10), opens and closes the mini-batch phase.
 
     Features and targets are standardised on the training data; predictions come back in the
     user's units. ``predict_uncertainty`` returns a normal ``RegressionPrediction`` with
@@ -290,6 +334,10 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         the inducing inputs are the training inputs.
     learn_inducing : bool, default=True
         Optimise the inducing inputs (SVGP).
+    init_exact_samples : int, default=1000
+        SVGP only: the kernel hyperparameters, mean and noise start from an exact GP fitted on a
+        random subset of this many rows (all rows when fewer), which shortens the mini-batch
+        phase a lot; 0 starts from the defaults (lengthscale sqrt(p), output scale 1, noise 0.1).
     deep_kernel : tuple of int, optional
         Deep kernel learning (Wilson et al., AISTATS 2016): an MLP with these hidden widths and
         output dimension maps the inputs before the kernel; trained jointly (Adam).
@@ -338,6 +386,7 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         "max_exact_samples": [Interval(Integral, 1, None, closed="left")],
         "n_inducing": [Interval(Integral, 1, None, closed="left")],
         "learn_inducing": ["boolean"],
+        "init_exact_samples": [Interval(Integral, 0, None, closed="left")],
         "deep_kernel": [None, tuple, list],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -359,6 +408,7 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         max_exact_samples: int = 2000,
         n_inducing: int = 1000,
         learn_inducing: bool = True,
+        init_exact_samples: int = 1000,
         deep_kernel: Sequence[int] | None = None,
         max_iter: int = 200,
         n_epochs: int = 50,
@@ -376,6 +426,7 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         self.max_exact_samples = max_exact_samples
         self.n_inducing = n_inducing
         self.learn_inducing = learn_inducing
+        self.init_exact_samples = init_exact_samples
         self.deep_kernel = deep_kernel
         self.max_iter = max_iter
         self.n_epochs = n_epochs
@@ -424,7 +475,6 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         with forked_rng(derive_seed(self.random_state_, 0), self.device_), _gp_settings():
             if exact:
                 self.X_train_, self.y_train_ = Xs, ys
-                self.likelihood_ = self._build_module("likelihood_")
                 self.model_ = self._build_module("model_")
                 self._init(self.model_, self.likelihood_, Xs.shape[1])
                 Xt, yt = self._tensor(Xs), self._tensor(ys)
@@ -436,10 +486,16 @@ class GPRegressor(UQRegressorMixin, _GPBase):
                 inducing = self._inducing_init(
                     Xs, self.n_inducing_, derive_seed(self.random_state_, 1)
                 )
-                self.likelihood_ = self._build_module("likelihood_")
                 self.model_ = self._build_svgp(inducing)
                 self._init(self.model_, self.likelihood_, Xs.shape[1])
+                if self.init_exact_samples > 0:
+                    self._init_from_subset(Xs, ys)
                 Xt, yt = self._tensor(Xs), self._tensor(ys)
+                if self.n_epochs > 0:
+                    # start the mini-batch phase from the optimal q(u) for the initial
+                    # hyperparameters, not from the prior (which would first push them off,
+                    # towards a large noise that explains the poor q(u))
+                    self._optimal_q(self.model_, self.likelihood_, Xt, yt)
                 self.loss_curve_ = self._train_svgp(
                     self.model_, self.likelihood_, Xt, yt, self.n_epochs, natural=True
                 )
@@ -452,15 +508,45 @@ class GPRegressor(UQRegressorMixin, _GPBase):
             self.validation_scores_ = self.evaluate(X_val, y_val)
         return self
 
+    def _init_from_subset(self, Xs: np.ndarray, ys: np.ndarray) -> None:
+        """Copy mean, kernel and noise of an exact GP fitted on a random subset into the SVGP."""
+        generator = torch.Generator().manual_seed(derive_seed(self.random_state_, 4))
+        n_sub = min(self.init_exact_samples, len(Xs))
+        index = torch.randperm(len(Xs), generator=generator)[:n_sub].numpy()
+        Xt, yt = self._tensor(Xs[index]), self._tensor(ys[index])
+        likelihood = self._gaussian_likelihood()
+        exact = ExactGPModel(
+            Xt,
+            yt,
+            likelihood,
+            kernel=self.kernel,
+            mean=self.mean,
+            ard=self.ard,
+            deep_kernel=self._deep,
+        ).to(device=self.device_, dtype=resolve_dtype(self.dtype))
+        self._init(exact, likelihood, Xs.shape[1])
+        self._train_exact(exact, likelihood, lambda m: _exact_loss(m, likelihood, Xt, yt))
+        for part in ("mean_module", "covar_module", "feature_extractor"):
+            if getattr(exact, part) is not None:
+                getattr(self.model_, part).load_state_dict(getattr(exact, part).state_dict())
+        self.likelihood_.load_state_dict(likelihood.state_dict())
+
     def _init(self, model, likelihood, n_features: int) -> None:
         n_dims = self._deep[-1] if self._deep else n_features
         init_hyperparameters(model, n_dims, lengthscale=math.sqrt(n_dims))
         likelihood.noise = torch.full_like(likelihood.noise, 0.1)
 
     # -- modules ------------------------------------------------------------------------------
+    def _gaussian_likelihood(self) -> gpytorch.likelihoods.GaussianLikelihood:
+        likelihood = gpytorch.likelihoods.GaussianLikelihood(
+            noise_constraint=gpytorch.constraints.GreaterThan(_MIN_NOISE)
+        )
+        return likelihood.to(device=self.device_, dtype=resolve_dtype(self.dtype))
+
     def _build_svgp(self, inducing: torch.Tensor) -> SVGPModel:
         model = SVGPModel(
             inducing,
+            likelihood=self._gaussian_likelihood(),
             kernel=self.kernel,
             mean=self.mean,
             ard=self.ard,
@@ -470,27 +556,22 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         return model.to(device=self.device_, dtype=resolve_dtype(self.dtype))
 
     def _build_module(self, name: str) -> torch.nn.Module:
+        if name != "model_":
+            return super()._build_module(name)
         dtype = resolve_dtype(self.dtype)
-        if name == "likelihood_":
-            likelihood = gpytorch.likelihoods.GaussianLikelihood(
-                noise_constraint=gpytorch.constraints.GreaterThan(_MIN_NOISE)
-            )
-            return likelihood.to(device=self.device_, dtype=dtype)
-        if name == "model_" and self.method_ == "exact":
+        if self.method_ == "exact":
             model = ExactGPModel(
                 self._tensor(self.X_train_),
                 self._tensor(self.y_train_),
-                self.likelihood_,
+                self._gaussian_likelihood(),
                 kernel=self.kernel,
                 mean=self.mean,
                 ard=self.ard,
                 deep_kernel=_check_sizes(self.deep_kernel, "deep_kernel"),
             )
             return model.to(device=self.device_, dtype=dtype)
-        if name == "model_":
-            placeholder = torch.zeros(self.n_inducing_, self.n_features_in_, dtype=dtype)
-            return self._build_svgp(placeholder.to(self.device_))
-        return super()._build_module(name)
+        placeholder = torch.zeros(self.n_inducing_, self.n_features_in_, dtype=dtype)
+        return self._build_svgp(placeholder.to(self.device_))
 
     # -- predict ------------------------------------------------------------------------------
     def predict_uncertainty(self, X) -> RegressionPrediction:
@@ -547,8 +628,7 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         return {
             "lengthscale": lengthscale,
             "outputscale": float(kernel.outputscale.detach().cpu()) * self.y_scale_**2,
-            "noise": float(self.likelihood_.noise.detach().cpu().reshape(-1)[0])
-            * self.y_scale_**2,
+            "noise": float(self.likelihood_.noise.detach().cpu().reshape(-1)[0]) * self.y_scale_**2,
             "mean": self.y_mean_ + constant * self.y_scale_,
         }
 
@@ -694,7 +774,6 @@ class GPClassifier(UQClassifierMixin, _GPBase):
         with forked_rng(derive_seed(self.random_state_, 0), self.device_), _gp_settings():
             if self.method == "dirichlet":
                 self.X_train_, self.y_train_ = Xs, y_index.astype(np.int64)
-                self.likelihood_ = self._build_module("likelihood_")
                 self.model_ = self._build_module("model_")
                 init_hyperparameters(self.model_, n_dims, lengthscale=math.sqrt(n_dims))
                 mll = gpytorch.mlls.ExactMarginalLogLikelihood(self.likelihood_, self.model_)
@@ -708,14 +787,17 @@ class GPClassifier(UQClassifierMixin, _GPBase):
                 inducing = self._inducing_init(
                     Xs, self.n_inducing_, derive_seed(self.random_state_, 1)
                 )
-                self.likelihood_ = self._build_module("likelihood_")
                 self.model_ = self._build_variational(inducing)
                 init_hyperparameters(self.model_, n_dims, lengthscale=math.sqrt(n_dims))
                 labels = torch.as_tensor(y_index, device=self.device_)
                 if len(classes) == 2:
                     labels = labels.to(resolve_dtype(self.dtype))
                 self.loss_curve_ = self._train_svgp(
-                    self.model_, self.likelihood_, self._tensor(Xs), labels, self.n_epochs,
+                    self.model_,
+                    self.likelihood_,
+                    self._tensor(Xs),
+                    labels,
+                    self.n_epochs,
                     natural=False,
                 )
         self.model_.eval()
@@ -727,53 +809,49 @@ class GPClassifier(UQClassifierMixin, _GPBase):
     # -- modules ------------------------------------------------------------------------------
     def _build_variational(self, inducing: torch.Tensor) -> SVGPModel:
         n_classes = len(self.classes_)
+        if n_classes == 2:
+            likelihood = gpytorch.likelihoods.BernoulliLikelihood()
+        else:
+            likelihood = gpytorch.likelihoods.SoftmaxLikelihood(
+                num_classes=n_classes, mixing_weights=False
+            )
         model = SVGPModel(
             inducing,
+            likelihood=likelihood,
             kernel=self.kernel,
             mean="constant",
             ard=self.ard,
             learn_inducing=self.learn_inducing,
             deep_kernel=_check_sizes(self.deep_kernel, "deep_kernel"),
             n_latents=1 if n_classes == 2 else n_classes,
+            natural=False,
         )
-        # Cholesky q(u) for the non-conjugate likelihoods: trained by Adam, not natural gradients.
         return model.to(device=self.device_, dtype=resolve_dtype(self.dtype))
 
     def _build_module(self, name: str) -> torch.nn.Module:
+        if name != "model_":
+            return super()._build_module(name)
         dtype = resolve_dtype(self.dtype)
-        n_classes = len(self.classes_)
-        if name == "likelihood_" and self.method == "dirichlet":
+        if self.method == "dirichlet":
             likelihood = gpytorch.likelihoods.DirichletClassificationLikelihood(
                 torch.as_tensor(self.y_train_, device=self.device_),
                 alpha_epsilon=self.alpha_epsilon,
                 learn_additional_noise=True,
                 dtype=dtype,
-            )
-            return likelihood.to(device=self.device_, dtype=dtype)
-        if name == "likelihood_":
-            if n_classes == 2:
-                likelihood = gpytorch.likelihoods.BernoulliLikelihood()
-            else:
-                likelihood = gpytorch.likelihoods.SoftmaxLikelihood(
-                    num_classes=n_classes, mixing_weights=False
-                )
-            return likelihood.to(device=self.device_, dtype=dtype)
-        if name == "model_" and self.method == "dirichlet":
+            ).to(device=self.device_, dtype=dtype)
             model = ExactGPModel(
                 self._tensor(self.X_train_),
-                self.likelihood_.transformed_targets,
-                self.likelihood_,
+                likelihood.transformed_targets,
+                likelihood,
                 kernel=self.kernel,
                 mean="constant",
                 ard=self.ard,
                 deep_kernel=_check_sizes(self.deep_kernel, "deep_kernel"),
-                batch_shape=torch.Size([n_classes]),
+                batch_shape=torch.Size([len(self.classes_)]),
             )
             return model.to(device=self.device_, dtype=dtype)
-        if name == "model_":
-            placeholder = torch.zeros(self.n_inducing_, self.n_features_in_, dtype=dtype)
-            return self._build_variational(placeholder.to(self.device_))
-        return super()._build_module(name)
+        placeholder = torch.zeros(self.n_inducing_, self.n_features_in_, dtype=dtype)
+        return self._build_variational(placeholder.to(self.device_))
 
     def _latent_rows_last(self) -> bool:
         # The Dirichlet GP is a batch (C, n) of GPs; the multitask SVGP returns (n, C).
@@ -808,6 +886,4 @@ class GPClassifier(UQClassifierMixin, _GPBase):
             member_probs = torch.stack([1.0 - positive, positive], dim=-1)
         else:
             member_probs = torch.softmax(draws, dim=-1)
-        return ClassificationPrediction.from_members(
-            member_probs.numpy(), classes=self.classes_
-        )
+        return ClassificationPrediction.from_members(member_probs.numpy(), classes=self.classes_)

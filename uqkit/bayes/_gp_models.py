@@ -15,6 +15,7 @@ A model is assembled from a mean, a kernel and (optionally) a deep-kernel featur
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import gpytorch
@@ -44,7 +45,7 @@ class FeatureExtractor(nn.Sequential):
     def __init__(self, n_inputs: int, sizes: Sequence[int]) -> None:
         layers: list[nn.Module] = []
         widths = [n_inputs, *sizes]
-        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
             layers.append(nn.Linear(fan_in, fan_out))
             if i < len(widths) - 2:
                 layers.append(nn.ReLU())
@@ -52,7 +53,7 @@ class FeatureExtractor(nn.Sequential):
 
 
 def make_kernel(
-    kind: str, n_dims: int, *, ard: bool, batch_shape: torch.Size = torch.Size()
+    kind: str, n_dims: int, *, ard: bool, batch_shape: torch.Size | None = None
 ) -> gpytorch.kernels.ScaleKernel:
     """``outputscale * k(x, x')`` with an RBF or Matérn ``k``, ARD lengthscales when ``ard``.
 
@@ -65,6 +66,7 @@ def make_kernel(
     torch.Size([1, 3])
     """
     ard_num_dims = n_dims if ard else None
+    batch_shape = torch.Size() if batch_shape is None else batch_shape
     if kind == "rbf":
         base = gpytorch.kernels.RBFKernel(ard_num_dims=ard_num_dims, batch_shape=batch_shape)
     elif kind in _MATERN_NU:
@@ -76,8 +78,9 @@ def make_kernel(
     return gpytorch.kernels.ScaleKernel(base, batch_shape=batch_shape)
 
 
-def make_mean(kind: str, batch_shape: torch.Size = torch.Size()) -> gpytorch.means.Mean:
+def make_mean(kind: str, batch_shape: torch.Size | None = None) -> gpytorch.means.Mean:
     """A learned constant mean or the zero mean."""
+    batch_shape = torch.Size() if batch_shape is None else batch_shape
     if kind == "constant":
         return gpytorch.means.ConstantMean(batch_shape=batch_shape)
     return gpytorch.means.ZeroMean(batch_shape=batch_shape)
@@ -111,7 +114,7 @@ class ExactGPModel(gpytorch.models.ExactGP):
         mean: str,
         ard: bool,
         deep_kernel: Sequence[int] | None = None,
-        batch_shape: torch.Size = torch.Size(),
+        batch_shape: torch.Size | None = None,
     ) -> None:
         super().__init__(train_x, train_y, likelihood)
         n_dims = train_x.shape[-1]
@@ -132,7 +135,8 @@ class SVGPModel(gpytorch.models.ApproximateGP):
     """Sparse variational GP with ``M`` inducing inputs (Hensman et al., 2015).
 
     ``q(u) = N(m, S)`` over whitened inducing values ``u = L^{-1} f(Z)`` (``K_ZZ = L L^T``) is
-    stored in natural parameters (:class:`gpytorch.variational.NaturalVariationalDistribution`).
+    stored in natural parameters (:class:`gpytorch.variational.NaturalVariationalDistribution`)
+    or, with ``natural=False``, as ``m`` and a Cholesky factor of ``S``.
     With ``n_latents = C > 1`` the model holds ``C`` independent GPs (one per class) and returns a
     multitask distribution of shape ``(n, C)``.
 
@@ -147,22 +151,34 @@ class SVGPModel(gpytorch.models.ApproximateGP):
     deep_kernel : sequence of int, optional
     n_latents : int
         Number of independent latent GPs.
+    natural : bool
+        Natural parameters for ``q(u)`` (to be moved by natural gradients), else the Cholesky
+        parametrisation ``S = L L^T`` for plain gradient descent.
+    likelihood : gpytorch.likelihoods.Likelihood, optional
+        Held as a submodule (as :class:`ExactGPModel` holds its own), so that model and likelihood
+        are saved and restored as one module.
     """
 
     def __init__(
         self,
         inducing_points: torch.Tensor,
         *,
+        likelihood: gpytorch.likelihoods.Likelihood | None = None,
         kernel: str,
         mean: str,
         ard: bool,
         learn_inducing: bool = True,
         deep_kernel: Sequence[int] | None = None,
         n_latents: int = 1,
+        natural: bool = True,
     ) -> None:
         batch_shape = torch.Size([n_latents]) if n_latents > 1 else torch.Size()
         n_inducing = inducing_points.shape[-2]
-        if inducing_points.dtype == torch.float64:
+        if not natural:
+            distribution = gpytorch.variational.CholeskyVariationalDistribution(
+                n_inducing, batch_shape=batch_shape
+            )
+        elif inducing_points.dtype == torch.float64:
             distribution = gpytorch.variational.NaturalVariationalDistribution(
                 n_inducing, batch_shape=batch_shape
             )
@@ -180,6 +196,7 @@ class SVGPModel(gpytorch.models.ApproximateGP):
                 strategy, num_tasks=n_latents
             )
         super().__init__(strategy)
+        self.likelihood = likelihood
         n_dims = inducing_points.shape[-1]
         self.feature_extractor = None
         if deep_kernel:
@@ -195,7 +212,7 @@ class SVGPModel(gpytorch.models.ApproximateGP):
 
 
 def init_hyperparameters(model: gpytorch.Module, n_dims: int, *, lengthscale: float) -> None:
-    """Start every ScaleKernel at outputscale 1 and lengthscale ``lengthscale`` (standardised data)."""
+    """Start the kernel at output scale 1 and lengthscale ``lengthscale`` (standardised data)."""
     kernel = model.covar_module
     kernel.outputscale = torch.ones_like(kernel.outputscale)
     kernel.base_kernel.lengthscale = torch.full_like(kernel.base_kernel.lengthscale, lengthscale)

@@ -163,6 +163,10 @@ def _make_hook(layer: _TFBLayer) -> Callable:
                 f"{n_draws} stacked samples: the model must keep the batch on dimension 0. Use "
                 "samples_per_pass=1 to run one sample per forward pass."
             )
+        if layer.b_prime.device != x.device:  # the model was moved (or sharded) after fit
+            layer.b_prime = layer.b_prime.to(x.device)
+        if noise.device != x.device:
+            noise = noise.to(x.device)
         xs = x.reshape(n_draws, -1, x.shape[-1]).to(noise.dtype)
         z = torch.bmm(xs, noise.transpose(1, 2))  # (S, m, r): E_k x
         delta = torch.matmul(z, layer.b_prime.T) * layer.scaling  # (S, m, out): s B' E_k x
@@ -729,6 +733,17 @@ class BayesianLoRA(UQClassifierMixin, UQEstimator):
             layer.noise = None
         self._handles = []
         return self.model
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        # scikit-learn's repr would print the whole network; name its class instead.
+        defaults = BayesianLoRA(None).get_params(deep=False)
+        changed = [
+            f"{key}={value!r}"
+            for key, value in self.get_params(deep=False).items()
+            if key != "model" and repr(value) != repr(defaults[key])
+        ]
+        params = ", ".join([f"model=<{type(self.model).__name__}>", *changed])
+        return f"BayesianLoRA({params})"
 
     def __enter__(self) -> BayesianLoRA:
         return self

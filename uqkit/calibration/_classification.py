@@ -143,9 +143,7 @@ def _bin_gaps(pred, y, n_bins, binning):
     return counts, conf_sum, acc_sum
 
 
-def expected_calibration_error(
-    pred, y, n_bins: int = 15, *, binning: str = "equal_width"
-) -> float:
+def expected_calibration_error(pred, y, n_bins: int = 15, *, binning: str = "equal_width") -> float:
     """Expected calibration error, top label (Naeini et al., AAAI 2015; Guo et al., 2017, Eq. 3).
 
     :math:`\\mathrm{ECE} = \\sum_b \\frac{|B_b|}{n}\\,|\\mathrm{acc}(B_b) - \\mathrm{conf}(B_b)|`,
@@ -175,9 +173,7 @@ def expected_calibration_error(
     return float(np.sum(np.abs(conf_sum - acc_sum)) / counts.sum())
 
 
-def maximum_calibration_error(
-    pred, y, n_bins: int = 15, *, binning: str = "equal_width"
-) -> float:
+def maximum_calibration_error(pred, y, n_bins: int = 15, *, binning: str = "equal_width") -> float:
     """Maximum calibration error (Naeini et al., 2015; Guo et al., 2017, Eq. 5).
 
     :math:`\\max_b |\\mathrm{acc}(B_b) - \\mathrm{conf}(B_b)|` over non-empty bins. Matches

@@ -122,6 +122,10 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
         check_fitted(self, "scores_")
         return self.interval(self._fitted_model().predict_uncertainty(X), alpha)
 
+    def predict_uncertainty(self, X) -> RegressionPrediction:
+        """The wrapped model's prediction on ``X``, unchanged."""
+        return self._predict_calibrated(X)
+
     def calibrate(self, pred) -> RegressionPrediction:
         """The prediction itself (conformal calibration changes intervals only)."""
         check_fitted(self, "scores_")
@@ -267,6 +271,10 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
         """Membership mask (n, C) of the conformal ``1 - alpha`` prediction sets on ``X``."""
         check_fitted(self, "scores_")
         return self.prediction_set(self._fitted_model().predict_uncertainty(X), alpha)
+
+    def predict_uncertainty(self, X) -> ClassificationPrediction:
+        """The wrapped model's prediction on ``X``, unchanged."""
+        return self._predict_calibrated(X)
 
     def calibrate(self, pred) -> ClassificationPrediction:
         """The prediction itself (conformal calibration makes sets, not new probabilities)."""

@@ -67,12 +67,13 @@ class IsotonicRegressionPrediction(RegressionPrediction):
 
     ``base`` is the original prediction, :math:`R` the piecewise-linear, strictly increasing map
     through the points ``(pit_knots, level_knots)`` with :math:`R(0) = 0` and :math:`R(1) = 1`.
-    CDF, quantiles (:math:`F^{-1}(R^{-1}(q))`), intervals, log-density
-    (:math:`\\log R'(F(y)) + \\log f(y)`) and CRPS (quantile quadrature) are exact for this
-    distribution. ``mean``, ``aleatoric`` and ``epistemic`` are its moments: the mean and total
-    variance come from a quadrature over quantile levels, corrected by the same quadrature applied
-    to ``base`` (so an identity map returns ``base``'s moments exactly), and the variance is split
-    in the proportions of ``base``. ``distribution`` names the family of ``base``.
+    CDF, quantiles (:math:`F^{-1}(R^{-1}(q))`), intervals and log-density
+    (:math:`\\log R'(F(y)) + \\log f(y)`) are exact for this distribution; the CRPS is integrated
+    numerically. ``mean``, ``aleatoric`` and ``epistemic`` are its moments: the mean and total
+    variance are integrated on a grid of about 770 points per sample (1/40 std apart in the bulk,
+    stretched out to the 1e-10 tail quantiles), corrected by the same integral of ``base`` (so an
+    identity map returns ``base``'s moments exactly); the variance is split in the proportions of
+    ``base``. ``distribution`` names the family of ``base``.
 
     Build it with :meth:`IsotonicCalibration.calibrate` or :meth:`from_base`.
 
@@ -257,6 +258,10 @@ class IsotonicCalibration(UQRegressorMixin, Recalibrator):
         self.pit_knots_ = x
         self.level_knots_ = (1.0 - eps) * r + eps * x
         self.n_calibration_ = len(y)
+
+    def predict_uncertainty(self, X) -> IsotonicRegressionPrediction:
+        """Recalibrated prediction of the wrapped model on ``X``."""
+        return self._predict_calibrated(X)
 
     def calibrate(self, pred) -> IsotonicRegressionPrediction:
         """The recalibrated prediction :math:`R \\circ F`.

@@ -12,6 +12,7 @@ import io
 import numpy as np
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+_STYLES = ("-", "--", "-.", ":")
 _PANEL = (4.0, 3.6)
 
 
@@ -20,13 +21,30 @@ def color(i: int) -> str:
     return _COLORS[i % len(_COLORS)]
 
 
+def linestyle(i: int) -> str:
+    """The line style of the ``i``-th model, so that identical curves stay visible."""
+    return _STYLES[i % len(_STYLES)]
+
+
 def _figure(n_panels: int = 1, rows: int = 1, height_ratios=None):
     from matplotlib.figure import Figure
 
     columns = max(1, n_panels)
-    fig = Figure(figsize=(_PANEL[0] * columns + 0.4, _PANEL[1] * (1.25 if rows > 1 else 1.0)))
+    size = (_PANEL[0] * columns + 0.4, _PANEL[1] * (1.25 if rows > 1 else 1.0))
+    fig = Figure(figsize=size, layout="constrained")
     grid = fig.add_gridspec(rows, columns, height_ratios=height_ratios)
     return fig, grid
+
+
+def _log_axis(ax, which: str) -> None:
+    """Log scale with plain-number labels and no minor labels (mathtext labels are slow)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(LogLocator(base=10.0, numticks=6))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_locator(NullLocator())
 
 
 def _diagonal(ax, low: float = 0.0, high: float = 1.0) -> None:
@@ -36,7 +54,7 @@ def _diagonal(ax, low: float = 0.0, high: float = 1.0) -> None:
 def to_png_base64(fig, dpi: int = 100) -> str:
     """PNG bytes of ``fig``, base64-encoded (for ``<img src="data:image/png;base64,...">``)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -57,12 +75,26 @@ def reliability_figure(entries):
         filled = curve.counts > 0
         acc = np.where(filled, curve.accuracy, 0.0)
         conf = np.where(filled, curve.confidence, 0.0)
-        top.bar(centers, acc, width=widths, color=color(i), alpha=0.85, edgecolor="white",
-                label="accuracy")
+        top.bar(
+            centers,
+            acc,
+            width=widths,
+            color=color(i),
+            alpha=0.85,
+            edgecolor="white",
+            label="accuracy",
+        )
         gap = conf - acc
-        top.bar(centers[filled], gap[filled], bottom=acc[filled], width=widths[filled],
-                color=np.where(gap[filled] > 0, "#d62728", "#1f77b4"), alpha=0.3,
-                edgecolor="none", label="gap to confidence")
+        top.bar(
+            centers[filled],
+            gap[filled],
+            bottom=acc[filled],
+            width=widths[filled],
+            color=np.where(gap[filled] > 0, "#d62728", "#1f77b4"),
+            alpha=0.3,
+            edgecolor="none",
+            label="gap to confidence",
+        )
         _diagonal(top)
         top.set_xlim(0, 1)
         top.set_ylim(0, 1)
@@ -83,7 +115,13 @@ def risk_coverage_figure(entries):
     ax = fig.add_subplot(grid[0, 0])
     for i, (name, cov, risk, area) in enumerate(entries):
         step = max(1, len(cov) // 400)
-        ax.plot(cov[::step], risk[::step], color=color(i), label=f"{name} (AURC {area:.3f})")
+        ax.plot(
+            cov[::step],
+            risk[::step],
+            color=color(i),
+            linestyle=linestyle(i),
+            label=f"{name} (AURC {area:.3f})",
+        )
     ax.set_xlabel("coverage (share of most certain predictions kept)")
     ax.set_ylabel("error rate of kept predictions")
     ax.set_xlim(0, 1)
@@ -103,7 +141,7 @@ def calibration_curve_figure(entries):
     ax = fig.add_subplot(grid[0, 0])
     _diagonal(ax)
     for i, (name, expected, observed) in enumerate(entries):
-        ax.plot(expected, observed, color=color(i), linewidth=2, label=name)
+        ax.plot(expected, observed, color=color(i), linestyle=linestyle(i), linewidth=2, label=name)
         ax.fill_between(expected, expected, observed, color=color(i), alpha=0.12)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -124,11 +162,24 @@ def coverage_figure(entries, n: int):
     ax = fig.add_subplot(grid[0, 0])
     grid_levels = np.linspace(0.0, 1.0, 101)
     band = 2.0 * np.sqrt(grid_levels * (1 - grid_levels) / max(n, 1))
-    ax.fill_between(grid_levels, grid_levels - band, grid_levels + band, color="0.85",
-                    label="±2 s.e. of an ideal model")
+    ax.fill_between(
+        grid_levels,
+        grid_levels - band,
+        grid_levels + band,
+        color="0.85",
+        label="±2 s.e. of an ideal model",
+    )
     _diagonal(ax)
     for i, (name, levels, observed) in enumerate(entries):
-        ax.plot(levels, observed, marker="o", markersize=3, color=color(i), label=name)
+        ax.plot(
+            levels,
+            observed,
+            marker="o",
+            markersize=3,
+            color=color(i),
+            linestyle=linestyle(i),
+            label=name,
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("nominal level of the central interval")
@@ -148,19 +199,34 @@ def error_std_figure(entries):
     fig, grid = _figure(len(entries))
     for i, (name, std, abs_error, rmv, rmse) in enumerate(entries):
         ax = fig.add_subplot(grid[0, i])
-        ax.scatter(std, abs_error, s=5, alpha=0.25, color=color(i), linewidths=0,
-                   label="samples")
+        ax.scatter(std, abs_error, s=5, alpha=0.25, color=color(i), linewidths=0, label="samples")
         keep = np.isfinite(rmv) & np.isfinite(rmse)
-        ax.plot(rmv[keep], rmse[keep], marker="s", markersize=6, color="black",
-                label="binned RMSE vs RMV")
+        ax.plot(
+            rmv[keep],
+            rmse[keep],
+            marker="s",
+            markersize=6,
+            color="black",
+            label="binned RMSE vs RMV",
+        )
         positive = abs_error[abs_error > 0]
-        low = min(float(np.min(std)), float(np.min(positive)) if positive.size else np.inf)
+        # start at the 2% quantile of the errors: a few near-zero ones would squash a log plot
+        floor = float(np.quantile(positive, 0.02)) if positive.size else np.inf
+        low = min(float(np.min(std)), floor)
         high = max(float(np.max(std)), float(np.max(abs_error)))
         logscale = high / max(low, 1e-300) > 30 and low > 0
         if logscale:
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-        _diagonal(ax, max(low, 1e-12) if logscale else 0.0, high)
+            _log_axis(ax, "x")
+            _log_axis(ax, "y")
+            ax.set_ylim(low / 1.5, high * 1.5)
+        ax.plot(
+            [low, high] if logscale else [0.0, high],
+            [low, high] if logscale else [0.0, high],
+            color="0.45",
+            linestyle="--",
+            linewidth=1,
+            label="RMSE = predicted std",
+        )
         ax.set_xlabel("predicted std")
         ax.set_ylabel("|error|")
         ax.set_title(name)
@@ -185,15 +251,18 @@ def ood_figure(entries, label: str):
             floor = positive.min()
             bins = np.geomspace(floor, positive.max(), 40)
             inside, outside = np.maximum(inside, floor), np.maximum(outside, floor)
-            ax.set_xscale("log")
+            _log_axis(ax, "x")
         else:
             bins = np.linspace(values.min(), values.max() + 1e-12, 40)
-        ax.hist(inside, bins=bins, density=True, alpha=0.55, color=color(i),
-                label="in-distribution")
-        ax.hist(outside, bins=bins, density=True, alpha=0.55, color="0.35",
-                label="out-of-distribution")
+        for values_, shade, label_ in (
+            (inside, color(i), "in-distribution"),
+            (outside, "0.35", "out-of-distribution"),
+        ):
+            counts, _ = np.histogram(values_, bins=bins)
+            share = counts / max(counts.sum(), 1)
+            ax.stairs(share, bins, fill=True, alpha=0.5, color=shade, label=label_)
         ax.set_xlabel(label)
-        ax.set_ylabel("density")
+        ax.set_ylabel("share of inputs")
         title = name if not np.isfinite(auroc) else f"{name} (AUROC {auroc:.3f})"
         ax.set_title(title)
         ax.legend(fontsize=8)

@@ -44,6 +44,7 @@ __all__ = [
     "miscalibration_area",
     "pinball_loss",
     "pit",
+    "predictive_quantiles",
     "quantile_calibration_error",
     "regression_metrics",
     "regression_nll",
@@ -56,6 +57,7 @@ DEFAULT_LEVELS = (0.5, 0.8, 0.9, 0.95)
 #: Quantile levels 0.05, 0.10, ..., 0.95 used by the pinball loss and the QCE by default.
 DEFAULT_QUANTILES = tuple(np.round(np.arange(1, 20) / 20, 2).tolist())
 _LOG_2PI = float(np.log(2.0 * np.pi))
+_BISECTIONS = 80
 
 
 class CoverageResult(NamedTuple):
@@ -95,6 +97,48 @@ def _fraction_below(statistic: np.ndarray, thresholds: np.ndarray) -> np.ndarray
     out = np.empty_like(fraction)
     out[order] = fraction
     return out
+
+
+def predictive_quantiles(pred: RegressionPrediction, levels: np.ndarray) -> np.ndarray:
+    """Predictive quantiles at several levels at once: shape ``(len(levels), *pred.mean.shape)``.
+
+    Gaussian and Gaussian-mixture predictions are vectorized over levels (the mixture by the same
+    bisection on the mixture CDF as :meth:`RegressionPrediction.quantile`, evaluated with
+    ``scipy.special.ndtr``); isotonic recalibrations map the levels and use their base; other
+    families call :meth:`RegressionPrediction.quantile` per level.
+    """
+    from uqkit.calibration._isotonic import IsotonicRegressionPrediction
+
+    levels = np.asarray(levels, dtype=np.float64).reshape(-1)
+    if isinstance(pred, IsotonicRegressionPrediction):  # F^{-1}(R^{-1}(q))
+        return predictive_quantiles(pred.base, np.interp(levels, pred.level_knots, pred.pit_knots))
+    extra = (1,) * np.ndim(pred.mean)
+    if type(pred) is RegressionPrediction and pred.distribution == "normal":
+        z = special.ndtri(levels).reshape((-1, *extra))
+        return pred.mean + np.sqrt(pred.total) * z
+    if type(pred) is not RegressionPrediction or pred.distribution != "mixture":
+        return np.stack([pred.quantile(float(q)) for q in levels])
+    mu = np.asarray(pred.member_means)
+    sd = np.sqrt(pred.member_vars)
+    weights = np.asarray(pred.weights)
+    z = special.ndtri(1e-12)
+    lowest, highest = np.min(mu + z * sd, axis=0), np.max(mu - z * sd, axis=0)
+    chunk = max(1, 2_000_000 // max(1, int(np.size(pred.mean))))
+    out = []
+    for start in range(0, len(levels), chunk):
+        q = levels[start : start + chunk].reshape((-1, *extra))
+        lower = np.broadcast_to(lowest, q.shape[:1] + lowest.shape).copy()
+        upper = np.broadcast_to(highest, lower.shape).copy()
+        for _ in range(_BISECTIONS):
+            middle = 0.5 * (lower + upper)
+            cdf = np.zeros_like(middle)
+            for w, m, s in zip(weights, mu, sd):
+                cdf += w * special.ndtr((middle - m) / s)
+            below = cdf < q
+            lower = np.where(below, middle, lower)
+            upper = np.where(below, upper, middle)
+        out.append(0.5 * (lower + upper))
+    return np.concatenate(out)
 
 
 def _columns(values: np.ndarray) -> list[np.ndarray]:
@@ -208,15 +252,14 @@ def pinball_loss(pred, y, quantiles=DEFAULT_QUANTILES) -> float:
     """
     pred, y = as_regression(pred, y)
     levels = check_levels(quantiles, "quantiles")
-    gaussian = gaussian_or_none(pred)
     total = 0.0
-    for tau in levels:
-        if gaussian is not None:
-            quantile = gaussian[0] + gaussian[1] * special.ndtri(tau)
-        else:
-            quantile = pred.quantile(float(tau))
-        diff = y - quantile
-        total += float(np.mean(np.maximum(tau * diff, (tau - 1.0) * diff)))
+    chunk = max(1, 4_000_000 // y.size)
+    for start in range(0, len(levels), chunk):
+        tau = levels[start : start + chunk]
+        diff = y - predictive_quantiles(pred, tau)
+        tau = tau.reshape((-1,) + (1,) * y.ndim)
+        loss = np.maximum(tau * diff, (tau - 1.0) * diff).reshape(len(tau), -1)
+        total += float(np.sum(loss.mean(axis=1)))
     return total / len(levels)
 
 
@@ -258,11 +301,9 @@ def _mean_widths(pred: RegressionPrediction, levels: np.ndarray) -> np.ndarray:
     gaussian = gaussian_or_none(pred)
     if gaussian is not None:
         return 2.0 * special.ndtri(0.5 + 0.5 * levels) * float(np.mean(gaussian[1]))
-    widths = []
-    for level in levels:
-        lower, upper = pred.interval(1.0 - float(level))
-        widths.append(float(np.mean(upper - lower)))
-    return np.asarray(widths)
+    upper = predictive_quantiles(pred, 0.5 + 0.5 * levels)
+    lower = predictive_quantiles(pred, 0.5 - 0.5 * levels)
+    return np.mean((upper - lower).reshape(len(levels), -1), axis=1)
 
 
 def calibration_curve(pred, y, levels=None, *, kind: str = "quantile"):

@@ -27,7 +27,6 @@ from uqkit.calibration._regression import (
     _level_tag,
     binned_error_vs_std,
     calibration_curve,
-    coverage,
     pit,
     regression_metrics,
 )
@@ -75,13 +74,33 @@ _DEFINITIONS = {
     "ood_aupr_total": "AUPR (OOD = positive) of total uncertainty",
 }
 _LOWER_IS_BETTER = {
-    "nll", "nll_gaussian", "crps", "rmse", "mae", "pinball", "qce", "qce_binned",
-    "miscalibration_area", "ence", "uce", "brier", "ece", "ece_equal_mass", "mce",
-    "classwise_ece", "aurc",
+    "nll",
+    "nll_gaussian",
+    "crps",
+    "rmse",
+    "mae",
+    "pinball",
+    "qce",
+    "qce_binned",
+    "miscalibration_area",
+    "ence",
+    "uce",
+    "brier",
+    "ece",
+    "ece_equal_mass",
+    "mce",
+    "classwise_ece",
+    "aurc",
 }
 _HIGHER_IS_BETTER = {
-    "accuracy", "error_std_spearman", "misclassification_auroc", "misclassification_aupr",
-    "ood_auroc_epistemic", "ood_aupr_epistemic", "ood_auroc_total", "ood_aupr_total",
+    "accuracy",
+    "error_std_spearman",
+    "misclassification_auroc",
+    "misclassification_aupr",
+    "ood_auroc_epistemic",
+    "ood_aupr_epistemic",
+    "ood_auroc_total",
+    "ood_aupr_total",
 }
 
 
@@ -272,7 +291,7 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels) -> _ModelResul
     if not _is_prediction(model):
         interval_fn, source = _interval_function(model, pred, X)
     if interval_fn is None:
-        curve_observed = coverage(pred, y, _CURVE_LEVELS).coverage
+        curve_observed = calibration_curve(pred, y, _CURVE_LEVELS, kind="interval")[1]
     else:
         for level in levels:
             lower, upper = interval_fn(1.0 - float(level))
@@ -282,7 +301,7 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels) -> _ModelResul
             [np.mean((y >= lo) & (y <= hi)) for lo, hi in map(interval_fn, 1.0 - _CURVE_LEVELS)]
         )
     expected, observed = calibration_curve(pred, y)
-    n_bins = int(min(10, max(2, n // 50)))
+    n_bins = int(min(10, max(2, n // 25)))
     rmv, rmse, counts = binned_error_vs_std(pred, y, n_bins)
     std = np.sqrt(pred.total).reshape(-1)
     abs_error = np.abs(y - pred.mean).reshape(-1)
@@ -473,30 +492,49 @@ class CalibrationReport:
         """``(id, heading, caption)`` of each figure section, in order."""
         if self.task == "classification":
             sections = [
-                ("reliability", "Reliability diagram",
-                 "Accuracy per confidence bin; red shading marks over-confidence, blue "
-                 "under-confidence. The strip below shows how many predictions fall in each bin."),
-                ("selective", "Selective prediction",
-                 "Error rate of the predictions kept when the least certain ones are rejected "
-                 "first; a useful uncertainty makes this curve rise late."),
+                (
+                    "reliability",
+                    "Reliability diagram",
+                    "Accuracy per confidence bin; red shading marks over-confidence, blue "
+                    "under-confidence. The strip below shows how many predictions fall in each "
+                    "bin.",
+                ),
+                (
+                    "selective",
+                    "Selective prediction",
+                    "Error rate of the predictions kept when the least certain ones are rejected "
+                    "first; a useful uncertainty makes this curve rise late.",
+                ),
             ]
         else:
             sections = [
-                ("calibration", "Calibration curve",
-                 "Share of targets below each predicted quantile against the quantile level; a "
-                 "calibrated model follows the diagonal."),
-                ("coverage", "Interval coverage",
-                 "Observed coverage of central intervals against their nominal level; below the "
-                 "grey band the intervals are too narrow (over-confident)."),
-                ("error-vs-std", "Error vs predicted uncertainty",
-                 "Each dot is a sample; black squares are the RMSE of bins of predicted std. On "
-                 "the dashed line the errors are as large as predicted."),
+                (
+                    "calibration",
+                    "Calibration curve",
+                    "Share of targets below each predicted quantile against the quantile level; a "
+                    "calibrated model follows the diagonal.",
+                ),
+                (
+                    "coverage",
+                    "Interval coverage",
+                    "Observed coverage of central intervals against their nominal level; below the "
+                    "grey band the intervals are too narrow (over-confident).",
+                ),
+                (
+                    "error-vs-std",
+                    "Error vs predicted uncertainty",
+                    "Each dot is a sample; black squares are the RMSE of bins of predicted std. On "
+                    "the dashed line the errors are as large as predicted.",
+                ),
             ]
         if all("ood" in r.curves for r in self._results):
             sections.append(
-                ("ood", "Out-of-distribution",
-                 "Uncertainty on in-distribution inputs against out-of-distribution inputs; "
-                 "separated histograms mean the model knows what it does not know.")
+                (
+                    "ood",
+                    "Out-of-distribution",
+                    "Uncertainty on in-distribution inputs against out-of-distribution inputs; "
+                    "separated histograms mean the model knows what it does not know.",
+                )
             )
         return sections
 

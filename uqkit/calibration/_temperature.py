@@ -108,6 +108,10 @@ class TemperatureScaling(UQClassifierMixin, Recalibrator):
         self.classes_ = np.asarray(pred.classes)
         self.n_calibration_ = len(index)
 
+    def predict_uncertainty(self, X) -> ClassificationPrediction:
+        """Tempered prediction of the wrapped model on ``X``."""
+        return self._predict_calibrated(X)
+
     def calibrate(self, pred) -> ClassificationPrediction:
         """The tempered prediction.
 

@@ -89,6 +89,10 @@ class VarianceScaling(UQRegressorMixin, Recalibrator):
             scale[j] = np.exp(result.x)
         return scale[0] if np.ndim(pred.mean) == 1 else scale
 
+    def predict_uncertainty(self, X) -> RegressionPrediction:
+        """Variance-scaled prediction of the wrapped model on ``X``."""
+        return self._predict_calibrated(X)
+
     def calibrate(self, pred) -> RegressionPrediction:
         """The prediction with every predictive std multiplied by ``scale_``.
 

@@ -88,8 +88,9 @@ class Recalibrator(UQEstimator):
         self._fit(pred, y)
         return self
 
-    def predict_uncertainty(self, X):
-        """Calibrated prediction of the wrapped model on ``X``."""
+    def _predict_calibrated(self, X):
+        """Calibrated prediction of the wrapped model on ``X`` (each subclass's
+        ``predict_uncertainty``; the task mixins come first in the MRO)."""
         check_fitted(self)
         return self.calibrate(self._fitted_model().predict_uncertainty(X))
 

@@ -1,4 +1,5 @@
-"""Tabular data: the embedded concrete set and the UCI regression benchmarks with standard splits."""
+"""Tabular data: the embedded concrete set and the UCI regression benchmarks with their
+standard splits."""
 
 from __future__ import annotations
 

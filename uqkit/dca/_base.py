@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
+from tqdm.auto import tqdm
 
 from uqkit.base import (
     Standardizer,
@@ -58,6 +59,7 @@ class BaseDCA(UQEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
+        "standardize": ["boolean"],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -167,7 +169,7 @@ class BaseDCA(UQEstimator):
         self.device_ = resolve_device(self.device)
         dtype = resolve_dtype(self.dtype)
 
-        scaler = Standardizer.fit(X)
+        scaler = Standardizer.fit(X) if self.standardize else Standardizer.identity(X.shape[1])
         self.x_mean_, self.x_scale_ = scaler.mean, scaler.scale
         Xs = scaler.transform(X)
         train_rows = np.arange(len(X))
@@ -210,8 +212,6 @@ class BaseDCA(UQEstimator):
         batch_size = min(self.batch_size, n)
         history: dict = {"train_loss": [], "val_loss": [], "best_epoch": self.epochs}
         best_loss, best_state, waited = math.inf, None, 0
-        from tqdm.auto import tqdm
-
         epochs = tqdm(
             range(self.epochs),
             desc=f"DCA {components} K={self.n_instances}",
@@ -297,7 +297,7 @@ class BaseDCA(UQEstimator):
         return self.n_instances ** len(self.component_names_)
 
     def weight_averaged_network(self) -> nn.Module:
-        """The DCWA network of the fitted model (Shen & Cremers, 2022, Sec. 3.3).
+        """The DCWA network of the fitted model (Shen & Cremers, 2022, Sec. 3).
 
         It maps standardised features to raw outputs. Raises
         :class:`~uqkit.exceptions.InvalidInputError` for coarse components.

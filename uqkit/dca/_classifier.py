@@ -20,13 +20,13 @@ class DCAClassifier(UQClassifierMixin, BaseDCA):
 
     The network (an MLP, a small CNN for flattened images, or any ``module``) is split into
     components; each component is kept as ``n_instances`` independently initialised instances,
-    which gives ``K^S`` proposals (Sec. 3.1). Training draws one proposal per forward pass and
-    uses the consistency-enforcing loss (Sec. 3.2): cross-entropy plus the KL divergence from the
+    which gives ``K^S`` proposals (Sec. 2). Training draws one proposal per forward pass and
+    uses the consistency-enforcing loss (Sec. 4): cross-entropy plus the KL divergence from the
     softmax of the previous proposal, over ``n_train_proposals`` proposals per mini-batch with one
     optimizer step. The prediction averages the softmax of ``n_predict_proposals`` fixed random
-    proposals, or of all of them when ``K^S`` is smaller (Eq. 1); with ``weight_averaging=True``
+    proposals, or of all of them when ``K^S`` is smaller; with ``weight_averaging=True``
     it uses the DCWA network instead, whose components are the averages of their instances
-    (Sec. 3.3). Features are standardised on the training data.
+    (Sec. 3). Features are standardised on the training data.
 
     Parameters
     ----------
@@ -69,6 +69,10 @@ class DCAClassifier(UQClassifierMixin, BaseDCA):
         lowest validation NLL of the aggregated prediction.
     validation_fraction : float, default=0.1
     patience : int, default=10
+    standardize : bool, default=True
+        Standardise each feature on the training data. Pass False for inputs already on one
+        common scale, such as pixels in [0, 1]: per-pixel z-scoring divides rarely lit border
+        pixels by a tiny standard deviation and blows up out-of-distribution images.
     device : str, default="auto"
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, RandomState, Generator or None
@@ -125,6 +129,7 @@ class DCAClassifier(UQClassifierMixin, BaseDCA):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
+        standardize: bool = True,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -150,6 +155,7 @@ class DCAClassifier(UQClassifierMixin, BaseDCA):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.standardize = standardize
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

@@ -1,9 +1,9 @@
 """Which parts of a network become DCA components, and how a component instance is re-initialised.
 
-Shen & Cremers (NeurIPS 2022, Sec. 3.1) split a network into components at a chosen granularity:
+Shen & Cremers (NeurIPS 2022, Sec. 2) split a network into components at a chosen granularity:
 the whole model (model-wise, the coarsest), its blocks or stages, or its single layers
 (layer-wise, the finest). Parameter-free layers are never components (there is nothing to
-instantiate), and in layer-wise DCA the normalisation layers are shared (Sec. 3.1, "Layer-wise").
+instantiate), and in layer-wise DCA the normalisation layers are shared (Sec. 2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The consistency-enforcing loss of DCA (Shen & Cremers, NeurIPS 2022, Sec. 3.2).
+"""The consistency-enforcing loss of DCA (Shen & Cremers, NeurIPS 2022, Sec. 4).
 
 The data term of a proposal's prediction is complemented by the KL divergence from the prediction
 of the previous proposal (the reference, held without gradient) to the current one, so that
@@ -82,7 +82,7 @@ def classification_consistency_loss(
     reference: torch.Tensor,
     weight: float = 1.0,
 ) -> torch.Tensor:
-    """Cross-entropy plus ``weight`` × KL from the reference proposal's softmax (Sec. 3.2).
+    """Cross-entropy plus ``weight`` × KL from the reference proposal's softmax (Sec. 4).
 
     Parameters
     ----------
@@ -120,7 +120,7 @@ def gaussian_consistency_loss(
     weight: float = 1.0,
     min_variance: float = 1e-6,
 ) -> torch.Tensor:
-    """Gaussian NLL plus ``weight`` × KL from the reference proposal's Gaussian (Sec. 3.2).
+    """Gaussian NLL plus ``weight`` × KL from the reference proposal's Gaussian (Sec. 4).
 
     Parameters
     ----------

@@ -1,10 +1,10 @@
 """The DCA wrapper: any ``torch.nn.Module`` with K instances of each of its components.
 
-Deep Combinatorial Aggregation (Shen & Cremers, NeurIPS 2022, Sec. 3.1): a network split into
+Deep Combinatorial Aggregation (Shen & Cremers, NeurIPS 2022, Sec. 2): a network split into
 ``S`` components, each held as ``K`` independently initialised instances, defines ``K^S``
 *proposals* (one instance per component). Every forward pass uses one proposal, drawn uniformly
-per component; the prediction averages the predictive distributions of many proposals (Eq. 1), and
-deep combinatorial weight averaging (DCWA, Sec. 3.3) replaces each fine-grain component by the
+per component; the prediction averages the predictive distributions of many proposals, and
+deep combinatorial weight averaging (DCWA, Sec. 3) replaces each fine-grain component by the
 average of its instances.
 """
 
@@ -80,10 +80,10 @@ class DCAModule(nn.Module):
     :class:`ComponentInstances` holding ``n_instances`` copies, each re-initialised from its own
     seed (:func:`~uqkit.dca.reinitialize`). Everything outside the components — parameter-free
     layers, and in layer-wise DCA the normalisation layers — is shared by all proposals
-    (Shen & Cremers, NeurIPS 2022, Sec. 3.1).
+    (Shen & Cremers, NeurIPS 2022, Sec. 2).
 
     Each call draws a fresh proposal from :attr:`sampler` (one index per component, uniform and
-    independent, Sec. 3.1), so a whole mini-batch goes through one proposal, unless a proposal was
+    independent, Sec. 2), so a whole mini-batch goes through one proposal, unless a proposal was
     fixed with :meth:`use_proposal`.
 
     Parameters
@@ -241,7 +241,7 @@ class DCAModule(nn.Module):
     def check_weight_averaging(self) -> None:
         """Raise unless every component is fine-grain, so that DCWA is meaningful.
 
-        DCWA (Shen & Cremers, 2022, Sec. 3.3) averages the instances of a component. That is only
+        DCWA (Shen & Cremers, 2022, Sec. 3) averages the instances of a component. That is only
         meaningful when the instances are *aligned*: a single layer whose inputs and outputs are
         shared with every instance of its neighbours. A coarse component (several parametrised
         layers, e.g. a block or the whole model) has private hidden units that each instance may
@@ -266,7 +266,7 @@ class DCAModule(nn.Module):
 
     @torch.no_grad()
     def average_instances(self) -> nn.Module:
-        """Deep combinatorial weight averaging (DCWA): one plain network (Sec. 3.3).
+        """Deep combinatorial weight averaging (DCWA): one plain network (Sec. 3).
 
         Each component is replaced by one copy whose floating-point parameters and buffers are
         the mean of its ``K`` instances; integer buffers (e.g. ``num_batches_tracked``) are taken

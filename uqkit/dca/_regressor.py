@@ -25,21 +25,22 @@ class DCARegressor(UQRegressorMixin, BaseDCA):
 
     The network outputs a mean and a variance (``softplus + min_variance``) per target, as in deep
     ensembles. Its components are kept as ``n_instances`` instances each, giving ``K^S``
-    proposals (Sec. 3.1). Training uses the consistency-enforcing loss (Sec. 3.2) with the
+    proposals (Sec. 2). Training uses the consistency-enforcing loss (Sec. 4) with the
     Gaussian negative log-likelihood as data term and the KL divergence between the Gaussian
     predictions of consecutive proposals as consistency term. The prediction is the uniform
     mixture of the Gaussians of ``n_predict_proposals`` fixed random proposals (all of them when
     ``K^S`` is smaller), split by the law of total variance into aleatoric and epistemic parts;
-    with ``weight_averaging=True`` it is the single Gaussian of the DCWA network (Sec. 3.3).
+    with ``weight_averaging=True`` it is the single Gaussian of the DCWA network (Sec. 3).
     Features and targets are standardised on the training data; predictions are in y's units.
 
     Parameters
     ----------
     n_instances, components, architecture, hidden_layers, activation, image_shape, \
 cnn_channels, n_train_proposals, consistency_weight, n_predict_proposals, weight_averaging, lr, \
-weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, device, dtype, \
-random_state, verbose, predict_batch_size
-        As for :class:`DCAClassifier`; early stopping monitors the mixture NLL.
+weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, standardize, \
+device, dtype, random_state, verbose, predict_batch_size
+        As for :class:`DCAClassifier`; early stopping monitors the mixture NLL. Targets are
+        always standardised.
     module : callable, optional
         ``module(n_features, n_outputs) -> torch.nn.Module`` with ``n_outputs = 2 * n_targets``
         raw outputs (means, then raw variances). Not savable.
@@ -96,6 +97,7 @@ random_state, verbose, predict_batch_size
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
+        standardize: bool = True,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -122,6 +124,7 @@ random_state, verbose, predict_batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.standardize = standardize
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -130,6 +133,11 @@ random_state, verbose, predict_batch_size
         self.min_variance = min_variance
 
     _regression = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)

@@ -1,4 +1,4 @@
-"""The proposal sampler of Deep Combinatorial Aggregation (Shen & Cremers, NeurIPS 2022, Sec. 3.1).
+"""The proposal sampler of Deep Combinatorial Aggregation (Shen & Cremers, NeurIPS 2022, Sec. 2).
 
 A *proposal* picks one instance for each of the ``S`` components, so there are ``prod_s K_s``
 proposals. During training each component draws its instance index uniformly and independently,

@@ -1,5 +1,5 @@
 """One DCA training step with the consistency-enforcing loss (Shen & Cremers, NeurIPS 2022,
-Sec. 3.2): a reference proposal without gradient, then ``R`` proposals whose losses are each
+Sec. 4): a reference proposal without gradient, then ``R`` proposals whose losses are each
 divided by ``R`` and back-propagated (gradients accumulate), the reference moving along; one
 optimizer step per mini-batch."""
 

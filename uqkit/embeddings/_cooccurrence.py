@@ -198,8 +198,9 @@ def count_cooccurrences(
     >>> docs = ["the cat sat on the mat", "the dog sat"]
     >>> counts = count_cooccurrences(docs, window_size=2, min_count=1)
     >>> counts.vocab[:2]
-    ['sat', 'the']
-    >>> float(counts.matrix[counts.index()["cat"], counts.index()["the"]])
+    ['the', 'sat']
+    >>> index = counts.index()
+    >>> float(counts.matrix[index["the"], index["sat"]])  # three pairs at distance 2
     1.5
     """
     for name, value, low in (

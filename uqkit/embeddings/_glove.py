@@ -9,8 +9,9 @@ least squares over the non-zero entries (their Eq. 8):
     J = \\sum_{i,j:\\,X_{ij}>0} f(X_{ij})\\,(w_i^\\top v_j + b_i + c_j - \\log X_{ij})^2,
     \\qquad f(x) = \\min\\{(x/x_{\\max})^{\\alpha}, 1\\}  \\quad\\text{(their Eq. 9)}.
 
-The original tool runs asynchronous AdaGrad (Duchi et al., 2011) over single entries. Here each
-step takes a large random batch of entries, sums the gradients of entries that share a word, and
+The original tool runs asynchronous AdaGrad (Duchi et al., 2011) over single entries. Here the
+entries are shuffled once into large fixed batches that each epoch visits in a new random order;
+each step sums the gradients of entries that share a word, and
 applies AdaGrad with accumulators started at 1 and per-entry gradients clipped at ``grad_clip``,
 as the tool does. Parameters start uniform in :math:`[-0.5, 0.5]/D`, as in the tool.
 """
@@ -18,6 +19,7 @@ as the tool does. Parameters start uniform in :math:`[-0.5, 0.5]/D`, as in the t
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -137,7 +139,7 @@ class GloVe(UQEstimator):
     ((30, 2), True)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "x_max": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -209,29 +211,52 @@ class GloVe(UQEstimator):
             values = (torch.rand(*shape, generator=init, dtype=torch.float64) - 0.5) / dim
             return values.to(device=device, dtype=dtype)
 
-        params = [uniform(n_words, dim), uniform(n_contexts, dim), uniform(n_words), uniform(n_contexts)]
-        accumulators = [torch.ones_like(p) for p in params]
+        # [w_i | b_i] and [v_j | c_j] in one table each: one gather and one scatter per side
+        word_table = torch.cat([uniform(n_words, dim), uniform(n_words, 1)], dim=1)
+        context_table = torch.cat([uniform(n_contexts, dim), uniform(n_contexts, 1)], dim=1)
+        tables = [word_table, context_table]
+        accumulators = [torch.ones_like(t) for t in tables]
+        gradients = [torch.zeros_like(t) for t in tables]
 
-        rows = torch.as_tensor(matrix.row, dtype=torch.long, device=device)
-        cols = torch.as_tensor(matrix.col, dtype=torch.long, device=device)
-        counts = torch.as_tensor(matrix.data, dtype=torch.float64, device=device)
+        nnz = matrix.nnz
+        lr, clip, batch_size = (
+            float(self.learning_rate),
+            float(self.grad_clip),
+            int(self.batch_size),
+        )
+        # Shuffle the entries once into fixed batches, each stored in row order for memory
+        # locality (the order inside a batch does not change its summed gradient); every epoch
+        # then visits the batches in a new random order.
+        shuffle = torch.randperm(nnz, generator=order, device=device)
+        blocks = [shuffle[s : s + batch_size].sort().values for s in range(0, nnz, batch_size)]
+        shuffle = torch.cat(blocks)
+        bounds = np.cumsum([0] + [len(block) for block in blocks])
+        del blocks
+        rows = torch.as_tensor(matrix.row, dtype=torch.long, device=device)[shuffle]
+        cols = torch.as_tensor(matrix.col, dtype=torch.long, device=device)[shuffle]
+        counts = torch.as_tensor(matrix.data, dtype=torch.float64, device=device)[shuffle]
         log_counts = torch.log(counts).to(dtype)
         weights = glove_weight(counts, float(self.x_max), float(self.alpha)).to(dtype)
-        nnz = rows.numel()
-        lr, clip = float(self.learning_rate), float(self.grad_clip)
+        del shuffle, counts
 
         self.loss_curve_ = []
         for epoch in range(int(self.n_epochs)):
-            permutation = torch.randperm(nnz, generator=order, device=device)
             cost = torch.zeros((), dtype=torch.float64, device=device)
-            for start in range(0, nnz, int(self.batch_size)):
-                batch = permutation[start : start + int(self.batch_size)]
+            for block in torch.randperm(len(bounds) - 1, generator=order, device=device).tolist():
+                lo, hi = int(bounds[block]), int(bounds[block + 1])
                 cost += _adagrad_step(
-                    params, accumulators, rows[batch], cols[batch], log_counts[batch],
-                    weights[batch], lr, clip,
+                    tables,
+                    accumulators,
+                    gradients,
+                    rows[lo:hi],
+                    cols[lo:hi],
+                    log_counts[lo:hi],
+                    weights[lo:hi],
+                    lr,
+                    clip,
                 )
             cost = float(cost) / nnz
-            if not np.isfinite(cost):
+            if not np.isfinite(cost) or not all(bool(torch.isfinite(t).all()) for t in tables):
                 raise DivergenceError(
                     f"GloVe training diverged at epoch {epoch + 1} (cost {cost}). Lower "
                     f"learning_rate (now {self.learning_rate}) or grad_clip."
@@ -240,13 +265,16 @@ class GloVe(UQEstimator):
             if self.verbose:
                 print(f"GloVe epoch {epoch + 1}/{self.n_epochs}: cost {cost:.6f}")
         self.n_iter_ = int(self.n_epochs)
-        self.W_, self.V_, self.b_, self.c_ = (p.cpu().numpy() for p in params)
+        word_table, context_table = (t.cpu().numpy() for t in tables)
+        self.W_, self.b_ = word_table[:, :dim].copy(), word_table[:, dim].copy()
+        self.V_, self.c_ = context_table[:, :dim].copy(), context_table[:, dim].copy()
         return self
 
 
 def _adagrad_step(
-    params: list[torch.Tensor],
+    tables: list[torch.Tensor],
     accumulators: list[torch.Tensor],
+    gradients: list[torch.Tensor],
     rows: torch.Tensor,
     cols: torch.Tensor,
     log_counts: torch.Tensor,
@@ -254,17 +282,26 @@ def _adagrad_step(
     lr: float,
     clip: float,
 ) -> torch.Tensor:
-    """One AdaGrad step on a batch of entries; returns the batch's cost ``0.5 * sum f diff^2``."""
-    W, V, b, c = params
-    w_rows, v_cols = W[rows], V[cols]
-    diff = (w_rows * v_cols).sum(dim=1) + b[rows] + c[cols] - log_counts
+    """One AdaGrad step on a batch of entries; returns the batch's cost ``0.5 * sum f diff^2``.
+
+    ``tables`` are ``[W | b]`` and ``[V | c]``; the gradient of the cost with respect to
+    ``[w_i | b_i]`` is ``f diff [v_j | 1]`` and symmetrically for ``[v_j | c_j]``.
+    """
+    word_table, context_table = tables
+    dim = word_table.shape[1] - 1
+    word_rows = word_table.index_select(0, rows)
+    context_rows = context_table.index_select(0, cols)
+    diff = (word_rows[:, :dim] * context_rows[:, :dim]).sum(dim=1)
+    diff += word_rows[:, dim] + context_rows[:, dim] - log_counts
     fdiff = weights * diff
     cost = 0.5 * torch.dot(fdiff, diff).double()
-    grad_w = torch.zeros_like(W).index_add_(0, rows, (fdiff[:, None] * v_cols).clamp_(-clip, clip))
-    grad_v = torch.zeros_like(V).index_add_(0, cols, (fdiff[:, None] * w_rows).clamp_(-clip, clip))
-    grad_b = torch.zeros_like(b).index_add_(0, rows, fdiff.clamp(-clip, clip))
-    grad_c = torch.zeros_like(c).index_add_(0, cols, fdiff.clamp(-clip, clip))
-    for param, accumulator, grad in zip(params, accumulators, (grad_w, grad_v, grad_b, grad_c)):
+    word_rows[:, dim] = 1.0
+    context_rows[:, dim] = 1.0
+    grad_rows = context_rows.mul_(fdiff[:, None]).clamp_(-clip, clip)
+    grad_cols = word_rows.mul_(fdiff[:, None]).clamp_(-clip, clip)
+    gradients[0].zero_().index_add_(0, rows, grad_rows)
+    gradients[1].zero_().index_add_(0, cols, grad_cols)
+    for table, accumulator, grad in zip(tables, accumulators, gradients):
         accumulator.addcmul_(grad, grad)
-        param.addcdiv_(grad, accumulator.sqrt(), value=-lr)
+        table.addcdiv_(grad, accumulator.sqrt(), value=-lr)
     return cost

@@ -38,7 +38,7 @@ def _check_hidden_layers(hidden_layers) -> tuple[int, ...]:
 
 
 class BaseDeepEnsemble(UQEstimator):
-    """Shared implementation of :class:`DeepEnsembleRegressor` and :class:`DeepEnsembleClassifier`."""
+    """Shared implementation of ``DeepEnsembleRegressor`` and ``DeepEnsembleClassifier``."""
 
     _parameter_constraints: dict = {
         "n_members": [Interval(Integral, 1, None, closed="left")],
@@ -60,6 +60,7 @@ class BaseDeepEnsemble(UQEstimator):
         "ray_address": [str, None],
         "max_retries": [Interval(Integral, 0, None, closed="left")],
         "checkpoint_dir": [str, None],
+        "members_per_task": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -174,6 +175,7 @@ class BaseDeepEnsemble(UQEstimator):
             address=self.ray_address,
             max_retries=self.max_retries,
             checkpoint_dir=self.checkpoint_dir,
+            members_per_task=self.members_per_task,
         )
         self.stack_, self.history_ = fit_members(
             self._spec(),

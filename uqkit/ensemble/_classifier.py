@@ -24,8 +24,8 @@ class DeepEnsembleClassifier(UQClassifierMixin, BaseDeepEnsemble):
     ----------
     n_members, hidden_layers, activation, dropout, lr, weight_decay, batch_size, epochs, \
 early_stopping, validation_fraction, patience, adversarial, adversarial_eps, module, backend, \
-resources_per_member, ray_address, max_retries, checkpoint_dir, device, dtype, random_state, \
-verbose, predict_batch_size
+resources_per_member, ray_address, max_retries, checkpoint_dir, members_per_task, device, dtype, \
+random_state, verbose, predict_batch_size
         As for :class:`DeepEnsembleRegressor`; early stopping monitors validation cross-entropy,
         and ``module(n_features, n_classes)`` must return logits.
 
@@ -70,6 +70,7 @@ verbose, predict_batch_size
         ray_address: str | None = None,
         max_retries: int = 3,
         checkpoint_dir: str | None = None,
+        members_per_task: int = 1,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -95,6 +96,7 @@ verbose, predict_batch_size
         self.ray_address = ray_address
         self.max_retries = max_retries
         self.checkpoint_dir = checkpoint_dir
+        self.members_per_task = members_per_task
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

@@ -73,6 +73,9 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         Retries of a failed Ray member.
     checkpoint_dir : str, optional
         Where Ray members are checkpointed, so that a re-run of ``fit`` trains only missing ones.
+    members_per_task : int, default=1
+        Members trained vectorized in one Ray task; the task asks for that many times
+        ``resources_per_member``.
     device : str, default="auto"
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
     dtype : {"float32", "float64"}, default="float32"
@@ -134,6 +137,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         ray_address: str | None = None,
         max_retries: int = 3,
         checkpoint_dir: str | None = None,
+        members_per_task: int = 1,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -161,6 +165,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         self.ray_address = ray_address
         self.max_retries = max_retries
         self.checkpoint_dir = checkpoint_dir
+        self.members_per_task = members_per_task
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

@@ -49,6 +49,7 @@ class _EvidentialEstimator(UQEstimator):
         "hidden_layers": [list, tuple],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "image_shape": [list, tuple],
+        "feature_scaling": [StrOptions({"auto", "column", "global", "none"})],
         "conv_channels": [list, tuple],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -145,12 +146,18 @@ class _EvidentialEstimator(UQEstimator):
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
     def _feature_scaler(self, X: np.ndarray) -> Standardizer:
-        if self.architecture == "cnn" and self.module is None:
-            # One mean and scale for all pixels keeps the image's spatial structure intact.
-            scale = float(X.std()) or 1.0
-            n = X.shape[1]
-            return Standardizer(mean=np.full(n, float(X.mean())), scale=np.full(n, scale))
-        return Standardizer.fit(X)
+        scaling = self.feature_scaling
+        if scaling == "auto":
+            scaling = "global" if self.architecture == "cnn" and self.module is None else "column"
+        if scaling == "column":
+            return Standardizer.fit(X)
+        n = X.shape[1]
+        if scaling == "none":
+            return Standardizer.identity(n)
+        # One mean and scale for all features keeps an image's pixels comparable; per-column
+        # scaling would blow up pixels that are almost always dark in the training images.
+        scale = float(X.std()) or 1.0
+        return Standardizer(mean=np.full(n, float(X.mean())), scale=np.full(n, scale))
 
     def fit(self, X, y, *, X_val=None, y_val=None):
         """Train the network.

@@ -45,8 +45,7 @@ class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
     kl_weight : float, default=1.0
         Final weight of the KL term; 0 switches the regulariser off.
     architecture : {"mlp", "cnn"}, default="mlp"
-        ``"cnn"`` is :class:`ImageCNN` on flattened images of shape ``image_shape`` (features are
-        then scaled by one global mean and standard deviation instead of per column).
+        ``"cnn"`` is :class:`ImageCNN` on flattened images of shape ``image_shape``.
     hidden_layers : tuple of int, default=(50,)
         Hidden widths of the MLP, or of the fully connected part of the CNN.
     activation : str, default="relu"
@@ -55,6 +54,11 @@ class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
         ``(channels, height, width)`` for ``architecture="cnn"``.
     conv_channels : tuple of int, default=(8, 16)
         Filters of the two convolutions of the CNN.
+    feature_scaling : {"auto", "column", "global", "none"}, default="auto"
+        How features are standardised on the training rows: per column, with one mean and
+        standard deviation for all columns (right for pixels: per-column scaling turns pixels
+        that are almost always dark into huge values on new images), or not at all. ``"auto"``
+        is ``"global"`` for ``architecture="cnn"`` and ``"column"`` otherwise.
     dropout : float, default=0.0
         Dropout after each hidden layer of the MLP (not used by the CNN).
     lr : float, default=1e-3
@@ -129,6 +133,7 @@ class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
         activation: str = "relu",
         image_shape: tuple[int, int, int] = (1, 28, 28),
         conv_channels: tuple[int, int] = (8, 16),
+        feature_scaling: str = "auto",
         dropout: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -154,6 +159,7 @@ class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
         self.activation = activation
         self.image_shape = image_shape
         self.conv_channels = conv_channels
+        self.feature_scaling = feature_scaling
         self.dropout = dropout
         self.lr = lr
         self.weight_decay = weight_decay

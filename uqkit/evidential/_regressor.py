@@ -40,9 +40,9 @@ class EvidentialRegressor(UQRegressorMixin, _EvidentialEstimator):
         :math:`\\beta(1+\\nu)/(\\alpha\\nu)` (squared Student-t scale), epistemic :math:`1/\\nu` in
         units of the training targets' variance; ``total`` is then a score, not a variance of
         the predictive. See :func:`nig_prediction`.
-    architecture, hidden_layers, activation, image_shape, conv_channels, dropout, lr, \
-weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, device, dtype, \
-random_state, verbose, predict_batch_size
+    architecture, hidden_layers, activation, image_shape, conv_channels, feature_scaling, \
+dropout, lr, weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, \
+device, dtype, random_state, verbose, predict_batch_size
         As for :class:`EvidentialClassifier`; early stopping monitors the validation loss (NLL
         plus regulariser).
     module : callable, optional
@@ -91,6 +91,7 @@ random_state, verbose, predict_batch_size
         activation: str = "relu",
         image_shape: tuple[int, int, int] = (1, 28, 28),
         conv_channels: tuple[int, int] = (8, 16),
+        feature_scaling: str = "auto",
         dropout: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -113,6 +114,7 @@ random_state, verbose, predict_batch_size
         self.activation = activation
         self.image_shape = image_shape
         self.conv_channels = conv_channels
+        self.feature_scaling = feature_scaling
         self.dropout = dropout
         self.lr = lr
         self.weight_decay = weight_decay

@@ -6,7 +6,9 @@ import torch
 from torch.nn import functional as F
 
 
-def gaussian_head(raw: torch.Tensor, min_variance: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+def gaussian_head(
+    raw: torch.Tensor, min_variance: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Split raw outputs ``(..., 2d)`` into a mean and a positive variance ``(..., d)`` each.
 
     The variance is ``softplus(raw) + min_variance`` (Lakshminarayanan et al., 2017, Sec. 2.2.1):

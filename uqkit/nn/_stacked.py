@@ -6,6 +6,7 @@ whether it is trained alone or stacked with others.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -126,7 +127,7 @@ class StackedMLP(nn.Module):
         self.dropout = spec.dropout
         widths = [spec.in_features, *spec.hidden_layers, spec.out_features]
         self.layers = nn.ModuleList(
-            StackedLinear(self.n_members, a, b, dtype) for a, b in zip(widths[:-1], widths[1:])
+            StackedLinear(self.n_members, a, b, dtype) for a, b in itertools.pairwise(widths)
         )
         generators = member_generators(seeds, INIT_STREAM)
         for layer in self.layers:

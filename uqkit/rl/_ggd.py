@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 
 from uqkit.exceptions import InvalidInputError
@@ -45,6 +46,8 @@ __all__ = [
 
 NLLForm = Literal["exact", "authors"]
 Reduction = Literal["mean", "sum", "none"]
+#: Anything the functions accept for a numeric argument (broadcast together).
+ArrayLike = torch.Tensor | np.ndarray | float
 _LOG_2 = math.log(2.0)
 
 
@@ -86,7 +89,9 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     raise InvalidInputError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}.")
 
 
-def ggd_log_pdf(x, alpha, beta, loc=0.0) -> torch.Tensor:
+def ggd_log_pdf(
+    x: ArrayLike, alpha: ArrayLike, beta: ArrayLike, loc: ArrayLike = 0.0
+) -> torch.Tensor:
     """Log-density of :math:`\\mathrm{GGD}(\\mu, \\alpha, \\beta)` (Kim et al., 2024).
 
     .. math::
@@ -123,7 +128,9 @@ def ggd_log_pdf(x, alpha, beta, loc=0.0) -> torch.Tensor:
     return log_norm - _abs_power(z, beta)
 
 
-def ggd_pdf(x, alpha, beta, loc=0.0) -> torch.Tensor:
+def ggd_pdf(
+    x: ArrayLike, alpha: ArrayLike, beta: ArrayLike, loc: ArrayLike = 0.0
+) -> torch.Tensor:
     """Density of :math:`\\mathrm{GGD}(\\mu, \\alpha, \\beta)`; ``exp`` of :func:`ggd_log_pdf`.
 
     Parameters
@@ -144,7 +151,7 @@ def ggd_pdf(x, alpha, beta, loc=0.0) -> torch.Tensor:
     return torch.exp(ggd_log_pdf(x, alpha, beta, loc))
 
 
-def ggd_variance(alpha, beta) -> torch.Tensor:
+def ggd_variance(alpha: ArrayLike, beta: ArrayLike) -> torch.Tensor:
     """Variance :math:`\\alpha^2\\Gamma(3/\\beta)/\\Gamma(1/\\beta)` (Kim et al., 2024).
 
     This is the aleatoric variance of a TD error modelled as a GGD. For a fixed :math:`\\alpha` it
@@ -173,7 +180,7 @@ def ggd_variance(alpha, beta) -> torch.Tensor:
     return alpha.square() * torch.exp(torch.lgamma(3.0 / beta) - torch.lgamma(1.0 / beta))
 
 
-def ggd_excess_kurtosis(beta) -> torch.Tensor:
+def ggd_excess_kurtosis(beta: ArrayLike) -> torch.Tensor:
     """Excess kurtosis :math:`\\Gamma(5/\\beta)\\Gamma(1/\\beta)/\\Gamma(3/\\beta)^2 - 3`.
 
     Independent of the scale; 0 for :math:`\\beta = 2`, 3 for :math:`\\beta = 1`, and tending to
@@ -201,9 +208,9 @@ def ggd_excess_kurtosis(beta) -> torch.Tensor:
 
 
 def ggd_nll(
-    delta,
-    alpha,
-    beta,
+    delta: ArrayLike,
+    alpha: ArrayLike,
+    beta: ArrayLike,
     reduction: Reduction = "mean",
     *,
     form: NLLForm = "exact",

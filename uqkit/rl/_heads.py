@@ -16,7 +16,7 @@ Examples
 >>> import torch
 >>> head = GGDValueHead(4, n_members=3, generator=torch.Generator().manual_seed(0))
 >>> out = head.members(torch.zeros(2, 4))
->>> tuple(out.values.shape), round(float(out.beta.mean()), 3)  # beta starts at 2 (Gaussian)
+>>> tuple(out.values.shape), round(float(out.beta.detach().mean()), 3)  # starts Gaussian
 ((3, 2), 2.0)
 """
 
@@ -247,7 +247,7 @@ class GaussianValueHead(_EnsembleValueHead):
     >>> import torch
     >>> head = GaussianValueHead(3, n_members=2, generator=torch.Generator().manual_seed(0))
     >>> out = head.members(torch.zeros(4, 3))
-    >>> tuple(out.variance.shape), round(float(out.variance.mean()), 3)
+    >>> tuple(out.variance.shape), round(float(out.variance.detach().mean()), 3)
     ((2, 4), 1.0)
     """
 

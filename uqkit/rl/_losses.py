@@ -32,7 +32,7 @@ from typing import Literal
 import torch
 
 from uqkit.exceptions import InvalidInputError
-from uqkit.rl._ggd import NLLForm, _as_tensors, _check_positive, _reduce, ggd_nll
+from uqkit.rl._ggd import ArrayLike, NLLForm, _as_tensors, _check_positive, _reduce, ggd_nll
 from uqkit.rl._weights import biev_weights, biv_weights
 
 __all__ = [
@@ -70,7 +70,9 @@ class CriticLoss:
     sample_weights: torch.Tensor | None
 
 
-def gaussian_nll(delta, variance, reduction: Literal["mean", "sum", "none"] = "mean"):
+def gaussian_nll(
+    delta: ArrayLike, variance: ArrayLike, reduction: Literal["mean", "sum", "none"] = "mean"
+) -> torch.Tensor:
     """Gaussian negative log-likelihood of errors under a predicted variance.
 
     :math:`\\tfrac12(\\log 2\\pi\\sigma^2 + \\delta^2/\\sigma^2)`, the loss of a variance
@@ -101,7 +103,7 @@ def gaussian_nll(delta, variance, reduction: Literal["mean", "sum", "none"] = "m
     return _reduce(values, reduction)
 
 
-def risk_averse_weights(beta) -> torch.Tensor:
+def risk_averse_weights(beta: ArrayLike) -> torch.Tensor:
     """Risk-averse member weights :math:`\\beta_{ik} / \\sum_j \\beta_{jk}` (Kim et al., 2024).
 
     Members that predict lighter-tailed (larger :math:`\\beta`, lower aleatoric variance at a fixed
@@ -176,7 +178,7 @@ def ggd_critic_loss(
     values: torch.Tensor,
     returns: torch.Tensor,
     beta: torch.Tensor,
-    alpha=1.0,
+    alpha: ArrayLike = 1.0,
     *,
     form: NLLForm = "exact",
     weighting: Weighting = "biev",

@@ -214,6 +214,11 @@ class GGDPPO(_ppo.PPO):
             raise InvalidInputError(f"min_batch_size must be >= 1; got {min_batch_size}.")
 
     def _setup_model(self) -> None:
+        if isinstance(self.observation_space, _spaces.Dict):
+            raise InvalidInputError(
+                "GGDPPO supports Box, Discrete, MultiDiscrete and MultiBinary observations, not "
+                "Dict observations; flatten them with gymnasium.wrappers.FlattenObservation."
+            )
         super()._setup_model()
         if not isinstance(self.policy, GGDActorCriticPolicy):
             raise InvalidInputError(

@@ -17,7 +17,7 @@ Examples
 --------
 >>> import numpy as np
 >>> pred = ggd_ensemble_prediction(np.zeros((3, 2)), np.ones((3, 2)), np.full((3, 2), 2.0))
->>> pred.distribution, pred.aleatoric.tolist(), pred.epistemic.tolist()
+>>> pred.distribution, pred.aleatoric.round(6).tolist(), pred.epistemic.tolist()
 ('ggd', [0.5, 0.5], [0.0, 0.0])
 """
 
@@ -28,6 +28,7 @@ from scipy import special
 
 from uqkit.exceptions import DivergenceError, InvalidInputError
 from uqkit.prediction import RegressionPrediction
+from uqkit.rl._ggd import ArrayLike
 
 __all__ = ["gaussian_ensemble_prediction", "ggd_ensemble_prediction"]
 
@@ -55,7 +56,9 @@ def _member_arrays(**arrays) -> dict[str, np.ndarray]:
     return out
 
 
-def ggd_ensemble_prediction(values, alpha, beta) -> RegressionPrediction:
+def ggd_ensemble_prediction(
+    values: ArrayLike, alpha: ArrayLike, beta: ArrayLike
+) -> RegressionPrediction:
     """GGD predictive of an ensemble of GGD value heads (distribution ``"ggd"``).
 
     Parameters
@@ -92,7 +95,7 @@ def ggd_ensemble_prediction(values, alpha, beta) -> RegressionPrediction:
     return RegressionPrediction.ggd(mean, scale, mean_beta, epistemic=epistemic)
 
 
-def gaussian_ensemble_prediction(values, variance) -> RegressionPrediction:
+def gaussian_ensemble_prediction(values: ArrayLike, variance: ArrayLike) -> RegressionPrediction:
     """Equal-weight Gaussian mixture of an ensemble of variance heads (distribution ``"mixture"``).
 
     Parameters

@@ -124,6 +124,9 @@ class PushForceNoise(gym.Wrapper):
 class RewardNoise(gym.Wrapper):
     """Add zero-mean noise of standard deviation ``std`` to every reward.
 
+    The noise-free reward is kept in ``info["reward_without_noise"]`` so that learning curves can
+    report the true return.
+
     Parameters
     ----------
     env : gymnasium.Env
@@ -169,6 +172,7 @@ class RewardNoise(gym.Wrapper):
             noise = rng.normal(0.0, self.std)
         else:  # Laplace(0, b) has variance 2 b^2
             noise = rng.laplace(0.0, self.std / np.sqrt(2.0))
+        info = {**info, "reward_without_noise": float(reward)}
         return obs, float(reward) + float(noise), terminated, truncated, info
 
 

@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from uqkit.exceptions import DivergenceError, InvalidInputError, UQKitError, require
+from uqkit.exceptions import DivergenceError, InvalidInputError, MemberTrainingError, require
 from uqkit.training._loop import TrainConfig, train_stack
 
 __all__ = [
@@ -69,29 +69,6 @@ _REPORT_EVERY_S = 0.2
 logger = logging.getLogger(__name__)
 
 
-class MemberTrainingError(UQKitError, RuntimeError):
-    """A Ray member failed on every attempt; the message names it and every attempt's cause.
-
-    Attributes
-    ----------
-    members : list of int
-        Global indices of the members of the failed task.
-    seeds : list of int
-        Their seeds.
-    causes : list of str
-        One line per attempt.
-    finished : list of int
-        Members that did finish (checkpointed when ``checkpoint_dir`` was given).
-    """
-
-    def __init__(self, message: str, *, members, seeds, causes, finished) -> None:
-        super().__init__(message)
-        self.members = list(members)
-        self.seeds = list(seeds)
-        self.causes = list(causes)
-        self.finished = list(finished)
-
-
 @dataclass
 class RayFitResult:
     """What :func:`train_members_ray` returns.
@@ -104,8 +81,8 @@ class RayFitResult:
         One :func:`~uqkit.training.train_stack` history per member.
     records : list of dict
         Per member: ``member``, ``seed``, ``task``, ``resumed`` (loaded from ``checkpoint_dir``),
-        ``attempts``, ``device``, ``host``, ``pid``, ``seconds`` (training time inside its task),
-        ``threads``.
+        ``attempts``, ``device``, ``host``, ``pid``, ``seconds`` (wall time of its task's
+        training), ``cpu_seconds`` (CPU time of the task's process meanwhile), ``threads``.
     """
 
     stack: torch.nn.Module
@@ -196,7 +173,7 @@ def _train_task(spec, loss_fn, arrays, seeds, member_ids, config, *, task, attem
         # the object store hands out read-only views: copy into memory this task owns
         return None if array is None else torch.from_numpy(np.array(array)).to(device)
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     stack = spec.build(seeds).to(device)
     history = train_stack(
         stack, loss_fn, tensor("X"), tensor("y"), seeds, config,
@@ -211,6 +188,7 @@ def _train_task(spec, loss_fn, arrays, seeds, member_ids, config, *, task, attem
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu_start,
         "threads": threads,
     }
 
@@ -424,7 +402,8 @@ def _run_tasks(ray, spec, loss_fn, arrays, seeds, missing, config, options, faul
         _check_feasible(ray, request, strict)
 
     remote = ray.remote(_train_task)
-    data_ref = ray.put(arrays)
+    # into the object store once, not once per (re)submitted task
+    data_ref, spec_ref, loss_ref = ray.put(arrays), ray.put(spec), ray.put(loss_fn)
     bar = tqdm(total=len(seeds) * config.epochs, desc=f"Training {len(seeds)} members on Ray",
                unit="member-epoch", disable=verbose == 0, leave=False)
     bar.update((len(seeds) - len(missing)) * config.epochs)
@@ -445,7 +424,7 @@ def _run_tasks(ray, spec, loss_fn, arrays, seeds, missing, config, options, faul
         current[g] = attempt
         request = resources[g]
         ref = remote.options(**request, max_retries=0, retry_exceptions=False).remote(
-            spec, loss_fn, data_ref, [seeds[i] for i in groups[g]], groups[g], config,
+            spec_ref, loss_ref, data_ref, [seeds[i] for i in groups[g]], groups[g], config,
             task=g, attempt=attempt, threads=max(1, int(request["num_cpus"])),
             use_gpu=request.get("num_gpus", 0) > 0, fault=_fault_for(faults, groups[g], attempt),
             queue=queue,
@@ -489,7 +468,8 @@ def _run_tasks(ray, spec, loss_fn, arrays, seeds, missing, config, options, faul
                     records[i] = {
                         "member": i, "seed": seeds[i], "task": g, "resumed": False,
                         "attempts": attempt + 1, "device": out["device"], "host": out["host"],
-                        "pid": out["pid"], "seconds": out["seconds"], "threads": out["threads"],
+                        "pid": out["pid"], "seconds": out["seconds"],
+                        "cpu_seconds": out["cpu_seconds"], "threads": out["threads"],
                     }
                     if store is not None:
                         store.save(seeds[i], states[i], histories[i], records[i])
@@ -536,7 +516,17 @@ def _run_tasks(ray, spec, loss_fn, arrays, seeds, missing, config, options, faul
         ) from cause
 
 
-def fit_members_ray(spec, loss_fn, data, seeds, config, *, device="cpu", verbose=1, options):
+def fit_members_ray(
+    spec,
+    loss_fn,
+    data,
+    seeds: Sequence[int],
+    config: TrainConfig,
+    *,
+    device: torch.device | str = "cpu",
+    verbose: int = 1,
+    options,
+) -> tuple[torch.nn.Module, list[dict]]:
     """The ``backend="ray"`` entry point of :func:`~uqkit.training.fit_members`.
 
     Returns ``(stack, history)`` like the other backends; see :func:`train_members_ray` for

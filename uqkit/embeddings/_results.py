@@ -1,0 +1,149 @@
+"""Typed results of GloVe-V: word vectors with covariances, and statistics with their errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from uqkit.base import derive_seed, resolve_entropy
+
+__all__ = ["EmbeddingPrediction", "StatisticResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddingPrediction:
+    """Word vectors with their sampling distribution :math:`w_i \\sim N(\\hat w_i, \\Sigma_i)`.
+
+    Returned by :meth:`GloVeV.predict_uncertainty`. Words are independent (Vallebueno et al.,
+    EMNLP 2024, Sec. 3), so the joint covariance is block diagonal with blocks ``covariance[i]``.
+
+    Parameters
+    ----------
+    words : list
+        The words asked for (strings or vocabulary indices), in order.
+    mean : ndarray of shape (m, D)
+        Estimated word vectors :math:`\\hat w_i`.
+    covariance : ndarray of shape (m, D, D)
+        Covariance :math:`\\Sigma_i` of each vector (as stored: full or approximated).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pred = EmbeddingPrediction(["a"], np.zeros((1, 2)), np.eye(2)[None] * 4.0)
+    >>> pred.std()
+    array([[2., 2.]])
+    >>> pred.sample(5, random_state=0).shape
+    (5, 1, 2)
+    """
+
+    words: list
+    mean: np.ndarray
+    covariance: np.ndarray
+
+    def __post_init__(self) -> None:
+        m, dim = np.shape(self.mean)
+        if np.shape(self.covariance) != (m, dim, dim) or len(self.words) != m:
+            raise ValueError(
+                f"words ({len(self.words)}), mean {np.shape(self.mean)} and covariance "
+                f"{np.shape(self.covariance)} do not describe the same (m, D) vectors."
+            )
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Per-coordinate variances, shape (m, D): the diagonals of ``covariance``."""
+        return np.diagonal(self.covariance, axis1=1, axis2=2).copy()
+
+    def std(self) -> np.ndarray:
+        """Per-coordinate standard deviations, shape (m, D)."""
+        return np.sqrt(np.clip(self.variance, 0.0, None))
+
+    def sample(self, n_samples: int, random_state=None) -> np.ndarray:
+        """Draw vectors from :math:`N(\\hat w_i, \\Sigma_i)`, independently across words.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of draws.
+        random_state : int, RandomState, Generator or None
+            Seed of a local torch generator.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, m, D)
+        """
+        generator = torch.Generator().manual_seed(derive_seed(resolve_entropy(random_state), 0))
+        mean = torch.as_tensor(self.mean, dtype=torch.float64)
+        factors = torch.stack([_psd_factor(torch.as_tensor(c)) for c in self.covariance])
+        noise = torch.randn(n_samples, *mean.shape, generator=generator, dtype=torch.float64)
+        return (mean + torch.einsum("mde,sme->smd", factors, noise)).numpy()
+
+
+def _psd_factor(covariance: torch.Tensor) -> torch.Tensor:
+    """A square ``F`` with ``F F^T = covariance`` (Cholesky; eigen-decomposition if singular)."""
+    chol, info = torch.linalg.cholesky_ex(covariance.to(torch.float64))
+    if int(info) == 0:
+        return chol
+    eigvals, eigvecs = torch.linalg.eigh(covariance.to(torch.float64))
+    return eigvecs * eigvals.clamp(min=0.0).sqrt()
+
+
+@dataclass(frozen=True, eq=False)
+class StatisticResult:
+    """A statistic of word vectors with its standard error, interval and p-value.
+
+    Parameters
+    ----------
+    estimate : float
+        The statistic at the estimated vectors, :math:`\\varphi(\\hat w)`.
+    std_error : float
+        Its standard error: delta method or the spread of the sampled statistic.
+    lower, upper : float
+        The ``confidence`` interval: :math:`\\hat\\varphi \\pm z\\,\\mathrm{se}` for the delta
+        method, the percentile interval of the draws for sampling.
+    p_value : float
+        Two-sided p-value of :math:`H_0: \\varphi = ` ``null_value``.
+    method : {"delta", "sampling"}
+        How the uncertainty was propagated.
+    confidence : float
+        Level of the interval.
+    null_value : float
+        Value tested by ``p_value``.
+    samples : ndarray of shape (n_samples,), optional
+        The sampled statistic (``method="sampling"``).
+
+    Examples
+    --------
+    >>> r = StatisticResult(0.5, 0.1, 0.3, 0.7, 0.0, "delta", 0.95, 0.0)
+    >>> r.interval
+    (0.3, 0.7)
+    """
+
+    estimate: float
+    std_error: float
+    lower: float
+    upper: float
+    p_value: float
+    method: str
+    confidence: float
+    null_value: float
+    samples: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """``(lower, upper)``."""
+        return (self.lower, self.upper)
+
+    def to_dict(self) -> dict[str, float | str]:
+        """The scalar fields as a dict (for tables)."""
+        return {
+            "estimate": self.estimate,
+            "std_error": self.std_error,
+            "lower": self.lower,
+            "upper": self.upper,
+            "p_value": self.p_value,
+            "method": self.method,
+            "confidence": self.confidence,
+            "null_value": self.null_value,
+        }

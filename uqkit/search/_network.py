@@ -1,0 +1,94 @@
+"""The network of one AutoDEUQ trial: a searched trunk with mean and variance heads.
+
+Egele et al. (2022, Sec. 3.1, Fig. 2): node ``0`` is the input ``x``; hidden node ``i`` is
+
+.. math::
+
+    z_i = h_{i-1} + \\sum_{j \\in S_i} P_{ij} h_j, \\qquad
+    h_i = \\mathrm{dropout}(a_i(W_i z_i + b_i)) \\text{ (layer present)}, \\quad
+    h_i = z_i \\text{ (layer skipped: identity node)}
+
+where ``S_i`` are the skip-connection sources chosen by the search and ``P_ij`` is a linear
+projection to the width of ``h_{i-1}`` (the identity when the widths agree). The output layer
+maps the last node to ``2d`` raw values, read by :func:`~uqkit.nn.gaussian_head` as the mean and
+``softplus(.) + min_variance`` variance (paper Eq. 2 trains it with the Gaussian NLL).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["SearchNet"]
+
+
+class SearchNet(nn.Module):
+    """A network of the AutoDEUQ space (picklable: plain top-level module).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input width and raw output width (``2 × n_targets`` for a Gaussian head, ``n_classes``
+        for a classifier).
+    architecture : dict
+        ``{"layers": [{"units", "activation", "skips"}, ...], "dropout": float}`` as made by
+        :meth:`SearchSpace.architecture`; ``units = 0`` marks a skipped layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> arch = {"layers": [{"units": 8, "activation": "relu", "skips": []},
+    ...                    {"units": 0, "activation": "tanh", "skips": []},
+    ...                    {"units": 4, "activation": "gelu", "skips": [0]}], "dropout": 0.0}
+    >>> SearchNet(3, 2, arch)(torch.zeros(5, 3)).shape
+    torch.Size([5, 2])
+    """
+
+    def __init__(self, in_features: int, out_features: int, architecture: dict) -> None:
+        super().__init__()
+        from uqkit.nn import ACTIVATIONS
+
+        self.architecture = architecture
+        self.dropout = float(architecture.get("dropout", 0.0))
+        self._activations = []
+        widths = [int(in_features)]  # width of node j
+        self.dense = nn.ModuleDict()
+        self.project = nn.ModuleDict()
+        for i, layer in enumerate(architecture["layers"], start=1):
+            previous = widths[i - 1]
+            for j in layer.get("skips", []):
+                if widths[j] != previous:
+                    self.project[f"{i}_{j}"] = nn.Linear(widths[j], previous, bias=False)
+            units = int(layer["units"])
+            if units > 0:
+                self.dense[str(i)] = nn.Linear(previous, units)
+            self._activations.append(ACTIVATIONS[layer["activation"]])
+            widths.append(units if units > 0 else previous)
+        self.head = nn.Linear(widths[-1], int(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for i, layer in enumerate(self.architecture["layers"], start=1):
+            z = nodes[i - 1]
+            for j in layer.get("skips", []):
+                key = f"{i}_{j}"
+                z = z + (self.project[key](nodes[j]) if key in self.project else nodes[j])
+            if str(i) in self.dense:
+                z = self._activations[i - 1](self.dense[str(i)](z))
+                if self.dropout > 0:
+                    z = F.dropout(z, self.dropout, training=self.training)
+            nodes.append(z)
+        return self.head(nodes[-1])
+
+    def __getstate__(self):  # activations may be lambdas: rebuild them after unpickling
+        state = self.__dict__.copy()
+        state["_activations"] = None
+        return state
+
+    def __setstate__(self, state):
+        from uqkit.nn import ACTIVATIONS
+
+        self.__dict__.update(state)
+        self._activations = [ACTIVATIONS[layer["activation"]]
+                             for layer in self.architecture["layers"]]
