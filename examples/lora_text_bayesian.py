@@ -38,7 +38,8 @@ def read_sst2(name: str, limit: int) -> tuple[list[str], np.ndarray]:
 def encode(texts: list[str], vocab: dict[str, int], length: int) -> dict[str, torch.Tensor]:
     ids = torch.full((len(texts), length), PAD, dtype=torch.long)
     for row, text in enumerate(texts):
-        tokens = [CLS] + [vocab.get(word, UNK) for word in text.lower().split()][: length - 1]
+        words = text.lower().split()[: length - 1]
+        tokens = [CLS, *(vocab.get(word, UNK) for word in words)]
         ids[row, : len(tokens)] = torch.tensor(tokens)
     return {"input_ids": ids, "attention_mask": (ids != PAD).long()}
 

@@ -1,9 +1,11 @@
 """Reinforcement learning with a generalized-Gaussian (GGD) TD-error critic.
 
 Trains :class:`uqkit.rl.GGDPPO` (PPO whose critic is an ensemble of GGD value heads, with
-batch-inverse error-variance weighting) and plain-Gaussian and no-ensemble baselines on the noisy
-CartPole registered by :mod:`uqkit.rl.envs`, then asks the GGD critic how sure it is of the value
-of a few states. Needs the ``rl`` extra (stable-baselines3, gymnasium).
+batch-inverse error-variance weighting, BIEV) on the noisy CartPole registered by
+:mod:`uqkit.rl.envs`, then asks the critic how sure it is of the value of a few states: the
+aleatoric part is the TD-error variance of the GGD heads, the epistemic part the members'
+disagreement. ``benchmarks/ggd_rl.py`` compares it with plain PPO and a Gaussian critic.
+Needs the ``rl`` extra (stable-baselines3, gymnasium).
 
 Run::
 

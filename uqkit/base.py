@@ -113,13 +113,27 @@ def resolve_entropy(random_state) -> int:
 
 @dataclass
 class Standardizer:
-    """Per-column affine scaling ``(x - mean) / scale``; constant columns keep scale 1."""
+    """Affine scaling ``(x - mean) / scale``; constant columns keep scale 1."""
 
     mean: np.ndarray
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> Standardizer:
+    def fit(cls, values: np.ndarray, mode: str = "column") -> Standardizer:
+        """Fit on ``values`` of shape (n, p).
+
+        ``mode="column"`` scales every column on its own; ``"global"`` uses one mean and scale
+        for all columns (pixels: per-column scaling would blow up pixels that are almost always
+        dark); ``"none"`` is the identity.
+        """
+        if mode == "none":
+            return cls.identity(values.shape[1])
+        if mode == "global":
+            scale = float(values.std()) or 1.0
+            width = values.shape[1]
+            return cls(np.full(width, float(values.mean())), np.full(width, scale))
+        if mode != "column":
+            raise ValueError(f"mode must be 'column', 'global' or 'none'; got {mode!r}.")
         mean = values.mean(axis=0)
         scale = values.std(axis=0)
         scale = np.where(scale > 1e-12 * np.maximum(np.abs(mean), 1.0), scale, 1.0)

@@ -3,8 +3,9 @@
 Every ``benchmarks/results/*.md`` present at build time becomes the page
 ``benchmarks/<name>.md`` of the site (its images, e.g. ``ggd_rl.png``, are copied next to it),
 ``benchmarks/README.md`` becomes ``benchmarks/index.md`` (its ``results/`` links rewritten to
-point at those pages), and a "Benchmarks" section listing them is appended to the navigation. The results files stay
-where the benchmark scripts write them; nothing is copied into ``docs/`` and nothing is fetched.
+point at those pages), and a "Benchmarks" section listing them is appended to the navigation.
+The results files stay where the benchmark scripts write them; nothing is copied into ``docs/``
+and nothing is fetched.
 """
 
 from __future__ import annotations

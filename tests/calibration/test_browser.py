@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +119,15 @@ def test_report_renders_in_chromium(tmp_path, make, headings):
     for image in seen["images"]:
         assert image["loaded"], f"an image did not load: {image}"
         assert image["width"] > 200 and image["height"] > 200
+
+
+def test_committed_example_report_renders(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "docs" / "example_report.html"
+    if not example.is_file():
+        pytest.skip("docs/example_report.html is not in this checkout")
+    copy = tmp_path / "example_report.html"
+    copy.write_text(example.read_text())
+    seen = _render(copy, tmp_path)
+    assert "Out-of-distribution" in seen["headings"]
+    assert len(seen["images"]) == 4
+    assert all(image["loaded"] for image in seen["images"])

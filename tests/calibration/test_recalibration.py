@@ -226,3 +226,15 @@ def test_wrappers_follow_the_estimator_rules(helpers, wrapper):
 def test_isotonic_identity_mix_is_validated():
     with pytest.raises(ValueError, match="identity_mix"):
         IsotonicCalibration(identity_mix=0.0).fit_prediction((np.zeros(3), np.ones(3)), np.ones(3))
+
+
+def test_a_frozen_model_survives_clone(helpers, regressor_data):
+    from sklearn.frozen import FrozenEstimator
+
+    (X, y), (X_cal, y_cal), _ = regressor_data
+    model = helpers.LinearGaussianRegressor(std_factor=0.5).fit(X, y)
+    # clone() would return an unfitted copy of a plain model; a frozen one stays fitted
+    scaler = clone(VarianceScaling(FrozenEstimator(model))).fit(X_cal, y_cal)
+    assert scaler.scale_ == pytest.approx(
+        VarianceScaling(model).fit(X_cal, y_cal).scale_, rel=1e-12
+    )

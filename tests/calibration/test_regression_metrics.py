@@ -103,7 +103,8 @@ def test_pinball_matches_sklearn_per_level(gaussian):
 
 def test_pinball_over_a_fine_grid_is_half_the_crps(mixture):
     pred, y = mixture
-    levels = (np.arange(2000) + 0.5) / 2000
+    pred, y = pred[:100], y[:100]
+    levels = (np.arange(1000) + 0.5) / 1000
     assert 2 * pinball_loss(pred, y, levels) == pytest.approx(crps(pred, y), rel=2e-3)
 
 

@@ -62,7 +62,9 @@ def test_regression_report_several_predictions_with_ood(tmp_path):
     assert any("out-of-distribution" in s and "separates" in s for s in verdicts["right"])
     assert any("Lowest NLL: right" in s for s in rep.comparison())
 
-    path = rep.to_html(tmp_path / "sub" / "report.html")
+    # the HTML of one model (the figures of several are tested with classification)
+    single = report(preds["right"], None, y, X_ood=ood, names=["right"])
+    path = single.to_html(tmp_path / "sub" / "report.html")
     text = path.read_text()
     ids = ["summary", "verdicts", "calibration", "coverage", "error-vs-std", "ood", "definitions"]
     for section in ids:

@@ -186,9 +186,9 @@ def test_early_stopping_records_validation_and_restores_the_best_epoch(sine):
     assert np.isclose(nll, best, atol=1e-5)
 
 
-def test_standardize_false_feeds_the_raw_features(blobs3):
+def test_feature_scaling_none_feeds_the_raw_features(blobs3):
     X, y = blobs3
-    model = DCAClassifier(n_instances=2, standardize=False, **FAST).fit(X, y)
+    model = DCAClassifier(n_instances=2, feature_scaling="none", **FAST).fit(X, y)
     assert np.all(model.x_mean_ == 0) and np.all(model.x_scale_ == 1)
     proposal = model.proposals_[0].tolist()
     with torch.no_grad():

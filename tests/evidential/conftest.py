@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture
 def cubic_data():
-    """Amini et al. (2020, Sec. 4.1) toy problem: y = x^3 + N(0, 3^2), x uniform in [-4, 4]."""
+    """Amini et al. (2020) toy problem: y = x^3 + N(0, 3^2), x uniform in [-4, 4]."""
     rng = np.random.default_rng(0)
     X = rng.uniform(-4, 4, size=(300, 1))
     return X, X[:, 0] ** 3 + 3.0 * rng.normal(size=300)

@@ -11,6 +11,7 @@ import uqkit.base
 from uqkit.evidential import EvidentialClassifier, EvidentialRegressor
 from uqkit.evidential._member_loss import DirichletMemberLoss
 from uqkit.exceptions import InvalidInputError, NotFittedError
+from uqkit.training import member_losses
 
 FAST = {"epochs": 15, "verbose": 0, "random_state": 0}
 
@@ -135,14 +136,22 @@ def test_early_stopping_criterion_does_not_drift_with_the_annealing():
     member_loss = DirichletMemberLoss(loss="mse", annealing_epochs=10, kl_weight=1.0)
     member_loss.set_epoch(0)
     training_at_0 = member_loss(raw, labels)
-    with torch.no_grad():  # how train_stack scores validation data
-        validation_at_0 = member_loss(raw, labels)
-        member_loss.set_epoch(7)
-        validation_at_7 = member_loss(raw, labels)
+
+    class Fixed(torch.nn.Module):  # a "stack" of one member that outputs ``raw``
+        n_members = 1
+
+        def forward(self, x):
+            return raw
+
+    # how train_stack scores validation data for early stopping
+    validation_at_0 = member_losses(Fixed(), member_loss, torch.zeros(16, 1), labels[0])
+    member_loss.set_epoch(7)
+    validation_at_7 = member_losses(Fixed(), member_loss, torch.zeros(16, 1), labels[0])
     member_loss.set_epoch(20)
     training_at_20 = member_loss(raw, labels)
     assert torch.equal(validation_at_0, validation_at_7)
-    assert torch.allclose(validation_at_0, training_at_20)  # the final, fully annealed objective
+    # the final, fully annealed objective
+    assert torch.allclose(validation_at_0.float(), training_at_20)
     assert not torch.allclose(training_at_0, training_at_20)
 
 
@@ -198,13 +207,13 @@ def test_same_random_state_same_model_and_clone(cubic_data):
     c = EvidentialRegressor(epochs=15, verbose=0, random_state=1).fit(X, y).predict(X)
     assert np.array_equal(a, b) and not np.allclose(a, c)
     assert model.validation_indices_.shape == (30,)  # 10% held out for early stopping
-    assert 1 <= model.history_["best_epoch"] <= model.history_["epochs"] <= 15
+    assert 1 <= model.history_[0]["best_epoch"] <= model.history_[0]["epochs"] <= 15
 
 
 def test_explicit_validation_data(blob_data):
     X, y = blob_data
     model = EvidentialClassifier(**FAST).fit(X[:200], y[:200], X_val=X[200:], y_val=y[200:])
-    assert len(model.history_["val_loss"]) == model.history_["epochs"]
+    assert len(model.history_[0]["val_loss"]) == model.history_[0]["epochs"]
     assert not hasattr(model, "validation_indices_")
     with pytest.raises(InvalidInputError, match="do not occur in y"):
         EvidentialClassifier(**FAST).fit(X, y, X_val=X[:3], y_val=["a", "b", "zzz"])

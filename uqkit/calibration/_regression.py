@@ -137,6 +137,8 @@ def predictive_quantiles(pred: RegressionPrediction, levels: np.ndarray) -> np.n
             below = cdf < q
             lower = np.where(below, middle, lower)
             upper = np.where(below, upper, middle)
+            if np.all(upper - lower <= 1e-15 * (1.0 + np.abs(lower))):
+                break  # converged to float resolution everywhere
         out.append(0.5 * (lower + upper))
     return np.concatenate(out)
 

@@ -374,6 +374,8 @@ def _add_ood(metrics, curves, verdict, pred, pred_ood) -> None:
         metrics[f"ood_aupr_{score}"] = result["aupr"]
     inside = uncertainty_score(pred, "epistemic")
     has_epistemic = bool(np.any(inside > 0))
+    if not has_epistemic:  # a constant zero score ranks nothing: not a 0.5 AUROC worth reporting
+        metrics["ood_auroc_epistemic"] = metrics["ood_aupr_epistemic"] = math.nan
     score = "epistemic" if has_epistemic else "total"
     inside = uncertainty_score(pred, score)
     outside = uncertainty_score(pred_ood, score)

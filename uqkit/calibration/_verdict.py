@@ -37,21 +37,21 @@ def coverage_sentence(level: float, observed: float, n: int, width: float, sourc
     """Over-/under-confidence of the central ``level`` intervals, with its sampling error."""
     se = math.sqrt(level * (1 - level) / max(n, 1))
     gap = observed - level
-    what = f"its {_pct(level)} {source}intervals"
+    what = f"its {100 * level:g}% {source}intervals"
     if gap < -max(_Z * se, _COVERAGE_GAP):
         return (
             f"Over-confident: {what} cover only {_pct(observed)} of the targets "
-            f"(expected {_pct(level)} ± {_pct(_Z * se)}); the intervals are too narrow."
+            f"(expected {100 * level:g}% ± {_pct(_Z * se)}); the intervals are too narrow."
         )
     if gap > max(_Z * se, _COVERAGE_GAP):
         return (
             f"Under-confident: {what} cover {_pct(observed)} of the targets "
-            f"(expected {_pct(level)} ± {_pct(_Z * se)}); they are wider than needed "
+            f"(expected {100 * level:g}% ± {_pct(_Z * se)}); they are wider than needed "
             f"(mean width {width:.4g})."
         )
     return (
         f"Calibrated on average: {what} cover {_pct(observed)} of the targets, within sampling "
-        f"error of {_pct(level)} (± {_pct(_Z * se)})."
+        f"error of {100 * level:g}% (± {_pct(_Z * se)})."
     )
 
 
@@ -185,9 +185,14 @@ def detection_sentence(auroc: float, what: str, score: str) -> str | None:
     elif auroc >= 0.7:
         quality = "partly separates"
         advice = ""
-    else:
+    elif auroc > 0.4:
         quality = "does not reliably separate"
         advice = f"; do not rely on it to flag {what}"
+    else:
+        return (
+            f"Its {score} uncertainty ranks {what} the wrong way round (AUROC {auroc:.3f}): it is "
+            "usually more certain about them; do not rely on it to flag them."
+        )
     return f"Its {score} uncertainty {quality} {what} (AUROC {auroc:.3f}){advice}."
 
 
@@ -196,8 +201,10 @@ def ood_sentence(auroc: float, ratio: float, score: str) -> str | None:
     base = detection_sentence(auroc, "out-of-distribution inputs", score)
     if base is None:
         return None
-    if np.isfinite(ratio):
-        base = base[:-1] + f"; mean {score} uncertainty is {ratio:.2f}× higher OOD."
+    if np.isfinite(ratio) and ratio >= 1:
+        base = base[:-1] + f"; mean {score} uncertainty is {ratio:.3g}× higher OOD."
+    elif np.isfinite(ratio) and ratio > 0:
+        base = base[:-1] + f"; mean {score} uncertainty is {1 / ratio:.3g}× lower OOD."
     return base
 
 

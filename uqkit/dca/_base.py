@@ -14,29 +14,22 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from tqdm.auto import tqdm
 
-from uqkit.base import (
-    Standardizer,
-    UQEstimator,
-    check_fitted,
-    derive_seed,
-    resolve_device,
-    resolve_dtype,
-)
+from uqkit.base import check_fitted, derive_seed, resolve_dtype
 from uqkit.dca._components import GRANULARITIES
 from uqkit.dca._module import DCAModule
 from uqkit.dca._presets import ACTIVATION_MODULES, cnn_preset, mlp_preset
 from uqkit.dca._sampler import ProposalSampler
 from uqkit.dca._training import consistency_step
 from uqkit.exceptions import DivergenceError, InvalidInputError
+from uqkit.training import NetworkEstimator
 
 # Random streams derived from ``random_state_``: the base network's construction, the instance
-# initialisation and training proposals (the DCAModule seed), the data order, the evaluation
-# proposals, and the early-stopping split.
+# initialisation and training proposals (the DCAModule seed), the data order and the evaluation
+# proposals (the early-stopping split has its own stream in NetworkEstimator).
 _BUILD_STREAM, _INIT_STREAM, _ORDER_STREAM, _PREDICT_STREAM = 0, 1, 2, 3
-_SPLIT_STREAM = 2**32 - 1
 
 
-class BaseDCA(UQEstimator):
+class BaseDCA(NetworkEstimator):
     """Shared implementation of :class:`DCAClassifier` and :class:`DCARegressor`."""
 
     _parameter_constraints: ClassVar[dict] = {
@@ -59,7 +52,7 @@ class BaseDCA(UQEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
-        "standardize": ["boolean"],
+        "feature_scaling": [StrOptions({"column", "global", "none"})],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -68,15 +61,7 @@ class BaseDCA(UQEstimator):
     }
 
     # -- hooks for the subclasses --------------------------------------------------------
-    _regression = True
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        raise NotImplementedError
-
     def _n_outputs(self) -> int:
-        raise NotImplementedError
-
-    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
         raise NotImplementedError
 
     def _loss_fn(self):
@@ -130,17 +115,6 @@ class BaseDCA(UQEstimator):
         )
 
     # -- fit --------------------------------------------------------------------------------
-    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        n_val = math.ceil(self.validation_fraction * n)
-        if n - n_val < 2:
-            raise InvalidInputError(
-                f"{n} samples are too few to hold out validation_fraction="
-                f"{self.validation_fraction} for early stopping; pass more data, X_val/y_val, or "
-                "early_stopping=False."
-            )
-        order = np.random.default_rng(derive_seed(self.random_state_, _SPLIT_STREAM)).permutation(n)
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
-
     def fit(self, X, y, *, X_val=None, y_val=None):
         """Train the DCA network with the consistency-enforcing loss.
 
@@ -160,27 +134,8 @@ class BaseDCA(UQEstimator):
         -------
         self
         """
-        self._check_params()
         components = self._components_argument()
-        X, y = self._check_X_y(X, y, regression=self._regression)
-        y_encoded = self._encode_targets(y)
-        X_val, y_val = self._check_validation_data(X_val, y_val, regression=self._regression)
-        self._resolve_random_state()
-        self.device_ = resolve_device(self.device)
-        dtype = resolve_dtype(self.dtype)
-
-        scaler = Standardizer.fit(X) if self.standardize else Standardizer.identity(X.shape[1])
-        self.x_mean_, self.x_scale_ = scaler.mean, scaler.scale
-        Xs = scaler.transform(X)
-        train_rows = np.arange(len(X))
-        X_val_s = y_val_enc = None
-        if X_val is not None:
-            X_val_s, y_val_enc = scaler.transform(X_val), self._encode_targets(y_val, fit=False)
-        elif self.early_stopping:
-            train_rows, val_rows = self._split(len(X))
-            self.validation_indices_ = val_rows
-            X_val_s, y_val_enc = Xs[val_rows], y_encoded[val_rows]
-
+        data = self._prepare_data(X, y, X_val, y_val)
         dca = self._build_module("dca_").to(self.device_)
         if self.weight_averaging:
             dca.check_weight_averaging()  # refuse coarse DCWA before spending time on training
@@ -190,15 +145,8 @@ class BaseDCA(UQEstimator):
         )
         self.proposals_ = np.asarray(sampler.distinct(self.n_predict_proposals), dtype=np.int64)
 
-        def tensor(values):
-            return torch.as_tensor(values, dtype=dtype, device=self.device_)
-
-        X_train = tensor(Xs[train_rows])
-        y_train = self._target_tensor(y_encoded[train_rows], dtype)
-        validation = None
-        if X_val_s is not None:
-            validation = (tensor(X_val_s), self._target_tensor(y_val_enc, dtype))
-        self.history_ = self._train(dca, X_train, y_train, validation, components)
+        validation = None if data.X_val is None else (data.X_val, data.y_val)
+        self.history_ = self._train(dca, data.X, data.y, validation, components)
         self.dca_ = dca.eval()
         return self
 
@@ -285,8 +233,7 @@ class BaseDCA(UQEstimator):
     def _proposal_outputs(self, X) -> torch.Tensor:
         """Raw outputs of the evaluation proposals on ``X``: ``(m, n, out)``, float64 on CPU."""
         check_fitted(self, "dca_")
-        X = self._check_X(X, reset=False)
-        Xs = (X - self.x_mean_) / self.x_scale_
+        Xs = self._scaled_features(X)
         dtype = next(self.dca_.parameters()).dtype
         return self._forward_all(self.dca_, torch.as_tensor(Xs, dtype=dtype, device=self.device_))
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from functools import partial
 
-import numpy as np
 import torch
-from sklearn.utils.multiclass import check_classification_targets
 
 from uqkit.base import UQClassifierMixin
 from uqkit.dca._base import BaseDCA
 from uqkit.dca._loss import classification_consistency_loss
-from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import ClassificationPrediction
+from uqkit.training import ClassificationTargets
 
 
-class DCAClassifier(UQClassifierMixin, BaseDCA):
+class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
     """Deep Combinatorial Aggregation classifier (Shen & Cremers, NeurIPS 2022).
 
     The network (an MLP, a small CNN for flattened images, or any ``module``) is split into
@@ -69,10 +67,11 @@ class DCAClassifier(UQClassifierMixin, BaseDCA):
         lowest validation NLL of the aggregated prediction.
     validation_fraction : float, default=0.1
     patience : int, default=10
-    standardize : bool, default=True
-        Standardise each feature on the training data. Pass False for inputs already on one
-        common scale, such as pixels in [0, 1]: per-pixel z-scoring divides rarely lit border
-        pixels by a tiny standard deviation and blows up out-of-distribution images.
+    feature_scaling : {"column", "global", "none"}, default="column"
+        How features are standardised on the training data: each column on its own, one mean and
+        scale for all columns, or not at all. Use "global" or "none" for pixels: per-pixel
+        z-scoring divides rarely lit border pixels by a tiny standard deviation and blows up
+        out-of-distribution images.
     device : str, default="auto"
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, RandomState, Generator or None
@@ -129,7 +128,7 @@ class DCAClassifier(UQClassifierMixin, BaseDCA):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
-        standardize: bool = True,
+        feature_scaling: str = "column",
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -155,34 +154,15 @@ class DCAClassifier(UQClassifierMixin, BaseDCA):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
-        self.standardize = standardize
+        self.feature_scaling = feature_scaling
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
         self.predict_batch_size = predict_batch_size
 
-    _regression = False
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        if fit:
-            check_classification_targets(y)
-            self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
-                raise InvalidInputError(
-                    f"{type(self).__name__} needs at least two classes in y; got only "
-                    f"{self.classes_.tolist()}."
-                )
-        index = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-        if np.any(self.classes_[index] != y):
-            raise InvalidInputError("y_val contains labels that do not occur in y.")
-        return index
-
     def _n_outputs(self) -> int:
         return len(self.classes_)
-
-    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(y, dtype=torch.long, device=self.device_)
 
     def _loss_fn(self):
         return partial(classification_consistency_loss, weight=self.consistency_weight)

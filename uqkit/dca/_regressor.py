@@ -7,20 +7,19 @@ from functools import partial
 from numbers import Real
 from typing import ClassVar
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from uqkit.base import Standardizer, UQRegressorMixin
+from uqkit.base import UQRegressorMixin
 from uqkit.dca._base import BaseDCA
 from uqkit.dca._loss import gaussian_consistency_loss
-from uqkit.exceptions import InvalidInputError
 from uqkit.losses import gaussian_nll
 from uqkit.nn import gaussian_head
 from uqkit.prediction import RegressionPrediction
+from uqkit.training import RegressionTargets
 
 
-class DCARegressor(UQRegressorMixin, BaseDCA):
+class DCARegressor(UQRegressorMixin, RegressionTargets, BaseDCA):
     """Deep Combinatorial Aggregation regressor with a Gaussian head (Shen & Cremers, NeurIPS 2022).
 
     The network outputs a mean and a variance (``softplus + min_variance``) per target, as in deep
@@ -37,7 +36,7 @@ class DCARegressor(UQRegressorMixin, BaseDCA):
     ----------
     n_instances, components, architecture, hidden_layers, activation, image_shape, \
 cnn_channels, n_train_proposals, consistency_weight, n_predict_proposals, weight_averaging, lr, \
-weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, standardize, \
+weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, feature_scaling, \
 device, dtype, random_state, verbose, predict_batch_size
         As for :class:`DCAClassifier`; early stopping monitors the mixture NLL. Targets are
         always standardised.
@@ -97,7 +96,7 @@ device, dtype, random_state, verbose, predict_batch_size
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
-        standardize: bool = True,
+        feature_scaling: str = "column",
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -124,7 +123,7 @@ device, dtype, random_state, verbose, predict_batch_size
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
-        self.standardize = standardize
+        self.feature_scaling = feature_scaling
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -134,29 +133,8 @@ device, dtype, random_state, verbose, predict_batch_size
 
     _regression = True
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if fit:
-            scaler = Standardizer.fit(y2)
-            self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
-            self.n_outputs_ = y2.shape[1]
-            self.single_output_ = np.ndim(y) == 1
-        if y2.shape[1] != self.n_outputs_:
-            raise InvalidInputError(
-                f"y_val has {y2.shape[1]} target columns but y had {self.n_outputs_}."
-            )
-        return (y2 - self.y_mean_) / self.y_scale_
-
     def _n_outputs(self) -> int:
         return 2 * self.n_outputs_
-
-    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(y, dtype=dtype, device=self.device_)
 
     def _loss_fn(self):
         return partial(

@@ -33,10 +33,11 @@ NONE, FULL, DIAGONAL, LOW_RANK = 0, 1, 2, 3
 class Approximation:
     """Per-word storage choice for one batch of covariances."""
 
-    kind: torch.Tensor  # (B,) int: FULL, DIAGONAL or LOW_RANK
+    kind: torch.Tensor  # (B,) int: DIAGONAL or LOW_RANK
     share: torch.Tensor  # (B,) Frobenius share kept
-    diagonal: torch.Tensor  # (B, D) diagonal (used where kind == DIAGONAL)
-    factors: list[torch.Tensor]  # B factors (D, r_i), empty (D, 0) unless kind == LOW_RANK
+    diagonal: torch.Tensor  # (B, D) exact diagonals
+    ranks: torch.Tensor  # (B,) columns of L_i stored (0 for a diagonal)
+    factors: torch.Tensor  # (sum ranks, D): the columns of L_1, then of L_2, ...
 
 
 def approximate(covariances: torch.Tensor, mode: str, share: float) -> Approximation:
@@ -59,8 +60,8 @@ def approximate(covariances: torch.Tensor, mode: str, share: float) -> Approxima
     diag_share = torch.where(norm > 0, diagonal.norm(dim=1) / safe, torch.ones_like(norm))
     if mode == "diagonal":
         kind = torch.full((batch,), DIAGONAL, dtype=torch.int8, device=covariances.device)
-        empty = covariances.new_zeros(dim, 0)
-        return Approximation(kind, diag_share, diagonal, [empty] * batch)
+        ranks = torch.zeros(batch, dtype=torch.long, device=covariances.device)
+        return Approximation(kind, diag_share, diagonal, ranks, covariances.new_zeros(0, dim))
 
     eigvals, eigvecs = torch.linalg.eigh(covariances)  # ascending
     eigvals = eigvals.flip(-1).clamp(min=0.0)
@@ -78,12 +79,8 @@ def approximate(covariances: torch.Tensor, mode: str, share: float) -> Approxima
         use_diag = torch.zeros_like(diag_share, dtype=torch.bool)
     kind = torch.where(use_diag, DIAGONAL, LOW_RANK).to(torch.int8)
     kept_share = torch.where(use_diag, diag_share, rank_share)
-    factors = []
-    roots = eigvals.sqrt()
-    for i in range(batch):
-        if use_diag[i]:
-            factors.append(covariances.new_zeros(dim, 0))
-        else:
-            r = int(ranks[i])
-            factors.append(eigvecs[i, :, :r] * roots[i, :r])
-    return Approximation(kind, kept_share, diagonal, factors)
+    ranks = torch.where(use_diag, 0, ranks)
+    # columns q_l sqrt(lambda_l), l < rank, of every word, in word order: (sum ranks, D)
+    columns = (eigvecs * eigvals.sqrt()[:, None, :]).transpose(1, 2)
+    keep = torch.arange(dim, device=covariances.device)[None, :] < ranks[:, None]
+    return Approximation(kind, kept_share, diagonal, ranks, columns[keep])

@@ -216,7 +216,6 @@ class GloVe(UQEstimator):
         context_table = torch.cat([uniform(n_contexts, dim), uniform(n_contexts, 1)], dim=1)
         tables = [word_table, context_table]
         accumulators = [torch.ones_like(t) for t in tables]
-        gradients = [torch.zeros_like(t) for t in tables]
 
         nnz = matrix.nnz
         lr, clip, batch_size = (
@@ -247,7 +246,6 @@ class GloVe(UQEstimator):
                 cost += _adagrad_step(
                     tables,
                     accumulators,
-                    gradients,
                     rows[lo:hi],
                     cols[lo:hi],
                     log_counts[lo:hi],
@@ -274,7 +272,6 @@ class GloVe(UQEstimator):
 def _adagrad_step(
     tables: list[torch.Tensor],
     accumulators: list[torch.Tensor],
-    gradients: list[torch.Tensor],
     rows: torch.Tensor,
     cols: torch.Tensor,
     log_counts: torch.Tensor,
@@ -285,7 +282,9 @@ def _adagrad_step(
     """One AdaGrad step on a batch of entries; returns the batch's cost ``0.5 * sum f diff^2``.
 
     ``tables`` are ``[W | b]`` and ``[V | c]``; the gradient of the cost with respect to
-    ``[w_i | b_i]`` is ``f diff [v_j | 1]`` and symmetrically for ``[v_j | c_j]``.
+    ``[w_i | b_i]`` is ``f diff [v_j | 1]`` and symmetrically for ``[v_j | c_j]``. Only the rows
+    the batch touches are read and written (sparse AdaGrad), so a step costs O(batch), not
+    O(vocabulary).
     """
     word_table, context_table = tables
     dim = word_table.shape[1] - 1
@@ -299,9 +298,14 @@ def _adagrad_step(
     context_rows[:, dim] = 1.0
     grad_rows = context_rows.mul_(fdiff[:, None]).clamp_(-clip, clip)
     grad_cols = word_rows.mul_(fdiff[:, None]).clamp_(-clip, clip)
-    gradients[0].zero_().index_add_(0, rows, grad_rows)
-    gradients[1].zero_().index_add_(0, cols, grad_cols)
-    for table, accumulator, grad in zip(tables, accumulators, gradients):
-        accumulator.addcmul_(grad, grad)
-        table.addcdiv_(grad, accumulator.sqrt(), value=-lr)
+    for table, accumulator, index, grad in (
+        (word_table, accumulators[0], rows, grad_rows),
+        (context_table, accumulators[1], cols, grad_cols),
+    ):
+        touched, inverse = torch.unique(index, return_inverse=True)
+        summed = torch.zeros(len(touched), dim + 1, dtype=grad.dtype, device=grad.device)
+        summed.index_add_(0, inverse, grad)
+        accumulated = accumulator.index_select(0, touched).addcmul_(summed, summed)
+        accumulator.index_copy_(0, touched, accumulated)
+        table.index_add_(0, touched, summed.div_(accumulated.sqrt_()), alpha=-lr)
     return cost

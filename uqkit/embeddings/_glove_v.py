@@ -237,7 +237,7 @@ class GloVeV(UQEstimator):
             self.covariance_kind_ = np.full(n_words, NONE, dtype=np.int8)
             self.diagonals_ = np.full((n_words, dim), np.nan)
             self.frobenius_share_ = np.full(n_words, np.nan)
-            factors: list[list[np.ndarray]] = [[] for _ in range(n_words)]
+            pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
         done = 0
         for part in batched_covariances(
@@ -264,17 +264,13 @@ class GloVeV(UQEstimator):
                 self.covariance_kind_[rows] = approx.kind.cpu().numpy()
                 self.diagonals_[rows] = approx.diagonal.cpu().numpy()
                 self.frobenius_share_[rows] = approx.share.cpu().numpy()
-                for row, factor in zip(rows, approx.factors):
-                    factors[row] = factor.T.cpu().numpy()
+                pieces.append((rows, approx.ranks.cpu().numpy(), approx.factors.cpu().numpy()))
             done += len(rows) + len(part.singular)
             if self.verbose:
                 print(f"GloVe-V: covariances of {done} words computed")
 
         if self.approximation is not None:
-            sizes = np.array([len(f) for f in factors], dtype=np.int64)
-            self.factor_offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-            nonempty = [f for f in factors if len(f)]
-            self.factors_ = np.concatenate(nonempty) if nonempty else np.zeros((0, dim))
+            self.factor_offsets_, self.factors_ = _pack_factors(pieces, n_words, dim)
         missing = np.flatnonzero(~self.has_covariance_)
         self.insufficient_words_ = [self._word_name(i) for i in missing]
         return self
@@ -576,6 +572,23 @@ class GloVeV(UQEstimator):
         if kind == DIAGONAL:
             return np.diag(np.sqrt(np.clip(self.diagonals_[index], 0.0, None)))
         return self._factor(index)
+
+
+def _pack_factors(
+    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_words: int, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lay the per-batch low-rank factors out in word order: ``(offsets (n+1,), rows (R, D))``."""
+    ranks = np.zeros(n_words, dtype=np.int64)
+    for rows, batch_ranks, _ in pieces:
+        ranks[rows] = batch_ranks
+    offsets = np.concatenate([[0], np.cumsum(ranks)]).astype(np.int64)
+    factors = np.zeros((int(offsets[-1]), dim))
+    for rows, batch_ranks, flat in pieces:
+        # destination of the l-th column of the word rows[k]: offsets[rows[k]] + l
+        starts = np.repeat(offsets[rows], batch_ranks)
+        within = np.arange(len(flat)) - np.repeat(np.cumsum(batch_ranks) - batch_ranks, batch_ranks)
+        factors[starts + within] = flat
+    return offsets, factors
 
 
 def _evaluate_draws(fn: Callable, draws: torch.Tensor, chunk_size: int = 4096) -> torch.Tensor:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from sklearn.utils.multiclass import check_classification_targets
 
 from uqkit.base import UQClassifierMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
-from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import ClassificationPrediction
-from uqkit.training import CrossEntropyMemberLoss
+from uqkit.training import ClassificationTargets, CrossEntropyMemberLoss
 
 
-class DeepEnsembleClassifier(UQClassifierMixin, BaseDeepEnsemble):
+class DeepEnsembleClassifier(UQClassifierMixin, ClassificationTargets, BaseDeepEnsemble):
     """Deep ensemble of softmax classifiers.
 
     Each member is an MLP trained with cross-entropy from its own initialisation and data order;
@@ -23,7 +20,8 @@ class DeepEnsembleClassifier(UQClassifierMixin, BaseDeepEnsemble):
     Parameters
     ----------
     n_members, hidden_layers, activation, dropout, lr, weight_decay, batch_size, epochs, \
-early_stopping, validation_fraction, patience, adversarial, adversarial_eps, module, backend, \
+early_stopping, validation_fraction, patience, adversarial, adversarial_eps, feature_scaling, \
+module, backend, \
 resources_per_member, ray_address, max_retries, checkpoint_dir, members_per_task, device, dtype, \
 random_state, verbose, predict_batch_size
         As for :class:`DeepEnsembleRegressor`; early stopping monitors validation cross-entropy,
@@ -64,6 +62,7 @@ random_state, verbose, predict_batch_size
         patience: int = 20,
         adversarial: bool = False,
         adversarial_eps: float = 0.01,
+        feature_scaling: str = "column",
         module=None,
         backend: str = "vectorized",
         resources_per_member: dict | None = None,
@@ -90,6 +89,7 @@ random_state, verbose, predict_batch_size
         self.patience = patience
         self.adversarial = adversarial
         self.adversarial_eps = adversarial_eps
+        self.feature_scaling = feature_scaling
         self.module = module
         self.backend = backend
         self.resources_per_member = resources_per_member
@@ -103,31 +103,11 @@ random_state, verbose, predict_batch_size
         self.verbose = verbose
         self.predict_batch_size = predict_batch_size
 
-    _regression = False
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        if fit:
-            check_classification_targets(y)
-            self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
-                raise InvalidInputError(
-                    f"{type(self).__name__} needs at least two classes in y; got only "
-                    f"{self.classes_.tolist()}."
-                )
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, len(self.classes_) - 1)
-        if np.any(self.classes_[index] != y):
-            raise InvalidInputError("y_val contains labels that do not occur in y.")
-        return index
-
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
     def _loss(self):
         return CrossEntropyMemberLoss()
-
-    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(y, dtype=torch.long, device=self.device_)
 
     def predict_uncertainty(self, X) -> ClassificationPrediction:
         """Averaged member probabilities with the member axis kept.

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from numbers import Real
 
-import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval
 
-from uqkit.base import Standardizer, UQRegressorMixin
+from uqkit.base import UQRegressorMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
 from uqkit.nn import gaussian_head
 from uqkit.prediction import RegressionPrediction
-from uqkit.training import GaussianMemberLoss
+from uqkit.training import GaussianMemberLoss, RegressionTargets
 
 
-class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
+class DeepEnsembleRegressor(UQRegressorMixin, RegressionTargets, BaseDeepEnsemble):
     """Deep ensemble of Gaussian regression networks.
 
     Each member is an MLP with a mean head and a variance head (``softplus + min_variance``),
@@ -55,6 +53,9 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         Fast-gradient-sign adversarial training (Sec. 2.3), step ``adversarial_eps`` × the range
         of each feature.
     adversarial_eps : float, default=0.01
+    feature_scaling : {"column", "global", "none"}, default="column"
+        How features are standardised on the training data: each column on its own, one mean
+        and scale for all columns (use it for pixels), or not at all.
     beta_nll : float, default=0.0
         β of the β-NLL loss (Seitzer et al., 2022); 0 is the plain Gaussian NLL.
     min_variance : float, default=1e-6
@@ -129,6 +130,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         patience: int = 20,
         adversarial: bool = False,
         adversarial_eps: float = 0.01,
+        feature_scaling: str = "column",
         beta_nll: float = 0.0,
         min_variance: float = 1e-6,
         module=None,
@@ -157,6 +159,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         self.patience = patience
         self.adversarial = adversarial
         self.adversarial_eps = adversarial_eps
+        self.feature_scaling = feature_scaling
         self.beta_nll = beta_nll
         self.min_variance = min_variance
         self.module = module
@@ -172,30 +175,11 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         self.verbose = verbose
         self.predict_batch_size = predict_batch_size
 
-    _regression = True
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if fit:
-            scaler = Standardizer.fit(y2)
-            self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
-            self.n_outputs_ = y2.shape[1]
-            self.single_output_ = np.ndim(y) == 1
-        return (y2 - self.y_mean_) / self.y_scale_
-
     def _n_outputs(self) -> int:
         return 2 * self.n_outputs_
 
     def _loss(self):
         return GaussianMemberLoss(min_variance=self.min_variance, beta=self.beta_nll)
-
-    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(y, dtype=dtype, device=self.device_)
 
     def predict_uncertainty(self, X) -> RegressionPrediction:
         """Mixture-of-Gaussians prediction with its aleatoric/epistemic split.
@@ -212,8 +196,5 @@ class DeepEnsembleRegressor(UQRegressorMixin, BaseDeepEnsemble):
         """
         raw = self._member_outputs(X)
         mean, var = gaussian_head(raw, self.min_variance)
-        mean, var = mean.numpy(), var.numpy()
-        scale, shift = self.y_scale_, self.y_mean_
-        if self.single_output_:
-            mean, var, scale, shift = mean[..., 0], var[..., 0], scale[0], shift[0]
+        mean, var, scale, shift = self._target_units(mean.numpy(), var.numpy())
         return RegressionPrediction.mixture(mean, var).rescale(scale, shift)

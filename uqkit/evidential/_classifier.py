@@ -6,24 +6,22 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 
 from uqkit.base import UQClassifierMixin
 from uqkit.evidential._base import _EvidentialEstimator
 from uqkit.evidential._heads import EVIDENCE_FUNCTIONS, dirichlet_alpha
 from uqkit.evidential._losses import DIRICHLET_LOSSES
 from uqkit.evidential._member_loss import DirichletMemberLoss
-from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import ClassificationPrediction
+from uqkit.training import ClassificationTargets
 
 
-class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
+class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _EvidentialEstimator):
     """Classifier that outputs a Dirichlet over the class probabilities.
 
     The network's logits become evidence ``e = act(logits)`` and concentrations ``alpha = e + 1``
-    (Sensoy et al., 2018, Sec. 3). It is trained on one of the paper's data terms (Eq. 3, 4 or 5)
+    (Sensoy et al., 2018). It is trained on one of the paper's data terms (Eq. 3, 4 or 5)
     plus the KL divergence of the misleading evidence from the uniform Dirichlet, annealed with
     :math:`\\lambda_t=\\min(1, t/\\text{annealing\\_epochs})`. One forward pass gives
     ``probs = alpha / S`` and the entropy split: total entropy, expected entropy (aleatoric) and
@@ -88,7 +86,7 @@ class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
     classes_ : ndarray of shape (n_classes,)
     stack_ : torch.nn.Module
         The trained network, as a stack of one member (outputs ``(1, n, n_classes)``).
-    history_ : dict
+    history_ : list of dict
         Epochs trained, best epoch, per-epoch train and validation loss.
     random_state_ : int
     n_features_in_ : int
@@ -175,22 +173,6 @@ class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
         self.verbose = verbose
         self.predict_batch_size = predict_batch_size
 
-    _regression = False
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        if fit:
-            check_classification_targets(y)
-            self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
-                raise InvalidInputError(
-                    f"{type(self).__name__} needs at least two classes in y; got only "
-                    f"{self.classes_.tolist()}."
-                )
-        index = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
-        if np.any(self.classes_[index] != y):
-            raise InvalidInputError("y_val contains labels that do not occur in y.")
-        return index
-
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
@@ -202,9 +184,6 @@ class EvidentialClassifier(UQClassifierMixin, _EvidentialEstimator):
             annealing_epochs=self.annealing_epochs,
             kl_weight=self.kl_weight,
         )
-
-    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(y, dtype=torch.long, device=self.device_)
 
     def predict_alpha(self, X) -> np.ndarray:
         """Dirichlet concentrations ``alpha = evidence + 1``, shape ``(n_samples, n_classes)``."""

@@ -37,7 +37,7 @@ def _check_evidence(evidence: str) -> None:
 def dirichlet_evidence(
     logits: torch.Tensor, evidence: str = "softplus", clamp: float = 10.0
 ) -> torch.Tensor:
-    """Non-negative evidence ``e = act(logits)`` (Sensoy, Kaplan & Kandemir, NeurIPS 2018, Sec. 3).
+    """Non-negative evidence ``e = act(logits)`` (Sensoy, Kaplan & Kandemir, NeurIPS 2018).
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def dirichlet_evidence(
 def dirichlet_alpha(
     logits: torch.Tensor, evidence: str = "softplus", clamp: float = 10.0
 ) -> torch.Tensor:
-    """Dirichlet concentration ``alpha = e + 1`` from raw logits (Sensoy et al., 2018, Sec. 3).
+    """Dirichlet concentration ``alpha = e + 1`` from raw logits (Sensoy et al., 2018).
 
     With ``S = sum(alpha)``, the expected class probabilities are ``alpha / S`` and the vacuity
     (uncertainty mass of subjective logic) is ``C / S``.

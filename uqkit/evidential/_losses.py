@@ -1,6 +1,6 @@
 """Evidential losses, usable on their own in any torch model.
 
-Classification (Sensoy, Kaplan & Kandemir, NeurIPS 2018, Sec. 3): with Dirichlet parameters
+Classification (Sensoy, Kaplan & Kandemir, NeurIPS 2018): with Dirichlet parameters
 :math:`\\alpha`, strength :math:`S=\\sum_k\\alpha_k`, expected probabilities :math:`p=\\alpha/S`
 and one-hot labels :math:`y`,
 
@@ -162,7 +162,7 @@ def dirichlet_kl_uniform(
     alpha: torch.Tensor, target: torch.Tensor | None = None, reduction: str = "mean"
 ) -> torch.Tensor:
     """:math:`\\mathrm{KL}[\\mathrm{Dir}(\\tilde\\alpha)\\,\\|\\,\\mathrm{Dir}(\\mathbf 1)]`
-    (Sensoy et al., 2018, Sec. 3, the regulariser of the loss).
+    (Sensoy et al., 2018, the regulariser of the loss).
 
     With ``target`` the evidence of the true class is removed first,
     :math:`\\tilde\\alpha = y + (1-y)\\odot\\alpha`, so only misleading evidence is penalised;
@@ -200,7 +200,7 @@ def dirichlet_kl_uniform(
 
 
 def kl_annealing_coefficient(epoch: int, annealing_epochs: int) -> float:
-    """:math:`\\lambda_t = \\min(1, t / \\text{annealing\\_epochs})` (Sensoy et al., 2018, Sec. 3).
+    """:math:`\\lambda_t = \\min(1, t / \\text{annealing\\_epochs})` (Sensoy et al., 2018).
 
     The paper uses ``annealing_epochs = 10``; ``0`` gives the full weight from the start.
 
@@ -230,7 +230,7 @@ def evidential_classification_loss(
     kl_weight: float = 0.0,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Data term plus ``kl_weight`` × KL regulariser (Sensoy et al., 2018, Sec. 3).
+    """Data term plus ``kl_weight`` × KL regulariser (Sensoy et al., 2018).
 
     Parameters
     ----------

@@ -22,11 +22,10 @@ from uqkit.evidential._losses import (
 class DirichletMemberLoss:
     """Sensoy et al. (2018) loss on raw logits ``(k, b, C)`` against labels ``(k, b)``.
 
-    During gradient steps it is the annealed objective, ``data + lambda_t * KL``. Evaluated
-    without gradients, which is how ``train_stack`` scores validation data for early stopping,
-    it is the *final* objective ``data + kl_weight * KL``: the criterion must not change with the
-    epoch, or a rising ``lambda_t`` alone would make early epochs look best.
-    :meth:`validation_loss` computes the same criterion explicitly.
+    During gradient steps it is the annealed objective, ``data + lambda_t * KL``. Validation data
+    (early stopping) is scored by :meth:`validation_loss`, the *final* objective
+    ``data + kl_weight * KL``: the criterion must not change with the epoch, or a rising
+    ``lambda_t`` alone would make early epochs look best.
     """
 
     loss: str = "mse"
@@ -48,8 +47,6 @@ class DirichletMemberLoss:
         return self._objective(raw, target, self.kl_weight)
 
     def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if not torch.is_grad_enabled():
-            return self.validation_loss(raw, target)
         weight = self.kl_weight * kl_annealing_coefficient(self.epoch, self.annealing_epochs)
         return self._objective(raw, target, weight)
 

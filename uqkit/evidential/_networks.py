@@ -27,7 +27,7 @@ class ImageCNN(nn.Module):
 
     Two blocks of 5×5 convolution (no padding), activation and 2×2 max-pooling, then a fully
     connected part with ``hidden_layers``. It is the shape of the LeNet used for MNIST by Sensoy
-    et al. (NeurIPS 2018, Sec. 5), narrower by default so that it trains on a CPU.
+    et al. (NeurIPS 2018), narrower by default so that it trains on a CPU.
 
     Parameters
     ----------

@@ -6,18 +6,18 @@ from numbers import Real
 from typing import ClassVar
 
 import numpy as np
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import Standardizer, UQRegressorMixin
+from uqkit.base import UQRegressorMixin
 from uqkit.evidential._base import _EvidentialEstimator
 from uqkit.evidential._heads import nig_parameters
 from uqkit.evidential._member_loss import NIGMemberLoss
 from uqkit.evidential._uncertainty import UNCERTAINTY_SPLITS, nig_prediction
 from uqkit.prediction import RegressionPrediction
+from uqkit.training import RegressionTargets
 
 
-class EvidentialRegressor(UQRegressorMixin, _EvidentialEstimator):
+class EvidentialRegressor(UQRegressorMixin, RegressionTargets, _EvidentialEstimator):
     """Regressor that outputs a Normal-Inverse-Gamma distribution over the Gaussian's parameters.
 
     The network's four outputs per target become ``gamma`` (linear), ``nu`` and ``beta``
@@ -53,7 +53,7 @@ device, dtype, random_state, verbose, predict_batch_size
     ----------
     stack_ : torch.nn.Module
         The trained network, as a stack of one member (outputs ``(1, n, 4 * n_targets)``).
-    history_ : dict
+    history_ : list of dict
     y_mean_, y_scale_ : ndarray of shape (n_targets,)
         Target standardisation.
     random_state_ : int
@@ -130,25 +130,11 @@ device, dtype, random_state, verbose, predict_batch_size
         self.verbose = verbose
         self.predict_batch_size = predict_batch_size
 
-    _regression = True
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if fit:
-            scaler = Standardizer.fit(y2)
-            self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
-            self.n_outputs_ = y2.shape[1]
-            self.single_output_ = np.ndim(y) == 1
-        return (y2 - self.y_mean_) / self.y_scale_
-
     def _n_outputs(self) -> int:
         return 4 * self.n_outputs_
 
     def _loss(self) -> NIGMemberLoss:
         return NIGMemberLoss(regularization=self.regularization)
-
-    def _target_tensor(self, y: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(y, dtype=dtype, device=self.device_)
 
     def predict_nig(self, X) -> dict[str, np.ndarray]:
         """NIG parameters in the units of y: ``gamma``, ``nu``, ``alpha``, ``beta``.
@@ -183,9 +169,6 @@ device, dtype, random_state, verbose, predict_batch_size
             ``(n_samples,)`` (or ``(n_samples, n_targets)``).
         """
         gamma, nu, alpha, beta = (p.numpy() for p in nig_parameters(self._raw_outputs(X)))
-        scale, shift = self.y_scale_, self.y_mean_
-        if self.single_output_:
-            gamma, nu, alpha, beta = gamma[:, 0], nu[:, 0], alpha[:, 0], beta[:, 0]
-            scale, shift = scale[0], shift[0]
+        gamma, nu, alpha, beta, scale, shift = self._target_units(gamma, nu, alpha, beta)
         pred = nig_prediction(gamma, nu, alpha, beta, uncertainty=self.uncertainty)
         return pred.rescale(scale, shift)

@@ -33,7 +33,7 @@ def nig_prediction(gamma, nu, alpha, beta, uncertainty: str = "amini") -> Regres
         :math:`\\mathrm{Var}[\\mu]=\\beta/(\\nu(\\alpha-1))`. Their sum is exactly the variance of
         the Student-t, which is finite because ``alpha > 1`` (``df > 2``). Note that
         epistemic = aleatoric / ``nu``: the two are tied by the single parameter ``nu``.
-    ``"meinert"`` (Meinert, Gawlikowski & Lavin, AAAI 2023, Sec. 4)
+    ``"meinert"`` (Meinert, Gawlikowski & Lavin, AAAI 2023)
         aleatoric :math:`u_A^2 = \\beta(1+\\nu)/(\\alpha\\nu)`, the squared scale of the
         Student-t (the variance of the Gaussian it tends to as :math:`\\alpha\\to\\infty`);
         epistemic :math:`u_E^2 = 1/\\nu`, a *unit-free* score (one over the virtual number of

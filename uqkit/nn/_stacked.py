@@ -176,7 +176,7 @@ class StackedModule(nn.Module):
         members = []
         for seed in seeds:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(derive_seed(seed, INIT_STREAM))
+                torch.default_generator.manual_seed(derive_seed(seed, INIT_STREAM))
                 members.append(factory(spec.in_features, spec.out_features).to(dtype))
         params, buffers = stack_module_state(members)
         self._names = list(params)

@@ -266,7 +266,10 @@ class _BaseAutoDEUQ(UQEstimator):
         import pandas as pd
 
         check_fitted(self, "catalog_records_")
-        return pd.DataFrame(self.catalog_records_)
+        frame = pd.DataFrame(self.catalog_records_)
+        lead = [c for c in ("trial", "run", "status", "val_nll", "weight", "attempts", "epochs",
+                            "best_epoch", "seconds", "errors") if c in frame.columns]
+        return frame[lead + sorted(c for c in frame.columns if c not in lead)]
 
     def _refit(self, records, setup, X_all, y_all) -> list[SearchNet]:
         """Retrain each selected configuration on train + validation data for the number of

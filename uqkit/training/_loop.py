@@ -91,11 +91,14 @@ def member_losses(stack: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, b
     was_training = stack.training
     stack.eval()
     k = stack.n_members
+    # a loss whose training objective changes over epochs (annealing) scores validation data
+    # with a fixed criterion, its ``validation_loss``
+    score = getattr(loss_fn, "validation_loss", loss_fn)
     total = torch.zeros(k, dtype=torch.float64, device=X.device)
     for start in range(0, len(X), batch):
         xb, yb = X[start : start + batch], y[start : start + batch]
         xb, yb = xb.unsqueeze(0).expand(k, *xb.shape), yb.unsqueeze(0).expand(k, *yb.shape)
-        total += loss_fn(stack(xb), yb).double() * len(xb[0])
+        total += score(stack(xb), yb).double() * len(xb[0])
     stack.train(was_training)
     return total / len(X)
 

@@ -1,0 +1,164 @@
+"""``uqkit search CONFIG.yaml --dataset NAME``: run an AutoDEUQ experiment from a YAML config.
+
+The config (see the top-level ``search/`` folder) has four sections, all optional::
+
+    dataset: boston          # default data set (``--dataset`` overrides it)
+    split: 0                 # standard split (``--split`` overrides it)
+    search:                  # AutoDEUQRegressor parameters
+      n_trials: 100
+      ensemble_size: 5
+      searcher: evolution
+      storage_path: runs/autodeuq
+    space:                   # SearchSpace fields
+      max_layers: 5
+      units: [16, 512]
+    resources:               # Ray resources of one trial
+      num_cpus: 1
+      num_gpus: 0.25
+
+Heavy imports (torch, ray) happen only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+_DESCRIPTION = """\
+Run an AutoDEUQ search (Egele et al., ICPR 2022) on a UCI regression benchmark: Ray Tune
+trains n_trials networks from the joint architecture/hyperparameter space of the config, greedy
+selection with replacement builds the ensemble from the catalog, and the command prints the test
+NLL/RMSE, then writes the fitted ensemble (model.safetensors, load with uqkit.load), the
+catalog of every trial (catalog.csv) and an HTML calibration report into --output.
+
+On a Ray cluster, start the command on the head node (or pass --ray-address auto), set
+resources (e.g. num_gpus: 0.25) in the config, and put storage_path on a disk every node
+shares; rerun with --resume after an interruption: finished trials are not retrained.
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``search`` subcommand to the ``uqkit`` parser."""
+    parser = subparsers.add_parser(
+        "search", help="run an AutoDEUQ architecture + hyperparameter search (Ray Tune)",
+        description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", type=Path,
+                        help="YAML experiment config (sections: dataset, split, search, space, "
+                             "resources), e.g. search/uci_default.yaml")
+    parser.add_argument("--dataset", default=None,
+                        help="UCI data set (boston, concrete, energy, kin8nm, naval, power, "
+                             "protein, wine, yacht); overrides the config's 'dataset'")
+    parser.add_argument("--split", type=int, default=None,
+                        help="index of the standard train/test split (default: config or 0)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="folder for model.safetensors, catalog.csv and report.html "
+                             "(default: autodeuq-<dataset>-split<split>)")
+    parser.add_argument("--n-trials", type=int, default=None,
+                        help="override the search budget (number of trained networks)")
+    parser.add_argument("--storage-path", default=None,
+                        help="override where trials are checkpointed (shared disk on a cluster)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the search found in the storage path (finished trials "
+                             "count against the budget and are not retrained)")
+    parser.add_argument("--ray-address", default=None,
+                        help="connect to a running Ray cluster ('auto' or 'ray://host:10001'); "
+                             "default: start a local Ray")
+    parser.add_argument("--max-train-rows", type=int, default=None,
+                        help="subsample the training rows to at most this many (quick runs)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="random_state of the search (default: config or 0)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip the HTML calibration report")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only the final scores (no Tune progress)")
+    parser.set_defaults(run=run)
+
+
+def load_config(path: Path) -> dict:
+    """Read and check an experiment config."""
+    import yaml
+
+    from uqkit.exceptions import InvalidInputError
+
+    try:
+        config = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as err:
+        raise InvalidInputError(f"Cannot read the search config {str(path)!r}: {err}.") from err
+    if not isinstance(config, dict):
+        raise InvalidInputError(f"{str(path)!r} must hold a YAML mapping.")
+    unknown = sorted(set(config) - {"dataset", "split", "search", "space", "resources"})
+    if unknown:
+        raise InvalidInputError(
+            f"{str(path)!r}: unknown sections {unknown}; use dataset, split, search, space, "
+            "resources."
+        )
+    return config
+
+
+def build_estimator(config: dict, args):
+    """The :class:`AutoDEUQRegressor` a config (plus command-line overrides) describes."""
+    from uqkit.exceptions import InvalidInputError
+    from uqkit.search import AutoDEUQRegressor, SearchSpace
+
+    params = dict(config.get("search") or {})
+    allowed = set(AutoDEUQRegressor().get_params()) - {"space", "resources_per_trial"}
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown keys in the 'search' section: {unknown}; allowed: {sorted(allowed)}."
+        )
+    space = SearchSpace.from_dict(config.get("space")).to_dict()  # checked here, early
+    overrides = {"n_trials": args.n_trials, "storage_path": args.storage_path,
+                 "ray_address": args.ray_address, "random_state": args.seed}
+    params.update({k: v for k, v in overrides.items() if v is not None})
+    if args.resume:
+        params["resume"] = True
+    params.setdefault("random_state", 0)
+    params["verbose"] = 0 if args.quiet else max(1, int(params.get("verbose", 1)))
+    return AutoDEUQRegressor(space=space, resources_per_trial=config.get("resources"), **params)
+
+
+def run(args) -> int:
+    """Body of ``uqkit search``."""
+    import numpy as np
+
+    from uqkit.datasets import load_uci
+    from uqkit.exceptions import InvalidInputError
+
+    config = load_config(args.config)
+    dataset = args.dataset or config.get("dataset")
+    if not dataset:
+        raise InvalidInputError("Name the data set: --dataset NAME (or 'dataset:' in the config).")
+    split = args.split if args.split is not None else int(config.get("split", 0))
+    model = build_estimator(config, args)
+    X, y, X_test, y_test = load_uci(dataset, split)
+    if args.max_train_rows and len(X) > args.max_train_rows:
+        keep = np.sort(np.random.default_rng(split).permutation(len(X))[: args.max_train_rows])
+        X, y = X[keep], y[keep]
+    output = args.output or Path(f"autodeuq-{dataset}-split{split}")
+    if not args.quiet:
+        print(f"uqkit search: {dataset} split {split}, {len(X)} training rows, "
+              f"{model.n_trials} trials ({model.searcher}), ensemble of {model.ensemble_size}; "
+              f"output in {output}", flush=True)
+    model.fit(X, y)
+    prediction = model.predict_uncertainty(X_test)
+    nll = float(prediction.nll(y_test))
+    rmse = float(np.sqrt(np.mean((prediction.mean - y_test) ** 2)))
+    output.mkdir(parents=True, exist_ok=True)
+    path = model.save(output / "model.safetensors")
+    model.catalog_.to_csv(output / "catalog.csv", index=False)
+    print(f"{dataset} split {split}: test NLL {nll:.4f}, RMSE {rmse:.4f}; "
+          f"{len(model.weights_)} members with weights {np.round(model.weights_, 3).tolist()}; "
+          f"model saved to {path}", flush=True)
+    if not args.no_report:
+        try:
+            from uqkit.calibration import report
+        except ImportError:
+            report = None
+        if report is not None:
+            html = report({"AutoDEUQ": model}, X_test, y_test).to_html(output / "report.html")
+            print(f"calibration report: {html}", flush=True)
+    return 0
