@@ -21,17 +21,17 @@ demo: $(VENV)/.installed
 	$(BIN)/uqkit demo --output demo-output
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check uqkit tests benchmarks
+	$(BIN)/ruff check uqkit tests benchmarks examples docs/_hooks
 	$(BIN)/python -m pytest -n 2 --durations=15 -q
 
 test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -m slow -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check uqkit tests benchmarks
+	$(BIN)/ruff check uqkit tests benchmarks examples docs/_hooks
 
 docs: $(VENV)/.installed
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) demo-output site

@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -56,9 +57,16 @@ def mean_se(values) -> str:
 
 
 def run(args) -> list[dict]:
-    rows = []
-    for name in args.datasets:
-        for split in range(args.splits):
+    """Split-major order: every data set gets split 0 before any gets split 1, so a run cut
+    short by its time budget still covers all data sets. ``--rows`` keeps finished rows in a
+    JSON file and skips them when the script is started again."""
+    rows = json.loads(Path(args.rows).read_text()) if args.rows and Path(args.rows).exists() \
+        else []
+    done = {(r["dataset"], r["split"]) for r in rows}
+    for split in range(args.splits):
+        for name in args.datasets:
+            if (name, split) in done:
+                continue
             X, y, X_test, y_test = load_uci(name, split)
             n_full = len(X)
             if len(X) > args.max_train:
@@ -86,6 +94,8 @@ def run(args) -> list[dict]:
                   f"({de_time:.0f}s) | AutoDEUQ NLL {row['auto'][0]:.3f} RMSE "
                   f"{row['auto'][1]:.3f} ({auto_time:.0f}s, {row['members']} members)",
                   flush=True)
+            if args.rows:
+                Path(args.rows).write_text(json.dumps(rows))
             write(rows, args)
     return rows
 
@@ -167,6 +177,8 @@ def main() -> None:
                         help="smallest searched batch size (the paper's space: 16)")
     parser.add_argument("--max-train", type=int, default=1000,
                         help="subsample training rows above this (big sets)")
+    parser.add_argument("--rows", default=None,
+                        help="JSON file keeping finished (data set, split) rows across restarts")
     parser.add_argument("--concurrent", type=int, default=2, help="trials at once")
     args = parser.parse_args()
     torch.set_num_threads(1)

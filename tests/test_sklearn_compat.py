@@ -6,21 +6,30 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tests.helpers import FAST, sine_data
+from uqkit.dca import DCAClassifier, DCARegressor
 from uqkit.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
+from uqkit.evidential import EvidentialClassifier, EvidentialRegressor
 
-# Checks that do not apply to a stochastic neural estimator, each with its reason.
+# Checks that do not apply to these estimators, each with its reason.
 EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": "no sample_weight support",
 }
+_QUICK = dict(epochs=20, lr=1e-2, verbose=0, random_state=0)
+_DCA = dict(n_instances=2, hidden_layers=(16,), n_train_proposals=2, n_predict_proposals=4,
+            batch_size=64, **_QUICK)
+
+# Every estimator of the package, with settings small enough for the common checks.
+ESTIMATORS = [
+    DeepEnsembleRegressor(n_members=2, **_QUICK),
+    DeepEnsembleClassifier(n_members=2, **_QUICK),
+    EvidentialRegressor(hidden_layers=(16,), early_stopping=False, **_QUICK),
+    EvidentialClassifier(hidden_layers=(16,), **_QUICK),
+    DCARegressor(**_DCA),
+    DCAClassifier(**_DCA),
+]
 
 
-@parametrize_with_checks(
-    [
-        DeepEnsembleRegressor(n_members=2, epochs=20, lr=1e-2, verbose=0, random_state=0),
-        DeepEnsembleClassifier(n_members=2, epochs=20, lr=1e-2, verbose=0, random_state=0),
-    ],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILURES,
-)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda estimator: EXPECTED_FAILURES)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -26,6 +26,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "DeepEnsembleRegressor": "uqkit.ensemble",
     "DeepEnsembleClassifier": "uqkit.ensemble",
+    "EvidentialClassifier": "uqkit.evidential",
+    "EvidentialRegressor": "uqkit.evidential",
+    "DCAClassifier": "uqkit.dca",
+    "DCARegressor": "uqkit.dca",
+    "GGDPPO": "uqkit.rl",
 }
 
 __all__ = [

@@ -432,21 +432,13 @@ class UQRegressorMixin(RegressorMixin):
         return self.predict_uncertainty(X).interval(alpha)
 
     def evaluate(self, X, y) -> dict[str, float]:
-        """Uncertainty metrics on ``(X, y)``: NLL, CRPS, RMSE, 90% coverage/width, variances."""
-        pred = self.predict_uncertainty(X)
-        y = pred._check_y(to_numpy(y))
-        lower, upper = pred.interval(0.1)
-        return {
-            "nll": pred.nll(y),
-            "nll_gaussian": pred.as_normal().nll(y),
-            "crps": pred.crps(y),
-            "rmse": float(np.sqrt(np.mean((pred.mean - y) ** 2))),
-            "mae": float(np.mean(np.abs(pred.mean - y))),
-            "coverage_90": float(np.mean((y >= lower) & (y <= upper))),
-            "width_90": float(np.mean(upper - lower)),
-            "mean_aleatoric": float(np.mean(pred.aleatoric)),
-            "mean_epistemic": float(np.mean(pred.epistemic)),
-        }
+        """Uncertainty metrics on ``(X, y)``: NLL, CRPS, RMSE, 90% coverage/width, variances.
+
+        See :func:`uqkit.calibration.regression_metrics` for the full list.
+        """
+        from uqkit.calibration import regression_metrics  # lazy: calibration imports this module
+
+        return regression_metrics(self.predict_uncertainty(X), to_numpy(y))
 
 
 class UQClassifierMixin(ClassifierMixin):
@@ -464,24 +456,10 @@ class UQClassifierMixin(ClassifierMixin):
         return self.predict_uncertainty(X).label
 
     def evaluate(self, X, y) -> dict[str, float]:
-        """Uncertainty metrics on ``(X, y)``: NLL, accuracy, Brier score, ECE, uncertainties."""
-        pred = self.predict_uncertainty(X)
-        index = pred.class_index(to_numpy(y))
-        onehot = np.eye(pred.probs.shape[1])[index]
-        correct = np.argmax(pred.probs, axis=1) == index
-        return {
-            "nll": pred.nll(y),
-            "accuracy": float(np.mean(correct)),
-            "brier": float(np.mean(np.sum((pred.probs - onehot) ** 2, axis=1))),
-            "ece": _equal_width_ece(pred.confidence, correct),
-            "mean_total": float(np.mean(pred.total)),
-            "mean_aleatoric": float(np.mean(pred.aleatoric)),
-            "mean_epistemic": float(np.mean(pred.epistemic)),
-        }
+        """Uncertainty metrics on ``(X, y)``: NLL, accuracy, Brier score, ECE, uncertainties.
 
+        See :func:`uqkit.calibration.classification_metrics` for the full list.
+        """
+        from uqkit.calibration import classification_metrics
 
-def _equal_width_ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    conf_sum = np.bincount(bins, weights=confidence, minlength=n_bins)
-    acc_sum = np.bincount(bins, weights=correct.astype(float), minlength=n_bins)
-    return float(np.sum(np.abs(conf_sum - acc_sum)) / max(len(confidence), 1))
+        return classification_metrics(self.predict_uncertainty(X), to_numpy(y))

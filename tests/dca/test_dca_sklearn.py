@@ -1,24 +1,11 @@
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from uqkit.dca import DCAClassifier, DCARegressor
+from uqkit.dca import DCAClassifier
 
-EXPECTED_FAILURES = {
-    "check_sample_weight_equivalence_on_dense_data": "no sample_weight support",
-    "check_classifiers_one_label_sample_weights": "no sample_weight support",
-}
 SMALL = dict(n_instances=2, hidden_layers=(16,), n_train_proposals=2, n_predict_proposals=4,
              epochs=10, lr=2e-2, batch_size=64, verbose=0, random_state=0)
-
-
-@parametrize_with_checks(
-    [DCARegressor(**SMALL), DCAClassifier(**SMALL)],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILURES,
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
 
 
 def test_clone_and_grid_search(blobs3):

@@ -495,6 +495,14 @@ def binned_error_vs_std(pred, y, n_bins: int = 10, *, binning: str = "equal_mass
     -------
     rmv, rmse, counts : ndarray of shape (n_bins,)
         NaN for empty bins. Pooled over outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> std = np.array([1.0, 1.0, 3.0, 3.0])
+    >>> rmv, rmse, counts = binned_error_vs_std((np.zeros(4), std), [1.0, -1.0, 6.0, 0.0], 2)
+    >>> rmv, rmse, counts
+    (array([1., 3.]), array([1.        , 4.24264069]), array([2., 2.]))
     """
     pred, y = as_regression(pred, y)
     n_bins = check_n_bins(n_bins)

@@ -168,7 +168,7 @@ def report(
     results = []
     for entry, name, ood in zip(entries, names, ood_entries):
         pred = _predict(entry, X, name)
-        pred_ood = None if ood is None else _predict(ood, ood_features(ood, X_ood), name)
+        pred_ood = None if ood is None else _predict(ood, _ood_features(ood, X_ood), name)
         if task == "regression":
             results.append(_regression_result(name, entry, pred, y, X, pred_ood, levels))
         else:
@@ -177,7 +177,7 @@ def report(
     return CalibrationReport(task, results, n_samples=_n_samples(y), n_ood=n_ood)
 
 
-def ood_features(ood, X_ood):
+def _ood_features(ood, X_ood):
     """Features for an OOD entry: the OOD features for a model, nothing for a prediction."""
     return None if _is_prediction(ood) else X_ood
 

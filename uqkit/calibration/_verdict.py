@@ -1,9 +1,9 @@
 """Written verdicts derived from the numbers of a calibration report.
 
-Each statement is triggered by a measured gap that exceeds both a practical threshold and its
-own sampling error (binomial standard errors for coverages and accuracies, the delta-method error
-of an RMSE for binned errors), so a well calibrated model on little data is not called
-miscalibrated by chance.
+Each statement is triggered by a measured gap that exceeds both a practical threshold and twice
+its sampling error under the hypothesis that the model is calibrated (binomial standard errors at
+the nominal coverage or at the predicted confidence, the delta-method error of an RMSE for binned
+errors), so a well calibrated model on little data is not called miscalibrated by chance.
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ def ranking_sentence(rho: float, what: str = "|error| and predicted std") -> str
 
 def confidence_sentence(mean_confidence: float, accuracy: float, n: int, ece: float) -> str:
     """Over-/under-confidence of a classifier on average."""
-    se = math.sqrt(max(accuracy * (1 - accuracy), 1.0 / max(n, 1)) / max(n, 1))
+    # s.e. of the accuracy if the model were calibrated (accuracy = confidence); by Jensen's
+    # inequality c(1 - c) at the mean confidence bounds the mean of the per-sample variances
+    se = math.sqrt(max(mean_confidence * (1 - mean_confidence), 1.0 / max(n, 1)) / max(n, 1))
     gap = mean_confidence - accuracy
     if gap > max(_Z * se, _CONFIDENCE_GAP):
         return (
@@ -158,7 +160,8 @@ def reliability_sentences(confidence, accuracy, counts, edges) -> list[str]:
         if n_b < 10:
             continue
         gap = confidence[i] - accuracy[i]
-        se = math.sqrt(max(accuracy[i] * (1 - accuracy[i]), 1.0 / n_b) / n_b)
+        # s.e. of the bin's accuracy if the model were calibrated there (accuracy = confidence)
+        se = math.sqrt(max(confidence[i] * (1 - confidence[i]), 1.0 / n_b) / n_b)
         if abs(gap) > max(_CONFIDENCE_GAP, _Z * se):
             z_scores[i] = gap / se
     for sign, word in ((1, "over"), (-1, "under")):

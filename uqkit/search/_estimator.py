@@ -252,7 +252,8 @@ class _BaseAutoDEUQ(UQEstimator):
             })
         for record in failed:
             rows.append({
-                "trial": record["trial_name"], "run": record.get("run"), "status": "ERROR",
+                "trial": record["trial_name"], "run": record.get("run"),
+                "status": record.get("status", "ERROR"),
                 "val_nll": None, "attempts": record.get("attempts"),
                 "errors": record.get("error", ""), "weight": 0.0, **record.get("config", {}),
             })

@@ -143,7 +143,7 @@ def greedy_selection(
     --------
     >>> ll = member_log_likelihoods([[0.0], [2.0], [-2.0]], [[1.0]] * 3, [0.0])
     >>> result = greedy_selection(ll, 3)
-    >>> result.indices.tolist(), result.weights.sum()
+    >>> result.indices.tolist(), float(result.weights.sum())
     ([0], 1.0)
     """
     log_lik = np.asarray(log_lik, dtype=np.float64)

@@ -221,10 +221,9 @@ def _claim_ordinal(folder: Path, name: str) -> tuple[int, int]:
 
 
 def train_trial(config: dict, data: dict) -> None:
-    """The Ray Tune trainable: train one network of the space, then report its validation NLL
-    with a checkpoint (safetensors weights + validation predictions + ``trial.json``)."""
-    from safetensors.torch import save_file
-
+    """The Ray Tune trainable: train one network of the space (:func:`run_trial`), then report
+    its validation NLL with the checkpoint (safetensors weights + validation predictions +
+    ``trial.json``)."""
     setup = data["setup"]
     context = tune.get_context()
     name = context.get_trial_name() or "trial"
@@ -240,33 +239,46 @@ def train_trial(config: dict, data: dict) -> None:
     gpus = ray.get_gpu_ids() if ray.is_initialized() else []
     device = torch.device("cuda" if gpus and torch.cuda.is_available() else "cpu")
     torch.set_num_threads(max(1, int(setup["threads"])))
+    progress = _TrialProgress(setup["report_epochs"], fault, name)
+    with tempfile.TemporaryDirectory() as folder:
+        record = run_trial(dict(config), data, Path(folder), name=name, attempt=attempt,
+                           device=device, progress=progress)
+        tune.report({METRIC: record[METRIC], "epoch": record["epochs"], "finished": True},
+                    checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def run_trial(config: dict, data: dict, folder: Path, *, name: str, attempt: int = 0,
+              device="cpu", progress=None) -> dict:
+    """Train the network of ``config`` and write its checkpoint into ``folder``:
+    ``weights.safetensors``, ``predictions.safetensors`` (validation mean/variance or
+    probabilities) and, last, ``trial.json``. Returns the JSON record."""
+    from safetensors.torch import save_file
+
+    setup = data["setup"]
     space = SearchSpace.from_dict(setup["space"])
-    search_config = {k: config[k] for k in config}
-    space.validate(search_config)
-    architecture = space.architecture(search_config)
-    seed = trial_seed(setup["seed"], search_config)
+    config = {**space.constants(), **config}  # searchers may leave out unsearched constants
+    space.validate(config)
+    architecture = space.architecture(config)
+    seed = trial_seed(setup["seed"], config)
     start = time.perf_counter()
     net, history = fit_network(
-        architecture, search_config, setup, data["X"], data["y"], data["X_val"], data["y_val"],
-        seed, epochs=space.epochs, patience=space.patience, device=device,
-        progress=_TrialProgress(setup["report_epochs"], fault, name),
+        architecture, config, setup, data["X"], data["y"], data["X_val"], data["y_val"],
+        seed, epochs=space.epochs, patience=space.patience, device=device, progress=progress,
     )
     predictions, nll = validation_predictions(net, data["X_val"], data["y_val"], setup)
     record = {
-        "config": search_config, "architecture": architecture, "seed": seed, METRIC: nll,
+        "config": config, "architecture": architecture, "seed": seed, METRIC: nll,
         "epochs": history["epochs"], "best_epoch": history["best_epoch"],
         "val_loss": history["val_loss"], "seconds": time.perf_counter() - start,
         "attempts": attempt + 1, "trial_name": name, "device": str(device),
         "fingerprint": setup["fingerprint"],
     }
-    with tempfile.TemporaryDirectory() as folder:
-        save_file({k: v.contiguous() for k, v in net.cpu().state_dict().items()},
-                  os.path.join(folder, "weights.safetensors"))
-        save_file({k: v.contiguous() for k, v in predictions.items()},
-                  os.path.join(folder, "predictions.safetensors"))
-        Path(folder, "trial.json").write_text(json.dumps(record))  # last: marks completion
-        tune.report({METRIC: nll, "epoch": history["epochs"], "finished": True},
-                    checkpoint=tune.Checkpoint.from_directory(folder))
+    save_file({k: v.contiguous() for k, v in net.cpu().state_dict().items()},
+              os.path.join(folder, "weights.safetensors"))
+    save_file({k: v.contiguous() for k, v in predictions.items()},
+              os.path.join(folder, "predictions.safetensors"))
+    Path(folder, "trial.json").write_text(json.dumps(record))  # last: marks completion
+    return record
 
 
 # ------------------------------------------------------------------------- the catalog on disk
@@ -394,7 +406,8 @@ def _make_searcher(name: str, space: SearchSpace, seed: int, population_size: in
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        searcher = OptunaSearch(space=space.to_tune(), metric=METRIC, mode="min",
+        domains = {v.name: v.to_tune() for v in space.variables()}  # constants: in run_trial
+        searcher = OptunaSearch(space=domains, metric=METRIC, mode="min",
                                 sampler=optuna.samplers.TPESampler(seed=seed))
         param_space = None
     else:  # random: Tune's variant generator over the space's domains
@@ -536,9 +549,18 @@ def run_search(
             "error": _last_line(result.error),
             "errors": messages,
         })
+    records = finished_trials(root, fingerprint)
+    names = {r["trial_name"] for r in records if r["run"] == run_name}
+    for result in grid:  # stopped early (ASHA) without a final checkpoint: no catalog model
+        trial_name = Path(result.path).name if result.path else "?"
+        if result.error is None and not any(trial_name.startswith(n) for n in names):
+            new_failed.append({
+                "trial_name": trial_name, "run": run_name, "status": "STOPPED",
+                "config": {k: v for k, v in (result.config or {}).items() if k != "_draw"},
+                "attempts": 1, "error": "stopped early by the scheduler",
+            })
     (root / run_name).mkdir(parents=True, exist_ok=True)
     (root / run_name / "failures.json").write_text(json.dumps(new_failed, default=str))
-    records = finished_trials(root, fingerprint)
     if not resume:
         records = [r for r in records if r["run"] == run_name]
     for record in records:  # retried trials: list the causes seen by the driver

@@ -1,0 +1,93 @@
+"""The ``uqkit search`` command's parsing and config checks, and the Tune searcher's protocol
+(no Ray cluster is started)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uqkit.cli import build_parser
+from uqkit.exceptions import InvalidInputError
+from uqkit.search import SearchSpace
+from uqkit.search._cli import build_estimator, load_config
+
+CONFIGS = sorted((Path(__file__).parents[2] / "search").glob("*.yaml"))
+
+
+def _args(**overrides):
+    base = dict(n_trials=None, storage_path=None, ray_address=None, seed=None, resume=False,
+                quiet=True)
+    return argparse.Namespace(**{**base, **overrides})
+
+
+def test_search_subcommand_is_registered_with_help():
+    parser = build_parser()
+    args = parser.parse_args(["search", "search/uci_quick.yaml", "--dataset", "yacht",
+                              "--n-trials", "3", "--resume"])
+    assert args.command == "search" and callable(args.run)
+    assert args.dataset == "yacht" and args.n_trials == 3 and args.resume
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_build_valid_estimators(path):
+    model = build_estimator(load_config(path), _args(n_trials=7))
+    model._check_params()
+    assert model.n_trials == 7 and model.random_state == 0
+    SearchSpace.from_dict(model.space)
+
+
+def test_bad_configs_are_refused(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("serch:\n  n_trials: 3\n")
+    with pytest.raises(InvalidInputError, match="unknown sections"):
+        load_config(bad)
+    with pytest.raises(InvalidInputError, match="Unknown keys in the 'search' section"):
+        build_estimator({"search": {"n_trial": 3}}, _args())
+    with pytest.raises(InvalidInputError, match="Unknown search-space keys"):
+        build_estimator({"space": {"layers": 3}}, _args())
+
+
+def test_tune_searcher_evolves_one_variable_at_a_time():
+    pytest.importorskip("ray")
+    from uqkit.search import RegularizedEvolutionSearcher
+
+    space = SearchSpace(max_layers=2)
+    searcher = RegularizedEvolutionSearcher(space, population_size=3, sample_size=2, seed=0)
+    for i in range(3):
+        config = searcher.suggest(f"t{i}")
+        space.validate(config)
+        assert searcher.lineage[f"t{i}"]["parent"] is None
+        searcher.on_trial_complete(f"t{i}", {"val_nll": float(i)})
+    searcher.on_trial_complete("t-missing", None, error=True)  # ignored
+    for i in range(3, 10):
+        config = searcher.suggest(f"t{i}")
+        info = searcher.lineage[f"t{i}"]
+        space.validate(config)
+        assert [k for k in config if config[k] != info["parent"][k]] == [info["mutated"]]
+        searcher.on_trial_complete(f"t{i}", {"val_nll": 5.0 + i})
+    # an errored trial never joins the population
+    searcher.suggest("bad")
+    searcher.on_trial_complete("bad", None, error=True)
+    assert searcher.evolution.n_told == 10
+    # warm start and save/restore through JSON
+    searcher.add_evaluated_point(space.sample(np.random.default_rng(1)), -1.0)
+    assert min(s for _, s in searcher.evolution.population) == -1.0
+    twin = RegularizedEvolutionSearcher(space, population_size=3, sample_size=2, seed=5)
+    twin.set_state(searcher.get_state())
+    assert twin.suggest("next") == searcher.suggest("next")
+
+
+def test_optuna_tpe_searcher_proposes_configs_of_the_space():
+    pytest.importorskip("optuna")
+    pytest.importorskip("ray")
+    from uqkit.search._tune import _make_searcher
+
+    space = SearchSpace(max_layers=2, dropout=(0.0, 0.0))
+    searcher, param_space = _make_searcher("tpe", space, 0, 10, 3, max_concurrent=None)
+    assert param_space is None
+    config = searcher.suggest("t0")
+    space.validate({**space.constants(), **config})
+    assert "dropout" not in config  # a constant, filled in by the trial
