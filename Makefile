@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check uqkit tests benchmarks examples docs/_hooks
-	$(BIN)/python -m pytest -n 2 --durations=15 -q
+	$(BIN)/python -m pytest -n 2 --durations=15 -q tests uqkit --doctest-modules
 
 test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -m slow -q

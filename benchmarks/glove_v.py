@@ -294,7 +294,9 @@ def main() -> int:
     if examples:
         lines += [
             "",
-            "Examples (delta method):",
+            "Examples (delta method). For reference, the paper reports cos(doctor, surgeon) = "
+            "0.4433 with delta-method sd 0.0100 and sampling sd 0.0099 on its (much larger) "
+            "historical corpus; a 2-million-word corpus gives far wider intervals.",
             "",
             "| statistic | estimate | se | 95% CI | p (H0: 0) |",
             "|---|---:|---:|---|---:|",

@@ -31,6 +31,16 @@ _LAZY = {
     "DCAClassifier": "uqkit.dca",
     "DCARegressor": "uqkit.dca",
     "GGDPPO": "uqkit.rl",
+    "AutoDEUQRegressor": "uqkit.search",
+    "AutoDEUQClassifier": "uqkit.search",
+    "BayesianMLPRegressor": "uqkit.bayes",
+    "BayesianMLPClassifier": "uqkit.bayes",
+    "GPRegressor": "uqkit.bayes",
+    "GPClassifier": "uqkit.bayes",
+    "BayesianLoRA": "uqkit.bayes",
+    "bayesianize_lora": "uqkit.bayes",
+    "GloVeV": "uqkit.embeddings",
+    "report": "uqkit.calibration",
 }
 
 __all__ = [

@@ -54,7 +54,25 @@ _CLASS_PATH = re.compile(r"^uqkit(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9
 
 # ---------------------------------------------------------------------------- small helpers
 def to_numpy(values) -> Any:
-    """Return ``values`` as something scikit-learn validation accepts (torch tensors → numpy)."""
+    """Return ``values`` as something scikit-learn validation accepts (torch tensors → numpy).
+
+    Parameters
+    ----------
+    values : torch.Tensor or array-like
+        A tensor (on any device, with or without grad) or anything else.
+
+    Returns
+    -------
+    numpy.ndarray or object
+        The tensor as a detached numpy array on the CPU; any other value unchanged.
+
+    Examples
+    --------
+    >>> to_numpy(torch.tensor([1.0, 2.0], requires_grad=True))
+    array([1., 2.], dtype=float32)
+    >>> to_numpy([[1, 2]])
+    [[1, 2]]
+    """
     if isinstance(values, torch.Tensor):
         return values.detach().cpu().numpy()
     return values
@@ -113,7 +131,25 @@ def resolve_entropy(random_state) -> int:
 
 @dataclass
 class Standardizer:
-    """Affine scaling ``(x - mean) / scale``; constant columns keep scale 1."""
+    """Affine scaling ``(x - mean) / scale``; constant columns keep scale 1.
+
+    Parameters
+    ----------
+    mean : numpy.ndarray of shape (p,)
+        Value subtracted from every column.
+    scale : numpy.ndarray of shape (p,)
+        Positive divisor of every column.
+
+    Examples
+    --------
+    >>> values = np.array([[1.0, 5.0], [3.0, 5.0]])
+    >>> scaler = Standardizer.fit(values)
+    >>> scaler.transform(values)
+    array([[-1.,  0.],
+           [ 1.,  0.]])
+    >>> np.allclose(scaler.inverse_transform(scaler.transform(values)), values)
+    True
+    """
 
     mean: np.ndarray
     scale: np.ndarray
@@ -151,7 +187,30 @@ class Standardizer:
 
 
 def check_fitted(estimator: BaseEstimator, attributes: str | list[str] | None = None) -> None:
-    """Raise :class:`uqkit.exceptions.NotFittedError` unless ``estimator`` was fitted."""
+    """Raise :class:`uqkit.exceptions.NotFittedError` unless ``estimator`` was fitted.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator to check.
+    attributes : str or list of str, optional
+        Fitted attributes that must exist; by default any public attribute ending in ``_``.
+
+    Raises
+    ------
+    NotFittedError
+        If the estimator has not been fitted; also a scikit-learn ``NotFittedError``.
+
+    Examples
+    --------
+    >>> from uqkit.ensemble import DeepEnsembleRegressor
+    >>> from uqkit.exceptions import NotFittedError
+    >>> try:
+    ...     check_fitted(DeepEnsembleRegressor())
+    ... except NotFittedError as err:
+    ...     print(err)  # doctest: +ELLIPSIS
+    This DeepEnsembleRegressor instance is not fitted yet. Call 'fit' with appropriate ...
+    """
     try:
         _sk_check_is_fitted(estimator, attributes)
     except _SklearnNotFittedError as err:
@@ -168,6 +227,21 @@ class UQEstimator(BaseEstimator):
     Subclasses set ``_parameter_constraints`` and implement ``fit``/``predict_uncertainty``.
     Fitted ``torch.nn.Module`` attributes are saved as safetensors and rebuilt on load through
     ``_build_module(name)``, which subclasses holding modules implement.
+
+    Examples
+    --------
+    Every estimator is a scikit-learn estimator: it can be cloned, and it refuses to be saved
+    before ``fit``.
+
+    >>> from sklearn.base import clone
+    >>> from uqkit.ensemble import DeepEnsembleRegressor
+    >>> model = DeepEnsembleRegressor(n_members=2, epochs=3)
+    >>> isinstance(model, UQEstimator), clone(model).get_params()["n_members"]
+    (True, 2)
+    >>> model.save("never-written.safetensors")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    uqkit.exceptions.NotFittedError: This DeepEnsembleRegressor instance is not fitted yet...
     """
 
     _parameter_constraints: dict = {}
@@ -378,6 +452,25 @@ def load(path: str | Path) -> UQEstimator:
     ------
     ModelFileError
         If the file is missing, corrupt, modified after saving, or names an unknown class.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import uqkit
+    >>> from uqkit.ensemble import DeepEnsembleRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(30, 2)), rng.normal(size=30)
+    >>> model = DeepEnsembleRegressor(
+    ...     n_members=2, hidden_layers=(8,), epochs=2, verbose=0, random_state=0
+    ... ).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = model.save(Path(folder) / "ensemble")
+    ...     restored = uqkit.load(path)
+    >>> path.name
+    'ensemble.safetensors'
+    >>> np.array_equal(restored.predict(X), model.predict(X))
+    True
     """
     from safetensors import safe_open
 
@@ -418,7 +511,27 @@ def load(path: str | Path) -> UQEstimator:
 
 # ---------------------------------------------------------------------------- mixins
 class UQRegressorMixin(RegressorMixin):
-    """``predict``, ``predict_interval`` and ``evaluate`` from ``predict_uncertainty``."""
+    """``predict``, ``predict_interval`` and ``evaluate`` from ``predict_uncertainty``.
+
+    A regressor implements ``predict_uncertainty(X) -> RegressionPrediction``; the mixin derives
+    the point prediction, the interval and the metrics from it.
+
+    Examples
+    --------
+    >>> class ConstantRegressor(UQRegressorMixin, UQEstimator):
+    ...     def fit(self, X, y):
+    ...         self.mean_, self.var_ = float(np.mean(y)), float(np.var(y))
+    ...         return self
+    ...     def predict_uncertainty(self, X):
+    ...         n = len(X)
+    ...         return RegressionPrediction.normal(np.full(n, self.mean_), np.full(n, self.var_))
+    >>> model = ConstantRegressor().fit(np.zeros((4, 1)), np.array([0.0, 1.0, 2.0, 3.0]))
+    >>> model.predict(np.zeros((2, 1)))
+    array([1.5, 1.5])
+    >>> lower, upper = model.predict_interval(np.zeros((1, 1)), alpha=0.1)
+    >>> np.round(upper - lower, 3)  # 2 * 1.645 * sqrt(1.25)
+    array([3.678])
+    """
 
     def predict_uncertainty(self, X) -> RegressionPrediction:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -442,7 +555,27 @@ class UQRegressorMixin(RegressorMixin):
 
 
 class UQClassifierMixin(ClassifierMixin):
-    """``predict``, ``predict_proba`` and ``evaluate`` from ``predict_uncertainty``."""
+    """``predict``, ``predict_proba`` and ``evaluate`` from ``predict_uncertainty``.
+
+    A classifier implements ``predict_uncertainty(X) -> ClassificationPrediction`` (with its
+    ``classes``); the mixin derives probabilities, labels and metrics from it.
+
+    Examples
+    --------
+    >>> class PriorClassifier(UQClassifierMixin, UQEstimator):
+    ...     def fit(self, X, y):
+    ...         self.classes_, counts = np.unique(y, return_counts=True)
+    ...         self.prior_ = counts / counts.sum()
+    ...         return self
+    ...     def predict_uncertainty(self, X):
+    ...         probs = np.tile(self.prior_, (len(X), 1))
+    ...         return ClassificationPrediction(probs, classes=self.classes_)
+    >>> model = PriorClassifier().fit(np.zeros((4, 1)), np.array(["a", "b", "b", "b"]))
+    >>> model.predict_proba(np.zeros((1, 1)))
+    array([[0.25, 0.75]])
+    >>> model.predict(np.zeros((2, 1)))
+    array(['b', 'b'], dtype='<U1')
+    """
 
     def predict_uncertainty(self, X) -> ClassificationPrediction:  # pragma: no cover - abstract
         raise NotImplementedError

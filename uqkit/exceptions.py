@@ -30,15 +30,45 @@ __all__ = [
 
 
 class UQKitError(Exception):
-    """Base class of every error raised by uqkit."""
+    """Base class of every error raised by uqkit.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import InvalidInputError, UQKitError
+    >>> try:
+    ...     raise InvalidInputError("X contains NaN")
+    ... except UQKitError as err:
+    ...     print(type(err).__name__, err)
+    InvalidInputError X contains NaN
+    """
 
 
 class InvalidInputError(UQKitError, ValueError):
-    """Input data that cannot be used: NaN/inf, wrong shape, too few samples, one class, ..."""
+    """Input data that cannot be used: NaN/inf, wrong shape, too few samples, one class, ...
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import InvalidInputError
+    >>> try:
+    ...     raise InvalidInputError("X has 1 sample; fit needs at least 2")
+    ... except ValueError as err:
+    ...     print(err)
+    X has 1 sample; fit needs at least 2
+    """
 
 
 class NotFittedError(UQKitError, _SklearnNotFittedError):
-    """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``."""
+    """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``.
+
+    Examples
+    --------
+    >>> import sklearn.exceptions
+    >>> from uqkit.exceptions import NotFittedError
+    >>> issubclass(NotFittedError, sklearn.exceptions.NotFittedError)
+    True
+    >>> issubclass(NotFittedError, (ValueError, AttributeError))
+    True
+    """
 
 
 class MemberTrainingError(UQKitError, RuntimeError):
@@ -54,6 +84,15 @@ class MemberTrainingError(UQKitError, RuntimeError):
         One line per attempt.
     finished : list of int
         Members that did finish (checkpointed when ``checkpoint_dir`` was given).
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import MemberTrainingError
+    >>> err = MemberTrainingError(
+    ...     "member 2 failed twice", members=[2], seeds=[7], causes=["OOM", "OOM"], finished=[0, 1]
+    ... )
+    >>> isinstance(err, RuntimeError), err.members, err.finished
+    (True, [2], [0, 1])
     """
 
     def __init__(self, message: str, *, members, seeds, causes, finished) -> None:
@@ -65,23 +104,77 @@ class MemberTrainingError(UQKitError, RuntimeError):
 
 
 class DivergenceError(UQKitError, RuntimeError):
-    """Training produced a non-finite loss; the message names the member and the epoch."""
+    """Training produced a non-finite loss; the message names the member and the epoch.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import DivergenceError
+    >>> try:
+    ...     raise DivergenceError("member 3 diverged at epoch 12: lower the learning rate")
+    ... except RuntimeError as err:
+    ...     print(err)
+    member 3 diverged at epoch 12: lower the learning rate
+    """
 
 
 class ModelFileError(UQKitError, ValueError):
-    """A saved model file is missing, corrupt, tampered with or of an unknown kind."""
+    """A saved model file is missing, corrupt, tampered with or of an unknown kind.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import ModelFileError
+    >>> try:
+    ...     raise ModelFileError("model.safetensors: checksum mismatch")
+    ... except ValueError as err:
+    ...     print(isinstance(err, ModelFileError))
+    True
+    """
 
 
 class MissingDependencyError(UQKitError, ImportError):
-    """An optional dependency is not installed; the message names the extra to install."""
+    """An optional dependency is not installed; the message names the extra to install.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import MissingDependencyError, require
+    >>> try:
+    ...     require("a_module_that_does_not_exist", "search")
+    ... except ImportError as err:
+    ...     print(isinstance(err, MissingDependencyError), "uqkit[search]" in str(err))
+    True True
+    """
 
 
 class UQKitWarning(UserWarning):
-    """Base class of the warnings uqkit emits."""
+    """Base class of the warnings uqkit emits.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from uqkit.exceptions import ConvergenceWarning, UQKitWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("stopped early", ConvergenceWarning)
+    >>> issubclass(caught[0].category, UQKitWarning)
+    True
+    """
 
 
 class ConvergenceWarning(UQKitWarning):
-    """An optimisation stopped before it converged."""
+    """An optimisation stopped before it converged.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from uqkit.exceptions import ConvergenceWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", ConvergenceWarning)
+    ...     try:
+    ...         warnings.warn("L-BFGS stopped after 50 iterations", ConvergenceWarning)
+    ...     except ConvergenceWarning as w:
+    ...         print(w, isinstance(w, UserWarning))
+    L-BFGS stopped after 50 iterations True
+    """
 
 
 def require(module: str, extra: str):

@@ -53,3 +53,13 @@ def test_divergence_is_an_error():
 def test_invalid_parameter():
     with pytest.raises(ValueError, match="n_components"):
         GloVe(n_components=0).fit(exact_model(n=5))
+
+
+def test_save_and_load(tmp_path):
+    import uqkit
+
+    glove = GloVe(n_components=2, n_epochs=2, batch_size=64, random_state=0).fit(exact_model(n=8))
+    loaded = uqkit.load(glove.save(tmp_path / "glove"))
+    for name in ("W_", "V_", "b_", "c_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(glove, name))
+    assert loaded.loss_curve_ == glove.loss_curve_

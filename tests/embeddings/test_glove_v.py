@@ -171,3 +171,10 @@ def test_estimator_conventions(data):
     tensors = [torch.as_tensor(a) for a in (data.W, data.V, data.b, data.c)]
     from_torch = GloVeV().fit(data.X, *tensors)
     np.testing.assert_array_equal(from_torch.vectors_, data.W)
+
+
+def test_refit_with_other_storage_leaves_no_stale_arrays(data):
+    model = GloVeV().fit(data.X, data.W, data.V, data.b, data.c)
+    model.set_params(approximation="diagonal").fit(data.X, data.W, data.V, data.b, data.c)
+    assert not hasattr(model, "covariances_")
+    np.testing.assert_array_equal(np.diag(model.covariance(0)), model.diagonals_[0])

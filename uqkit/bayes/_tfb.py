@@ -48,7 +48,20 @@ _PREDICT_STREAM = 1  # derive_seed key of the noise used by predict_uncertainty
 
 
 class TFBWarning(UQKitWarning):
-    """Something about the adapter or the σ search that the user should know about."""
+    """Something about the adapter or the σ search that the user should know about.
+
+    Raised, for example, when every ``lora_B`` is zero (an untrained adapter gets no noise) or
+    when even ``sigma_range[0]`` violates the tolerance (``sigma_`` is then 0).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from uqkit.exceptions import UQKitWarning
+    >>> issubclass(TFBWarning, UQKitWarning)
+    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", TFBWarning)  # silence TFB notices only
+    """
 
 
 # ---------------------------------------------------------------------------- one LoRA layer

@@ -14,10 +14,35 @@ from uqkit.datasets._tabular import data_root
 def load_idx_images(path: str | Path) -> np.ndarray:
     """Read an idx image or label file (optionally gzip-compressed) into a numpy array.
 
+    Parameters
+    ----------
+    path : str or Path
+        An idx file of unsigned bytes; read through gzip when its suffix is ``.gz``.
+
     Returns
     -------
     ndarray
         ``(n, rows, cols)`` uint8 images or ``(n,)`` uint8 labels.
+
+    Raises
+    ------
+    ValueError
+        If the file is not an unsigned-byte idx file.
+
+    Examples
+    --------
+    Write two 2×3 images in the idx format (a zero, the type code 0x08, the number of
+    dimensions, then each dimension as a big-endian uint32) and read them back:
+
+    >>> import tempfile
+    >>> images = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "images-idx3-ubyte.gz"
+    ...     with gzip.open(path, "wb") as handle:
+    ...         _ = handle.write(struct.pack(">HBBIII", 0, 0x08, 3, 2, 2, 3) + images.tobytes())
+    ...     loaded = load_idx_images(path)
+    >>> loaded.shape, loaded.dtype, np.array_equal(loaded, images)
+    ((2, 2, 3), dtype('uint8'), True)
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open

@@ -97,7 +97,7 @@ def _documents(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[list[s
     if isinstance(corpus, (str, os.PathLike)):
         corpus = [corpus]
     for item in corpus:
-        if isinstance(item, os.PathLike) or (isinstance(item, str) and _looks_like_file(item)):
+        if isinstance(item, os.PathLike):
             with open(item, encoding="utf-8", errors="replace") as handle:
                 for line in handle:
                     yield tokenizer(line)
@@ -105,10 +105,6 @@ def _documents(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[list[s
             yield tokenizer(item)
         else:
             yield [str(token) for token in item]
-
-
-def _looks_like_file(item: str) -> bool:
-    return "\n" not in item and len(item) < 4096 and Path(item).is_file()
 
 
 def _check_corpus(corpus) -> None:
@@ -166,10 +162,11 @@ def count_cooccurrences(
 
     Parameters
     ----------
-    corpus : path, list of paths, or list of documents
-        Text files hold one document per line. Documents may be strings (tokenised by
-        ``tokenizer``) or sequences of tokens. It is read twice unless ``vocab`` is given, so it
-        must not be a one-shot generator.
+    corpus : path, or list of ``pathlib.Path`` objects and/or documents
+        A path (``str`` or ``Path``) names one text file; inside a list, ``Path`` objects name
+        files and strings are documents (tokenised by ``tokenizer``), as are sequences of tokens.
+        Text files hold one document per line. The corpus is read twice unless ``vocab`` is
+        given, so it must not be a one-shot generator.
     window_size : int, default=10
         Largest distance between a word and a context word.
     min_count : int, default=5

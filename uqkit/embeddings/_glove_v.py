@@ -33,6 +33,14 @@ from uqkit.exceptions import InvalidInputError
 __all__ = ["GloVeV", "cosine_similarity"]
 
 Word = str | int
+_STORAGE = (
+    "covariances_",
+    "covariance_kind_",
+    "diagonals_",
+    "frobenius_share_",
+    "factors_",
+    "factor_offsets_",
+)
 
 
 def cosine_similarity(u, v):
@@ -223,6 +231,9 @@ class GloVeV(UQEstimator):
                     f"vocab must list {n_words} distinct words (one per row of the co-occurrence "
                     f"matrix); got {len(vocab)} entries, {len(set(vocab))} distinct."
                 )
+        for name in _STORAGE:  # a previous fit may have used another storage
+            if name in vars(self):
+                delattr(self, name)
         self.device_ = resolve_device(self.device)
         self.vocab_ = vocab
         self._index_cache = None

@@ -104,34 +104,35 @@ def batched_covariances(
         rows = np.flatnonzero(n_contexts > dim)
     order = rows[np.argsort(n_contexts[rows], kind="stable")]
     V_t = torch.as_tensor(np.asarray(V, dtype=np.float64), device=device)
-    c_t = torch.as_tensor(np.asarray(c, dtype=np.float64), device=device)
-    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    indptr, indices = matrix.indptr, matrix.indices
+    # per non-zero, once: sqrt(f(X_ij)) and log X_ij - c_j (b_i is added per batch)
+    root_f_all = np.sqrt(np.minimum((matrix.data / x_max) ** alpha, 1.0))
+    target_all = np.log(matrix.data) - np.asarray(c, dtype=np.float64)[indices]
+    b = np.asarray(b, dtype=np.float64)
     for batch in _batches(order, n_contexts, max(int(batch_size), 1)):
         k = n_contexts[batch]
-        k_max = int(k.max())
-        offsets = np.arange(k_max)
-        mask_np = offsets[None, :] < k[:, None]
-        positions = np.where(mask_np, indptr[batch][:, None] + offsets[None, :], 0)
-        ctx = torch.as_tensor(np.where(mask_np, indices[positions], 0), device=device)
-        counts = torch.as_tensor(np.where(mask_np, data[positions], 1.0), device=device)
-        mask = torch.as_tensor(mask_np, device=device)
-        weights = torch.where(mask, torch.clamp((counts / x_max) ** alpha, max=1.0), 0.0)
-        b_batch = torch.as_tensor(np.asarray(b, dtype=np.float64)[batch], device=device)
-        root_w = weights.sqrt()
+        offsets = np.arange(int(k.max()))
+        mask = offsets[None, :] < k[:, None]
+        positions = np.where(mask, indptr[batch][:, None] + offsets[None, :], 0)
+        # padded entries get weight 0, so they add nothing to any sum below
+        root_w = np.where(mask, root_f_all[positions], 0.0)
         # weighted targets sqrt(f) (log X - b - c) and weighted contexts sqrt(f) v_j, (B, K[, D])
-        targets = root_w * (torch.log(counts) - b_batch[:, None] - c_t[ctx])
-        scaled = _gather_rows(V_t, ctx).mul_(root_w[:, :, None])
+        targets = torch.as_tensor(root_w * (target_all[positions] - b[batch][:, None]))
+        targets = targets.to(device)
+        ctx = torch.as_tensor(np.where(mask, indices[positions], 0), device=device)
+        root_w_t = torch.as_tensor(root_w, device=device)
+        scaled = _gather_rows(V_t, ctx).mul_(root_w_t[:, :, None])
         gram = _gram(scaled)  # (B, D, D) = sum_j f(X_ij) v_j v_j^T
         chol, info = torch.linalg.cholesky_ex(gram)
         ok = info == 0
         if refit:
-            rhs = torch.bmm(scaled.transpose(1, 2), targets[:, :, None])
+            rhs = _matmul(scaled.transpose(1, 2), targets[:, :, None])
             safe_chol = torch.where(ok[:, None, None], chol, _eye(dim, chol))
             vectors = torch.cholesky_solve(rhs, safe_chol)[:, :, 0]
         else:
             vectors = torch.as_tensor(np.asarray(W, dtype=np.float64)[batch], device=device)
         # weighted residuals sqrt(f) (log X - b - c - w.v); padded entries are exactly zero
-        residuals = targets - torch.bmm(scaled, vectors[:, :, None])[:, :, 0]
+        residuals = targets - _matmul(scaled, vectors[:, :, None])[:, :, 0]
         dof = torch.as_tensor(k - dim, dtype=torch.float64, device=device)
         sigma2 = (residuals * residuals).sum(dim=1) / dof
         ok_np = ok.cpu().numpy()
@@ -152,13 +153,17 @@ def _gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return table[index]
 
 
+def _matmul(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Batched matrix product in float64; on the CPU numpy's stacked matmul, which is faster
+    than ``torch.bmm`` for these shapes (``K`` up to the vocabulary size, ``D`` ~ 50-300)."""
+    if left.device.type == "cpu":
+        return torch.from_numpy(np.matmul(left.numpy(), right.numpy()))
+    return torch.bmm(left, right)
+
+
 def _gram(scaled: torch.Tensor) -> torch.Tensor:
-    """Batched ``G^T G`` in float64; on the CPU numpy's stacked matmul, faster than ``torch.bmm``
-    for these tall-thin shapes (``K`` up to the vocabulary size, ``D`` ~ 50-300)."""
-    if scaled.device.type == "cpu":
-        array = scaled.numpy()
-        return torch.from_numpy(np.matmul(array.transpose(0, 2, 1), array))
-    return torch.bmm(scaled.transpose(1, 2), scaled)
+    """``G^T G`` for every ``G`` of a ``(B, K, D)`` batch."""
+    return _matmul(scaled.transpose(1, 2), scaled)
 
 
 def _eye(dim: int, like: torch.Tensor) -> torch.Tensor:

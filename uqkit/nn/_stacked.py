@@ -37,7 +37,32 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def member_generators(seeds: Sequence[int], stream: int, device="cpu") -> list[torch.Generator]:
-    """One ``torch.Generator`` per member for a named random stream (init, data order, dropout)."""
+    """One ``torch.Generator`` per member for a named random stream (init, data order, dropout).
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        One seed per member.
+    stream : int
+        Which random stream (0: initialisation, 1: data order, 2: dropout); each member's
+        generator is seeded with ``derive_seed(seed, stream)``.
+    device : str or torch.device, default "cpu"
+        Device of the generators.
+
+    Returns
+    -------
+    list of torch.Generator
+        ``len(seeds)`` independent generators.
+
+    Examples
+    --------
+    >>> a, b = member_generators([7, 7], stream=1)
+    >>> torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
+    True
+    >>> (c,) = member_generators([8], stream=1)
+    >>> torch.equal(torch.rand(3, generator=c), torch.rand(3, generator=a))
+    False
+    """
     from uqkit.base import derive_seed
 
     generators = []
@@ -56,6 +81,26 @@ class StackedLinear(nn.Module):
 
     Input ``(k, batch, in_features)`` → output ``(k, batch, out_features)``. Initialised like
     ``torch.nn.Linear`` (uniform in ``±1/sqrt(in_features)``), each member from its own generator.
+
+    Parameters
+    ----------
+    n_members : int
+        Number of members ``k``.
+    in_features, out_features : int
+        Widths of one member's layer.
+    dtype : torch.dtype, optional
+        Parameter dtype.
+
+    Examples
+    --------
+    >>> layer = StackedLinear(3, 4, 2)
+    >>> layer.reset_parameters(member_generators([0, 1, 2], stream=0))
+    >>> x = torch.randn(3, 5, 4)
+    >>> out = layer(x)
+    >>> out.shape
+    torch.Size([3, 5, 2])
+    >>> torch.allclose(out[1], x[1] @ layer.weight[1] + layer.bias[1])
+    True
     """
 
     def __init__(self, n_members: int, in_features: int, out_features: int, dtype=None) -> None:
@@ -93,6 +138,15 @@ class StackSpec:
         ``"float32"`` or ``"float64"``.
     module_factory : callable, optional
         ``factory(in_features, out_features) -> nn.Module``; replaces the built-in MLP.
+
+    Examples
+    --------
+    >>> spec = StackSpec(in_features=3, out_features=2, hidden_layers=(8,))
+    >>> stack = spec.build([0, 1, 2, 3])
+    >>> stack(torch.zeros(4, 5, 3)).shape
+    torch.Size([4, 5, 2])
+    >>> spec.to_dict()["hidden_layers"]
+    [8]
     """
 
     in_features: int
@@ -118,7 +172,28 @@ class StackSpec:
 
 
 class StackedMLP(nn.Module):
-    """Multilayer perceptron ensemble: ``(k, batch, in) → (k, batch, out)``."""
+    """Multilayer perceptron ensemble: ``(k, batch, in) → (k, batch, out)``.
+
+    Parameters
+    ----------
+    spec : StackSpec
+        Architecture (widths, activation, dropout).
+    seeds : sequence of int
+        One seed per member; member ``i`` is initialised from ``seeds[i]`` only.
+    dtype : torch.dtype
+        Parameter dtype.
+
+    Examples
+    --------
+    Member 1 of a two-member stack is the same network as a stack of that member alone.
+
+    >>> spec = StackSpec(in_features=2, out_features=1, hidden_layers=(4,))
+    >>> pair = StackedMLP(spec, seeds=[10, 11], dtype=torch.float32)
+    >>> alone = StackedMLP(spec, seeds=[11], dtype=torch.float32)
+    >>> x = torch.randn(6, 2)
+    >>> torch.allclose(pair(x.expand(2, 6, 2))[1], alone(x[None])[0])
+    True
+    """
 
     def __init__(self, spec: StackSpec, seeds: Sequence[int], dtype: torch.dtype) -> None:
         super().__init__()
@@ -162,6 +237,26 @@ class StackedModule(nn.Module):
     pass is ``vmap`` over the member axis of ``functional_call``. Each copy is initialised by the
     factory under its own seed inside ``torch.random.fork_rng``, so the caller's global RNG is
     never touched.
+
+    Parameters
+    ----------
+    factory : callable
+        ``factory(in_features, out_features) -> nn.Module`` building one member.
+    spec : StackSpec
+        Supplies ``in_features`` and ``out_features``.
+    seeds : sequence of int
+        One seed per member.
+    dtype : torch.dtype
+        Parameter dtype.
+
+    Examples
+    --------
+    >>> spec = StackSpec(in_features=3, out_features=1, module_factory=nn.Linear)
+    >>> stack = spec.build([0, 1])
+    >>> type(stack).__name__
+    'StackedModule'
+    >>> stack(torch.zeros(2, 4, 3)).shape
+    torch.Size([2, 4, 1])
     """
 
     def __init__(
@@ -202,7 +297,31 @@ class StackedModule(nn.Module):
 
 
 def merge_members(stacks: Sequence[nn.Module], spec: StackSpec, seeds: Sequence[int]) -> nn.Module:
-    """Concatenate single-member (or smaller) stacks along the member axis into one stack."""
+    """Concatenate single-member (or smaller) stacks along the member axis into one stack.
+
+    Parameters
+    ----------
+    stacks : sequence of nn.Module
+        Stacks built from the same ``spec``, in member order.
+    spec : StackSpec
+        Their common architecture.
+    seeds : sequence of int
+        The seeds of all members of the merged stack, in order.
+
+    Returns
+    -------
+    nn.Module
+        One stack with ``len(seeds)`` members holding the given weights.
+
+    Examples
+    --------
+    >>> spec = StackSpec(in_features=2, out_features=1, hidden_layers=(4,))
+    >>> parts = [spec.build([5]), spec.build([6])]
+    >>> merged = merge_members(parts, spec, seeds=[5, 6])
+    >>> x = torch.randn(1, 3, 2)
+    >>> torch.allclose(merged(x.expand(2, 3, 2))[1], parts[1](x)[0])
+    True
+    """
     merged = spec.build(seeds)
     states = [stack.state_dict() for stack in stacks]
     merged.load_state_dict({key: torch.cat([s[key] for s in states]) for key in states[0]})
@@ -210,7 +329,34 @@ def merge_members(stacks: Sequence[nn.Module], spec: StackSpec, seeds: Sequence[
 
 
 def select_members(stack: nn.Module, spec: StackSpec, seeds: Sequence[int], index) -> nn.Module:
-    """A new stack holding members ``index`` of ``stack`` (seeds are those of the kept members)."""
+    """A new stack holding members ``index`` of ``stack`` (seeds are those of the kept members).
+
+    Parameters
+    ----------
+    stack : nn.Module
+        A stack built from ``spec``.
+    spec : StackSpec
+        Its architecture.
+    seeds : sequence of int
+        The seeds of all members of ``stack``.
+    index : sequence of int
+        Positions of the members to keep, in the order wanted.
+
+    Returns
+    -------
+    nn.Module
+        A stack with ``len(index)`` members, copies of the selected ones.
+
+    Examples
+    --------
+    >>> spec = StackSpec(in_features=2, out_features=1, hidden_layers=(4,))
+    >>> stack = spec.build([0, 1, 2])
+    >>> kept = select_members(stack, spec, [0, 1, 2], [2, 0])
+    >>> x = torch.randn(1, 3, 2)
+    >>> out, sub = stack(x.expand(3, 3, 2)), kept(x.expand(2, 3, 2))
+    >>> torch.allclose(sub[0], out[2]) and torch.allclose(sub[1], out[0])
+    True
+    """
     index = torch.as_tensor(index, dtype=torch.long)
     kept = spec.build([seeds[i] for i in index.tolist()])
     kept.load_state_dict({key: value[index] for key, value in stack.state_dict().items()})

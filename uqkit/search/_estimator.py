@@ -9,7 +9,6 @@ splits into aleatoric ``sum w_i sigma_i^2`` and epistemic ``sum w_i (mu_i - mu)^
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 from numbers import Integral, Real
@@ -22,7 +21,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from uqkit.base import (
     Standardizer,
     UQClassifierMixin,
-    UQEstimator,
     UQRegressorMixin,
     check_fitted,
     derive_seed,
@@ -33,10 +31,10 @@ from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 from uqkit.search._network import SearchNet
 from uqkit.search._selection import greedy_selection, member_log_likelihoods, top_k_selection
 from uqkit.search._space import SearchSpace
+from uqkit.training import ClassificationTargets, NetworkEstimator, RegressionTargets
 
 __all__ = ["AutoDEUQClassifier", "AutoDEUQRegressor", "SearchFailedError"]
 
-_SPLIT_STREAM = 2**32 - 2
 _REFIT_STREAM = 2**32 - 3
 
 
@@ -44,7 +42,7 @@ class SearchFailedError(UQKitError):
     """No trial of the search finished (every one failed after its retries)."""
 
 
-class _BaseAutoDEUQ(UQEstimator):
+class _BaseAutoDEUQ(NetworkEstimator):
     _parameter_constraints: dict = {
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
@@ -116,22 +114,10 @@ class _BaseAutoDEUQ(UQEstimator):
         self.verbose = verbose
 
     # -- hooks ----------------------------------------------------------------------------
-    _task = "regression"
-
     def _search_space(self) -> SearchSpace:
         if isinstance(self.space, SearchSpace):
             return self.space
         return SearchSpace.from_dict(self.space)
-
-    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        n_val = math.ceil(self.validation_fraction * n)
-        if n - n_val < 2 or n_val < 1:
-            raise InvalidInputError(
-                f"{n} samples are too few to hold out validation_fraction="
-                f"{self.validation_fraction}; pass more data or X_val/y_val."
-            )
-        order = np.random.default_rng(derive_seed(self.random_state_, _SPLIT_STREAM)).permutation(n)
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
 
     # -- fit ------------------------------------------------------------------------------
     def fit(self, X, y, *, X_val=None, y_val=None):
@@ -169,10 +155,9 @@ class _BaseAutoDEUQ(UQEstimator):
                 f"k_init={self.k_init} exceeds ensemble_size={self.ensemble_size}."
             )
         space = self._search_space()
-        X, y = self._check_X_y(X, y, regression=self._task == "regression")
+        X, y = self._check_X_y(X, y, regression=self._regression)
         y_enc = self._encode_targets(y)
-        X_val, y_val = self._check_validation_data(X_val, y_val,
-                                                   regression=self._task == "regression")
+        X_val, y_val = self._check_validation_data(X_val, y_val, regression=self._regression)
         self._resolve_random_state()
         self.device_ = resolve_device(self.device)
         x_scaler = Standardizer.fit(X)
@@ -186,7 +171,9 @@ class _BaseAutoDEUQ(UQEstimator):
             Xt, yt = Xs, y_enc
             Xv, yv = x_scaler.transform(X_val), self._encode_targets(y_val, fit=False)
         data = {"X": Xt.astype(np.float32), "y": yt, "X_val": Xv.astype(np.float32), "y_val": yv}
-        setup = {"space": space.to_dict(), "task": self._task, "out_features": self._n_outputs(),
+        setup = {"space": space.to_dict(),
+                 "task": "regression" if self._regression else "classification",
+                 "out_features": self._n_outputs(),
                  "min_variance": 1e-6, "seed": int(self.random_state_ % 2**31)}
 
         temporary = self.storage_path is None
@@ -316,7 +303,7 @@ class _BaseAutoDEUQ(UQEstimator):
         return len(self.members_)
 
 
-class AutoDEUQRegressor(UQRegressorMixin, _BaseAutoDEUQ):
+class AutoDEUQRegressor(UQRegressorMixin, RegressionTargets, _BaseAutoDEUQ):
     """Automated deep ensemble for regression (AutoDEUQ; Egele et al., ICPR 2022).
 
     A Ray Tune search over networks with mean and variance heads (the joint architecture and
@@ -400,17 +387,6 @@ class AutoDEUQRegressor(UQRegressorMixin, _BaseAutoDEUQ):
     1.0
     """
 
-    _task = "regression"
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if fit:
-            scaler = Standardizer.fit(y2)
-            self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
-            self.n_outputs_ = y2.shape[1]
-            self.single_output_ = np.ndim(y) == 1
-        return (y2 - self.y_mean_) / self.y_scale_
-
     def _n_outputs(self) -> int:
         return 2 * self.n_outputs_
 
@@ -436,14 +412,11 @@ class AutoDEUQRegressor(UQRegressorMixin, _BaseAutoDEUQ):
 
         raw = self._member_outputs(X)
         mean, var = gaussian_head(raw, 1e-6)
-        mean, var = mean.numpy(), var.numpy()
-        scale, shift = self.y_scale_, self.y_mean_
-        if self.single_output_:
-            mean, var, scale, shift = mean[..., 0], var[..., 0], scale[0], shift[0]
+        mean, var, scale, shift = self._target_units(mean.numpy(), var.numpy())
         return RegressionPrediction.mixture(mean, var, self.weights_).rescale(scale, shift)
 
 
-class AutoDEUQClassifier(UQClassifierMixin, _BaseAutoDEUQ):
+class AutoDEUQClassifier(UQClassifierMixin, ClassificationTargets, _BaseAutoDEUQ):
     """Automated deep ensemble for classification: the AutoDEUQ recipe with cross-entropy
     members and the weighted mixture of their categoricals, ``p = sum_i w_i p_i``.
 
@@ -467,19 +440,6 @@ class AutoDEUQClassifier(UQClassifierMixin, _BaseAutoDEUQ):
     >>> model.predict_proba(X[:2]).sum(1).round(6).tolist()  # doctest: +SKIP
     [1.0, 1.0]
     """
-
-    _task = "classification"
-
-    def _encode_targets(self, y: np.ndarray, fit: bool = True) -> np.ndarray:
-        if fit:
-            self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
-                raise InvalidInputError("y has a single class; a classifier needs at least two.")
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, len(self.classes_) - 1)
-        if np.any(self.classes_[index] != y):
-            raise InvalidInputError("y_val holds labels that are not in the training labels.")
-        return index.astype(np.int64)
 
     def _n_outputs(self) -> int:
         return len(self.classes_)

@@ -54,7 +54,24 @@ def check_positive_ints(value, name: str, length: int | None = None) -> tuple[in
 
 
 class RegressionTargets:
-    """Targets standardised per column on the training data; 1-D or multi-output."""
+    """Targets standardised per column on the training data; 1-D or multi-output.
+
+    A target mixin for regressors built on :class:`StackedEstimator`: ``fit`` stores the target
+    scaling in ``y_mean_`` and ``y_scale_``, the number of target columns in ``n_outputs_`` and
+    whether ``y`` was 1-D in ``single_output_``.
+
+    Examples
+    --------
+    >>> from uqkit.ensemble import DeepEnsembleRegressor
+    >>> issubclass(DeepEnsembleRegressor, RegressionTargets)
+    True
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(20, 2)), 10.0 + 2.0 * rng.normal(size=(20, 2))
+    >>> model = DeepEnsembleRegressor(n_members=2, hidden_layers=(4,), epochs=1, verbose=0)
+    >>> model = model.fit(X, y)
+    >>> model.n_outputs_, np.allclose(model.y_mean_, y.mean(axis=0))
+    (2, True)
+    """
 
     _regression = True
 
@@ -89,7 +106,24 @@ class RegressionTargets:
 
 
 class ClassificationTargets:
-    """Labels encoded as indices into ``classes_`` (sorted unique labels, at least two)."""
+    """Labels encoded as indices into ``classes_`` (sorted unique labels, at least two).
+
+    Examples
+    --------
+    >>> from uqkit.ensemble import DeepEnsembleClassifier
+    >>> from uqkit.exceptions import InvalidInputError
+    >>> issubclass(DeepEnsembleClassifier, ClassificationTargets)
+    True
+    >>> X = np.random.default_rng(0).normal(size=(20, 2))
+    >>> model = DeepEnsembleClassifier(n_members=2, hidden_layers=(4,), epochs=1, verbose=0)
+    >>> model.fit(X, np.repeat(["cat", "dog"], 10)).classes_
+    array(['cat', 'dog'], dtype='<U3')
+    >>> try:
+    ...     model.fit(X, np.repeat("cat", 20))
+    ... except InvalidInputError as err:
+    ...     print(err)
+    DeepEnsembleClassifier needs at least two classes in y; got only ['cat'].
+    """
 
     _regression = False
 
@@ -117,6 +151,25 @@ class NetworkEstimator(UQEstimator):
 
     Subclasses need the parameters ``early_stopping``, ``validation_fraction``, ``device``,
     ``dtype`` and ``random_state`` (and optionally ``feature_scaling``).
+
+    Examples
+    --------
+    With early stopping and no ``X_val``, a seeded ``validation_fraction`` of the rows is held
+    out; the same ``random_state`` holds out the same rows.
+
+    >>> from uqkit.ensemble import DeepEnsembleRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(20, 2)), rng.normal(size=20)
+    >>> def held_out():
+    ...     model = DeepEnsembleRegressor(
+    ...         n_members=1, hidden_layers=(4,), epochs=1, validation_fraction=0.2,
+    ...         random_state=3, verbose=0,
+    ...     )
+    ...     return model.fit(X, y).validation_indices_
+    >>> len(held_out()), np.array_equal(held_out(), held_out())
+    (4, True)
+    >>> issubclass(DeepEnsembleRegressor, NetworkEstimator)
+    True
     """
 
     def _feature_scaler(self, X: np.ndarray) -> Standardizer:
@@ -131,8 +184,8 @@ class NetworkEstimator(UQEstimator):
         if n - n_val < 2:
             raise InvalidInputError(
                 f"{n} samples are too few to hold out validation_fraction="
-                f"{self.validation_fraction} for early stopping; pass more data, X_val/y_val, "
-                "or early_stopping=False."
+                f"{self.validation_fraction} for validation; pass more data or X_val/y_val"
+                + (", or early_stopping=False." if hasattr(self, "early_stopping") else ".")
             )
         order = np.random.default_rng(derive_seed(self.random_state_, SPLIT_STREAM)).permutation(n)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
@@ -189,6 +242,41 @@ class StackedEstimator(NetworkEstimator):
     override ``_feature_scaler``, ``_train_config`` and ``_fit_options``. Besides the parameters
     of :class:`NetworkEstimator` they need ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
     ``patience``, ``verbose`` and ``predict_batch_size``.
+
+    Examples
+    --------
+    A minimal Gaussian-mean ensemble: the subclass gives only its architecture, seeds, loss and
+    the mapping from raw member outputs to a prediction.
+
+    >>> from uqkit.base import UQRegressorMixin
+    >>> from uqkit.prediction import RegressionPrediction
+    >>> from uqkit.training import GaussianMemberLoss
+    >>> class TinyEnsemble(RegressionTargets, UQRegressorMixin, StackedEstimator):
+    ...     def __init__(self, n_members=2, epochs=2, batch_size=10, lr=1e-2,
+    ...                  weight_decay=0.0, patience=5, early_stopping=False,
+    ...                  validation_fraction=0.1, device="cpu", dtype="float32",
+    ...                  random_state=0, verbose=0, predict_batch_size=1024):
+    ...         self.n_members, self.epochs, self.batch_size = n_members, epochs, batch_size
+    ...         self.lr, self.weight_decay, self.patience = lr, weight_decay, patience
+    ...         self.early_stopping = early_stopping
+    ...         self.validation_fraction = validation_fraction
+    ...         self.device, self.dtype, self.random_state = device, dtype, random_state
+    ...         self.verbose, self.predict_batch_size = verbose, predict_batch_size
+    ...     def _spec(self):
+    ...         return StackSpec(self.n_features_in_, 2 * self.n_outputs_, hidden_layers=(8,))
+    ...     def _member_seeds(self):
+    ...         return [derive_seed(self.random_state_, i) for i in range(self.n_members)]
+    ...     def _loss(self):
+    ...         return GaussianMemberLoss()
+    ...     def predict_uncertainty(self, X):
+    ...         raw = self._member_outputs(X)
+    ...         mean = raw[..., 0].numpy() * self.y_scale_[0] + self.y_mean_[0]
+    ...         return RegressionPrediction.normal(mean.mean(axis=0), np.ones(mean.shape[1]))
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    >>> model = TinyEnsemble().fit(X, y)
+    >>> model.stack_.n_members, len(model.history_), model.predict(X[:5]).shape
+    (2, 2, (5,))
     """
 
     # -- hooks --------------------------------------------------------------------------------
