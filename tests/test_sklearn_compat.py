@@ -6,6 +6,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tests.helpers import FAST, sine_data
+from uqkit.bayes import BayesianMLPClassifier, BayesianMLPRegressor, GPClassifier, GPRegressor
 from uqkit.dca import DCAClassifier, DCARegressor
 from uqkit.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
 from uqkit.evidential import EvidentialClassifier, EvidentialRegressor
@@ -26,10 +27,41 @@ ESTIMATORS = [
     EvidentialClassifier(hidden_layers=(16,), **_QUICK),
     DCARegressor(**_DCA),
     DCAClassifier(**_DCA),
+    GPRegressor(max_iter=30, random_state=0),
+    GPClassifier(n_epochs=20, n_inducing=16, random_state=0),
+    BayesianMLPRegressor(hidden_layer_sizes=(16,), n_epochs=30, random_state=0),
+    BayesianMLPClassifier(hidden_layer_sizes=(16,), n_epochs=30, random_state=0),
 ]
+# AutoDEUQ estimators need a Ray Tune search per fit: their sklearn behaviour (clone, params,
+# validation) is tested in tests/search without the ~300 fits these checks would start.
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda estimator: EXPECTED_FAILURES)
+# Known gaps of the Bayesian estimators, each with its reason (to fix, then delete here).
+BAYES_GAPS = {
+    "GPRegressor": {
+        "check_non_transformer_estimators_n_iter": "has max_iter but no n_iter_ attribute yet",
+        "check_supervised_y_2d": "a column-vector y gives no DataConversionWarning yet",
+    },
+    "GPClassifier": {
+        "check_non_transformer_estimators_n_iter": "has max_iter but no n_iter_ attribute yet",
+        "check_classifiers_regression_target": "does not reject continuous y yet",
+        "check_methods_sample_order_invariance": "Monte Carlo class probabilities are drawn "
+        "for the whole batch, so a row's value depends on the batch",
+        "check_methods_subset_invariance": "same Monte Carlo batch dependence",
+    },
+    "BayesianMLPRegressor": {
+        "check_supervised_y_2d": "keeps a (n, 1) target two-dimensional without a warning",
+    },
+    "BayesianMLPClassifier": {
+        "check_classifiers_regression_target": "does not reject continuous y yet",
+    },
+}
+
+
+@parametrize_with_checks(
+    ESTIMATORS,
+    expected_failed_checks=lambda e: {**EXPECTED_FAILURES, **BAYES_GAPS.get(type(e).__name__, {})},
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -243,7 +243,7 @@ class GloVeV(UQEstimator):
         self.sigma2_ = np.full(n_words, np.nan)
         self.has_covariance_ = np.zeros(n_words, dtype=bool)
         if self.approximation is None:
-            self.covariances_ = np.full((n_words, dim, dim), np.nan)
+            self.covariances_ = np.empty((n_words, dim, dim))  # NaN-filled below where undefined
         else:
             self.covariance_kind_ = np.full(n_words, NONE, dtype=np.int8)
             self.diagonals_ = np.full((n_words, dim), np.nan)
@@ -283,6 +283,8 @@ class GloVeV(UQEstimator):
         if self.approximation is not None:
             self.factor_offsets_, self.factors_ = _pack_factors(pieces, n_words, dim)
         missing = np.flatnonzero(~self.has_covariance_)
+        if self.approximation is None:
+            self.covariances_[missing] = np.nan
         self.insufficient_words_ = [self._word_name(i) for i in missing]
         return self
 
