@@ -22,7 +22,8 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check uqkit tests benchmarks examples docs/_hooks
-	$(BIN)/python -m pytest -n 2 --durations=15 -q tests uqkit --doctest-modules
+	$(BIN)/python -m pytest -n 2 --durations=15 -q tests
+	$(BIN)/python -m pytest -n 2 -q --doctest-modules uqkit
 
 test-slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -m slow -q

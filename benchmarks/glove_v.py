@@ -257,7 +257,7 @@ def main() -> int:
         f"cost {glove.loss_curve_[0]:.4f} → {glove.loss_curve_[-1]:.4f} | {t_train:.1f} | "
         f"{m_train.peak:.0f} |",
         f"| GloVe-V covariances, batched (float64, full D×D) | {int(model.has_covariance_.sum()):,}"
-        f" words, {len(model.insufficient_words_)} with |K| ≤ D reported in "
+        f" words, {len(model.insufficient_words_)} with at most D contexts reported in "
         f"`insufficient_words_`; {mb(model.covariances_):.0f} MB | {t_batched:.1f} | "
         f"{m_batched.peak:.0f} |",
         f'| GloVe-V with `approximation="auto"` (90% Frobenius) | {np.mean(kinds == 2):.0%} '

@@ -52,19 +52,6 @@ PACKAGES = {
 # Public names whose docstring has no Examples section yet: name -> owner who should add one.
 # Remove an entry once its docstring has an example (``pytest -rX`` lists those that now pass).
 KNOWN_GAPS = {
-    **dict.fromkeys(
-        [
-            "uqkit.calibration.CoverageResult",
-            "uqkit.calibration.ReliabilityResult",
-        ],
-        "calibration",
-    ),
-    "uqkit.search.SearchFailedError": "search (AutoDEUQ)",
-    "uqkit.search.SelectionResult": "search (AutoDEUQ)",
-    "uqkit.evidential.NIGParameters": "evidential",
-    "uqkit.rl.CriticLoss": "rl",
-    "uqkit.rl.GGDHeadOutput": "rl",
-    "uqkit.rl.GaussianHeadOutput": "rl",
     "uqkit.embeddings.GloVeVectors": "embeddings",
     "uqkit.embeddings.write_glove_vectors": "embeddings",
 }

@@ -45,7 +45,19 @@ _TINY = np.finfo(np.float64).tiny
 
 
 class ReliabilityResult(NamedTuple):
-    """Per-bin data of a reliability diagram (empty bins hold NaN)."""
+    """Per-bin data of a reliability diagram (empty bins hold NaN).
+
+    Returned by :func:`reliability_curve`: ``confidence``, ``accuracy`` and ``counts`` have shape
+    ``(n_bins,)``, ``edges`` has shape ``(n_bins + 1,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
+    >>> curve = reliability_curve(probs, [0, 1, 1], n_bins=2)
+    >>> curve.edges, curve.counts, curve.confidence.round(2), curve.accuracy.round(2)
+    (array([0. , 0.5, 1. ]), array([0., 3.]), array([nan, 0.8]), array([ nan, 0.67]))
+    """
 
     confidence: np.ndarray
     accuracy: np.ndarray

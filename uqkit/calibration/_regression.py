@@ -61,7 +61,17 @@ _BISECTIONS = 80
 
 
 class CoverageResult(NamedTuple):
-    """Observed coverage (PICP) and mean width (MPIW) of central intervals at several levels."""
+    """Observed coverage (PICP) and mean width (MPIW) of central intervals at several levels.
+
+    Returned by :func:`coverage`; each field has shape ``(len(levels),)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result = coverage((np.zeros(4), np.ones(4)), [0.1, -0.5, 1.0, 3.0], levels=[0.5, 0.9])
+    >>> result.levels, result.coverage, result.width.round(3)
+    (array([0.5, 0.9]), array([0.5 , 0.75]), array([1.349, 3.29 ]))
+    """
 
     levels: np.ndarray
     coverage: np.ndarray

@@ -46,6 +46,13 @@ class GloVeVectors(NamedTuple):
     V : ndarray of shape (n_words, D) or None
     b : ndarray of shape (n_words,) or None
     c : ndarray of shape (n_words,) or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = GloVeVectors(["a"], np.ones((1, 2)), None, None, None)
+    >>> params.W.shape, params.V is None
+    ((1, 2), True)
     """
 
     vocab: list[str]
@@ -272,6 +279,14 @@ def write_glove_vectors(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "vectors.txt"
+    >>> _ = write_glove_vectors(path, ["a", "b"], np.eye(2))
+    >>> path.read_text().splitlines()[0]
+    'a 1.0 0.0'
     """
     W = np.asarray(W, dtype=np.float64)
     extras = [V, b, c]

@@ -104,6 +104,15 @@ class NIGParameters(NamedTuple):
     ``gamma`` is the location of the mean, ``nu > 0`` the virtual number of observations of the
     mean, ``alpha > 1`` and ``beta > 0`` the shape and scale of the inverse-gamma on the variance
     (Amini et al., NeurIPS 2020, Eq. 2–3).
+
+    Examples
+    --------
+    Zero raw outputs give ``nu = beta = alpha - 1 = softplus(0) = log 2`` (plus ``eps``), so the
+    aleatoric variance ``beta / (alpha - 1)`` is one:
+
+    >>> p = nig_parameters(torch.zeros(1, 4))
+    >>> p.gamma, round(float(p.nu), 4), round(float(p.beta / (p.alpha - 1)), 4)
+    (tensor([[0.]]), 0.6931, 1.0)
     """
 
     gamma: torch.Tensor

@@ -39,7 +39,20 @@ _REFIT_STREAM = 2**32 - 3
 
 
 class SearchFailedError(UQKitError):
-    """No trial of the search finished (every one failed after its retries)."""
+    """No trial of the search finished (every one failed after its retries).
+
+    Raised by ``fit`` of :class:`AutoDEUQRegressor` / :class:`AutoDEUQClassifier`; a subclass of
+    :class:`~uqkit.exceptions.UQKitError`, so ``except UQKitError`` catches it too.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import UQKitError
+    >>> try:
+    ...     raise SearchFailedError("None of the 2 trials finished.")
+    ... except UQKitError as error:
+    ...     print(type(error).__name__, "-", error)
+    SearchFailedError - None of the 2 trials finished.
+    """
 
 
 class _BaseAutoDEUQ(NetworkEstimator):
