@@ -51,10 +51,7 @@ PACKAGES = {
 
 # Public names whose docstring has no Examples section yet: name -> owner who should add one.
 # Remove an entry once its docstring has an example (``pytest -rX`` lists those that now pass).
-KNOWN_GAPS = {
-    "uqkit.embeddings.GloVeVectors": "embeddings",
-    "uqkit.embeddings.write_glove_vectors": "embeddings",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 # Module-level constants: a str, tuple or dict has no docstring of its own (its __doc__ is its
 # type's); each is described in its module's docstring or where it is used.
