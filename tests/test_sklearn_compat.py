@@ -44,16 +44,12 @@ BAYES_GAPS = {
     },
     "GPClassifier": {
         "check_non_transformer_estimators_n_iter": "has max_iter but no n_iter_ attribute yet",
-        "check_classifiers_regression_target": "does not reject continuous y yet",
         "check_methods_sample_order_invariance": "Monte Carlo class probabilities are drawn "
         "for the whole batch, so a row's value depends on the batch",
         "check_methods_subset_invariance": "same Monte Carlo batch dependence",
     },
     "BayesianMLPRegressor": {
         "check_supervised_y_2d": "keeps a (n, 1) target two-dimensional without a warning",
-    },
-    "BayesianMLPClassifier": {
-        "check_classifiers_regression_target": "does not reject continuous y yet",
     },
 }
 

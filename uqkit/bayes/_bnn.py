@@ -55,6 +55,7 @@ from uqkit.base import (
 from uqkit.bayes._context import isolated
 from uqkit.exceptions import DivergenceError, InvalidInputError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.training import ClassificationTargets
 
 __all__ = ["BayesianMLP", "BayesianMLPClassifier", "BayesianMLPRegressor"]
 
@@ -455,7 +456,7 @@ class BayesianMLPRegressor(UQRegressorMixin, _BayesianMLPBase):
         return RegressionPrediction.mixture(means, variances).rescale(scale, shift)
 
 
-class BayesianMLPClassifier(UQClassifierMixin, _BayesianMLPBase):
+class BayesianMLPClassifier(UQClassifierMixin, ClassificationTargets, _BayesianMLPBase):
     __doc__ = (
         """Bayesian MLP classification (categorical likelihood) trained by SVI on Pyro.
 
@@ -534,14 +535,8 @@ class BayesianMLPClassifier(UQClassifierMixin, _BayesianMLPBase):
         """
         X, y, Xt = self._prepare_fit(X, y, regression=False)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=False)
-        classes, index = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise InvalidInputError(
-                "BayesianMLPClassifier needs at least two classes in y; "
-                f"got only {classes.tolist()}."
-            )
-        self.classes_ = classes
-        self.n_outputs_ = len(classes)
+        index = self._encode_targets(y)  # sets classes_; refuses one class or continuous y
+        self.n_outputs_ = len(self.classes_)
         self._svi(Xt, torch.as_tensor(index, dtype=torch.long, device=self.device_))
         if X_val is not None:
             self.validation_scores_ = self.evaluate(X_val, y_val)

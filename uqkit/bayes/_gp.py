@@ -43,6 +43,7 @@ from uqkit.bayes._context import forked_rng
 from uqkit.bayes._gp_models import KERNELS, ExactGPModel, SVGPModel, init_hyperparameters
 from uqkit.exceptions import ConvergenceWarning, DivergenceError, InvalidInputError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.training import ClassificationTargets
 
 __all__ = ["GPClassifier", "GPRegressor"]
 
@@ -633,7 +634,7 @@ class GPRegressor(UQRegressorMixin, _GPBase):
         }
 
 
-class GPClassifier(UQClassifierMixin, _GPBase):
+class GPClassifier(UQClassifierMixin, ClassificationTargets, _GPBase):
     """Gaussian-process classification on GPyTorch: variational or Dirichlet-based.
 
     ``method="variational"``: a sparse variational GP (Hensman, Matthews & Ghahramani, AISTATS
@@ -761,12 +762,7 @@ class GPClassifier(UQClassifierMixin, _GPBase):
         self._setup()
         X, y = self._check_X_y(X, y, regression=False)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=False)
-        classes, y_index = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise InvalidInputError(
-                f"GPClassifier needs at least two classes in y; got only {classes.tolist()}."
-            )
-        self.classes_ = classes
+        y_index = self._encode_targets(y)  # sets classes_; refuses one class or continuous y
         scaler = Standardizer.fit(X)
         self.x_mean_, self.x_scale_ = scaler.mean, scaler.scale
         Xs = scaler.transform(X)
@@ -790,7 +786,7 @@ class GPClassifier(UQClassifierMixin, _GPBase):
                 self.model_ = self._build_variational(inducing)
                 init_hyperparameters(self.model_, n_dims, lengthscale=math.sqrt(n_dims))
                 labels = torch.as_tensor(y_index, device=self.device_)
-                if len(classes) == 2:
+                if len(self.classes_) == 2:
                     labels = labels.to(resolve_dtype(self.dtype))
                 self.loss_curve_ = self._train_svgp(
                     self.model_,
