@@ -282,8 +282,6 @@ class UQEstimator(BaseEstimator):
             raise InvalidInputError(f"{type(self).__name__}: {err}") from err
         if regression:
             y = np.asarray(y, dtype=np.float64)
-            if y.ndim == 2 and y.shape[1] == 1 and np.ndim(to_numpy(y)) == 1:
-                y = y[:, 0]
         return X, y
 
     def _check_validation_data(self, X_val, y_val, *, regression: bool):

@@ -55,7 +55,7 @@ def _reduce(values: np.ndarray, reduction: str) -> np.ndarray | float:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none'; got {reduction!r}.")
 
 
-def _as_float_array(values, name: str) -> np.ndarray:
+def _as_float_array(values) -> np.ndarray:
     if hasattr(values, "detach"):  # a torch tensor
         values = values.detach().cpu().numpy()
     return np.asarray(values, dtype=np.float64)
@@ -148,9 +148,9 @@ class RegressionPrediction:
         >>> RegressionPrediction.normal([1.0], [0.5], [0.5]).total
         array([1.])
         """
-        mean = _as_float_array(mean, "mean")
-        aleatoric = _as_float_array(aleatoric, "aleatoric")
-        epistemic = np.zeros_like(mean) if epistemic is None else _as_float_array(epistemic, "")
+        mean = _as_float_array(mean)
+        aleatoric = _as_float_array(aleatoric)
+        epistemic = np.zeros_like(mean) if epistemic is None else _as_float_array(epistemic)
         return cls(mean=mean, aleatoric=aleatoric, epistemic=epistemic, distribution="normal")
 
     @classmethod
@@ -171,8 +171,8 @@ class RegressionPrediction:
         >>> pred.epistemic
         array([0., 0.])
         """
-        member_means = _as_float_array(member_means, "member_means")
-        member_vars = _as_float_array(member_vars, "member_vars")
+        member_means = _as_float_array(member_means)
+        member_vars = _as_float_array(member_vars)
         if member_means.ndim < 2 or member_means.shape != member_vars.shape:
             raise ValueError(
                 "member_means and member_vars must have the same shape (k, n) or (k, n, d); "
@@ -181,7 +181,7 @@ class RegressionPrediction:
         k = member_means.shape[0]
         if weights is None:
             weights = np.full(k, 1.0 / k)
-        weights = _as_float_array(weights, "weights").reshape(-1)
+        weights = _as_float_array(weights).reshape(-1)
         if weights.shape != (k,) or np.any(weights < 0) or weights.sum() <= 0:
             raise ValueError(f"weights must be {k} non-negative numbers with a positive sum.")
         weights = weights / weights.sum()
@@ -212,7 +212,7 @@ class RegressionPrediction:
         >>> pred.distribution
         'student_t'
         """
-        arrays = [_as_float_array(v, "") for v in (loc, scale, df, aleatoric, epistemic)]
+        arrays = [_as_float_array(v) for v in (loc, scale, df, aleatoric, epistemic)]
         loc, scale, df, aleatoric, epistemic = arrays
         return cls(
             mean=loc,
@@ -237,12 +237,12 @@ class RegressionPrediction:
         >>> round(float(pred.aleatoric[0]), 12)  # alpha**2 * Gamma(3/2) / Gamma(1/2)
         0.5
         """
-        loc = _as_float_array(loc, "loc")
-        alpha = _as_float_array(alpha, "alpha")
-        beta = _as_float_array(beta, "beta")
+        loc = _as_float_array(loc)
+        alpha = _as_float_array(alpha)
+        beta = _as_float_array(beta)
         ratio = np.exp(special.gammaln(3.0 / beta) - special.gammaln(1.0 / beta))
         aleatoric = alpha**2 * ratio
-        epistemic = np.zeros_like(loc) if epistemic is None else _as_float_array(epistemic, "")
+        epistemic = np.zeros_like(loc) if epistemic is None else _as_float_array(epistemic)
         scale = np.sqrt((aleatoric + epistemic) / ratio)
         return cls(
             mean=loc,
@@ -315,7 +315,7 @@ class RegressionPrediction:
 
     # ------------------------------------------------------------------ distribution
     def _check_y(self, y) -> np.ndarray:
-        y = _as_float_array(y, "y")
+        y = _as_float_array(y)
         if y.shape != np.shape(self.mean):
             if y.ndim == 1 and np.ndim(self.mean) == 2 and np.shape(self.mean)[1] == 1:
                 y = y[:, None]
@@ -557,11 +557,11 @@ class ClassificationPrediction:
     @classmethod
     def from_members(cls, member_probs, weights=None, classes=None) -> ClassificationPrediction:
         """Average member probabilities (optionally weighted) into one prediction."""
-        member_probs = _as_float_array(member_probs, "member_probs")
+        member_probs = _as_float_array(member_probs)
         if member_probs.ndim != 3:
             raise ValueError(f"member_probs must have shape (k, n, C); got {member_probs.shape}.")
         k = member_probs.shape[0]
-        weights = np.full(k, 1.0 / k) if weights is None else _as_float_array(weights, "")
+        weights = np.full(k, 1.0 / k) if weights is None else _as_float_array(weights)
         weights = weights / weights.sum()
         probs = np.einsum("k,knc->nc", weights, member_probs)
         return cls(probs=probs, member_probs=member_probs, weights=weights, classes=classes)
@@ -569,7 +569,7 @@ class ClassificationPrediction:
     @classmethod
     def from_dirichlet(cls, alpha, classes=None) -> ClassificationPrediction:
         """Prediction of a Dirichlet ``Dir(alpha)``: ``probs = alpha / sum(alpha)``."""
-        alpha = _as_float_array(alpha, "alpha")
+        alpha = _as_float_array(alpha)
         probs = alpha / alpha.sum(axis=-1, keepdims=True)
         return cls(probs=probs, alpha=alpha, classes=classes)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -67,10 +66,11 @@ class BaseDeepEnsemble(StackedEstimator):
     def _member_seeds(self) -> list[int]:
         return [derive_seed(self.random_state_, i) for i in range(self.n_members)]
 
-    def _train_config(self, X_train: np.ndarray, has_validation: bool) -> TrainConfig:
+    def _train_config(self, X_train: torch.Tensor, has_validation: bool) -> TrainConfig:
         config = super()._train_config(X_train, has_validation)
         if self.adversarial:  # ε × the range of each (scaled) feature, as in the paper
-            config.adversarial_eps = (self.adversarial_eps * np.ptp(X_train, axis=0)).tolist()
+            feature_range = X_train.amax(dim=0) - X_train.amin(dim=0)
+            config.adversarial_eps = (self.adversarial_eps * feature_range).tolist()
         return config
 
     def _fit_options(self) -> dict:

@@ -290,7 +290,7 @@ class StackedEstimator(NetworkEstimator):
         raise NotImplementedError
 
 
-    def _train_config(self, X_train: np.ndarray, has_validation: bool) -> TrainConfig:
+    def _train_config(self, X_train: torch.Tensor, has_validation: bool) -> TrainConfig:
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -327,7 +327,7 @@ class StackedEstimator(NetworkEstimator):
             self._loss(),
             data,
             self._member_seeds(),
-            self._train_config(data.X.cpu().numpy(), data.X_val is not None),
+            self._train_config(data.X, data.X_val is not None),
             device=self.device_,
             verbose=self.verbose,
             **self._fit_options(),
