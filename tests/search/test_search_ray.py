@@ -121,3 +121,28 @@ def test_failed_trial_is_reported_random_search(ray_session, data, tmp_path, mon
     assert model.weights_.tolist() == [0.5, 0.5]
     record = json.loads(_checkpoints(tmp_path)[0].read_text())
     assert set(record) >= {"config", "architecture", "val_nll", "best_epoch", "seed"}
+
+
+def test_tpe_search_under_asha(ray_session, data, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    X, y = data
+    # patience = epochs: every trial reaches ASHA's max_t, where it must still report its
+    # checkpoint (the first trial at a rung is never cut, so at least one finishes)
+    space = {**SPACE, "epochs": 4, "patience": 4}
+    model = _model(tmp_path, n_trials=4, searcher="tpe", scheduler="asha", space=space,
+                   max_failures=0).fit(X, y)
+    assert "Configuration for experiment" not in capsys.readouterr().out  # verbose=0: silent
+    catalog = model.catalog_
+    # every trial is accounted for: finished with a checkpoint, or stopped by ASHA
+    assert len(catalog) == 4
+    assert set(catalog["status"]) <= {"FINISHED", "STOPPED"}
+    finished = catalog[catalog["status"] == "FINISHED"]
+    assert len(finished) >= 1 and np.isfinite(finished["val_nll"]).all()
+    stopped = catalog[catalog["status"] == "STOPPED"]
+    assert (stopped["weight"] == 0).all()
+    # TPE proposed configurations of the space
+    checker = SearchSpace.from_dict(space)
+    for _, row in finished.iterrows():
+        checker.validate({v.name: row[v.name] for v in checker.variables()})
+    assert model.weights_.sum() == pytest.approx(1.0)
+    assert np.isfinite(model.predict_uncertainty(X[:10]).total).all()

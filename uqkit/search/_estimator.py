@@ -263,7 +263,7 @@ class _BaseAutoDEUQ(NetworkEstimator):
     def catalog_(self):
         """Every trial: its configuration, validation NLL, status, attempts, errors and ensemble
         weight, as a ``pandas.DataFrame`` (one row per trial; failed trials have ``status``
-        ``"ERROR"`` and no NLL)."""
+        ``"ERROR"`` and no NLL, trials cut by the ASHA scheduler ``"STOPPED"``)."""
         import pandas as pd
 
         check_fitted(self, "catalog_records_")
@@ -382,7 +382,8 @@ class AutoDEUQRegressor(UQRegressorMixin, RegressionTargets, _BaseAutoDEUQ):
     weights_ : ndarray of shape (n_members,)
         Mixture weights, summing to one.
     catalog_ : pandas.DataFrame
-        Every trial: configuration, validation NLL, status, attempts, errors, weight.
+        Every trial: configuration, validation NLL, status (``FINISHED``, ``ERROR`` or, under
+        ASHA, ``STOPPED``), attempts, errors, weight.
     member_configs_ : list of dict
         The configurations of the members.
     selection_path_ : list of float

@@ -24,7 +24,9 @@ first ``attempts`` attempts (default 1), e.g. ``"0:raise"`` or ``"1:raise:9"``. 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 import math
@@ -516,8 +518,11 @@ def run_search(
     if scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
+        # stop_last_trials=False: a trial that reaches max_t ends by itself and reports its
+        # checkpoint; ASHA stopping it at its last epoch report would lose the trained network
         sched = ASHAScheduler(time_attr="epoch", max_t=space.epochs,
-                              grace_period=max(1, min(space.patience, space.epochs)))
+                              grace_period=max(1, min(space.patience, space.epochs)),
+                              stop_last_trials=False)
     failures = _FailureLog()
     tuner = tune.Tuner(
         trainable,
@@ -533,7 +538,8 @@ def run_search(
             verbose=min(int(verbose), 2), callbacks=[failures],
         ),
     )
-    grid = tuner.fit()
+    with _quiet(verbose == 0):
+        grid = tuner.fit()
     new_failed = []
     for result in grid:
         if result.error is None:
@@ -568,6 +574,24 @@ def run_search(
             record["errors"] = next((e for key, e in failures.errors.items()
                                      if key in record["trial_name"]), [])
     return records, failed + new_failed
+
+
+@contextlib.contextmanager
+def _quiet(silent: bool):
+    """``verbose=0`` means silent, but Tune prints its experiment header and an INFO line even at
+    its lowest verbosity: swallow stdout and raise the ``ray.tune`` log level to WARNING (trial
+    errors still show)."""
+    if not silent:
+        yield
+        return
+    tune_logger = logging.getLogger("ray.tune")
+    level = tune_logger.level
+    tune_logger.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        tune_logger.setLevel(level)
 
 
 def _last_line(error: BaseException) -> str:
