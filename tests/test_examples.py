@@ -46,7 +46,6 @@ def test_every_example_is_tested():
 
 
 def test_tabular_regression_report(tmp_path, capsys):
-    pytest.importorskip("uqkit.calibration", reason="uqkit.calibration is not present yet")
     _run("tabular_regression_report", "--output", str(tmp_path))
     out = capsys.readouterr().out
     assert "90% intervals" in out and "## Verdicts" in out
@@ -56,8 +55,6 @@ def test_tabular_regression_report(tmp_path, capsys):
 
 
 def test_image_classification_ood(capsys):
-    pytest.importorskip("uqkit.evidential", reason="uqkit.evidential is not present yet")
-    pytest.importorskip("uqkit.calibration", reason="uqkit.calibration is not present yet")
     if not _has_shared_data("images", "mnist"):
         pytest.skip("MNIST/notMNIST are not in the shared data folder (uqkit.datasets.data_root)")
     _run("image_classification_ood")
@@ -69,7 +66,6 @@ def test_image_classification_ood(capsys):
 def test_lora_text_bayesian(capsys):
     pytest.importorskip("transformers", reason="needs the llm extra (transformers)")
     pytest.importorskip("peft", reason="needs the llm extra (peft)")
-    pytest.importorskip("uqkit.bayes.tfb", reason="uqkit.bayes.tfb is not present yet")
     if not _has_shared_data("text", "stsa.binary.train"):
         pytest.skip("SST-2 is not in the shared data folder (uqkit.datasets.data_root)")
     _run("lora_text_bayesian")
@@ -82,7 +78,6 @@ def test_lora_text_bayesian(capsys):
 def test_rl_ggd_critic(capsys):
     pytest.importorskip("stable_baselines3", reason="needs the rl extra (stable-baselines3)")
     pytest.importorskip("gymnasium", reason="needs the rl extra (gymnasium)")
-    pytest.importorskip("uqkit.rl", reason="uqkit.rl is not present yet")
     _run("rl_ggd_critic")
     out = capsys.readouterr().out
     assert "(ggd predictive)" in out
@@ -90,7 +85,6 @@ def test_rl_ggd_critic(capsys):
 
 
 def test_glove_v_bias_test(capsys):
-    pytest.importorskip("uqkit.embeddings", reason="uqkit.embeddings is not present yet")
     if not _has_shared_data("corpus", "state_union.txt"):
         pytest.skip("the State of the Union corpus is not in the shared data folder")
     _run("glove_v_bias_test")
@@ -103,7 +97,6 @@ def test_glove_v_bias_test(capsys):
 @pytest.mark.ray
 def test_ray_cluster_search(capsys):
     pytest.importorskip("ray", reason="needs the search extra (ray[tune])")
-    pytest.importorskip("uqkit.search", reason="uqkit.search is not present yet")
     import ray
 
     started_here = not ray.is_initialized()
