@@ -39,7 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
 
-from uqkit.base import Standardizer
+from uqkit._data import Standardizer
 from uqkit.datasets import load_mnist_ood, load_uci
 from uqkit.dca import DCAClassifier, DCARegressor, mlp_preset
 from uqkit.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor

@@ -39,7 +39,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from uqkit.base import Standardizer
+from uqkit._data import Standardizer
 from uqkit.datasets import load_mnist_ood
 from uqkit.ensemble import DeepEnsembleClassifier
 from uqkit.evidential import EvidentialClassifier, ImageCNN
@@ -83,7 +83,7 @@ def baseline_module(in_features, out_features, *, hidden, cnn, weight, shift) ->
 def ece(probs: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
     """Top-label ECE with equal-width bins; `uqkit.calibration`'s when it is installed."""
     try:
-        from uqkit.calibration import expected_calibration_error
+        from uqkit.metrics import expected_calibration_error
     except ImportError:
         confidence = probs.max(1)
         correct = (probs.argmax(1) == y).astype(float)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 
-from uqkit.calibration import report
 from uqkit.datasets import load_mnist_ood
 from uqkit.ensemble import DeepEnsembleClassifier
 from uqkit.evidential import EvidentialClassifier
+from uqkit.report import report
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,9 +22,9 @@ from collections import Counter
 import numpy as np
 import torch
 
-from uqkit.calibration import report
 from uqkit.datasets import data_root
 from uqkit.prediction import ClassificationPrediction
+from uqkit.report import report
 
 PAD, CLS, UNK = 0, 1, 2
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from uqkit.calibration import ConformalRegressor, report
+from uqkit.calibration import ConformalRegressor
 from uqkit.datasets import load_concrete
 from uqkit.ensemble import DeepEnsembleRegressor
+from uqkit.report import report
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,11 +53,11 @@ def test_tampered_or_foreign_files_fail_cleanly(tmp_path):
         header = json.loads(handle.metadata()["uqkit"])
     header["class"] = "os:system"
     text = json.dumps(header, sort_keys=True)
-    from uqkit.base import _digest
+    from uqkit._io import digest
 
     tensors = load_file(str(path))
     save_file(tensors, str(tmp_path / "evil.safetensors"),
-              metadata={"uqkit": text, "sha256": _digest(text, tensors)})
+              metadata={"uqkit": text, "sha256": digest(text, tensors)})
     with pytest.raises(ModelFileError, match="not a uqkit estimator"):
         uqkit.load(tmp_path / "evil.safetensors")
     with pytest.raises(ModelFileError, match="No model file"):

@@ -40,7 +40,7 @@ _LAZY = {
     "BayesianLoRA": "uqkit.bayes",
     "bayesianize_lora": "uqkit.bayes",
     "GloVeV": "uqkit.embeddings",
-    "report": "uqkit.calibration",
+    "report": "uqkit.report",
 }
 
 __all__ = [

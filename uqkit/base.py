@@ -1,29 +1,18 @@
-"""What every uqkit estimator shares: validation, scaling, seeding, device, fitted checks,
-save/load.
+"""The estimator base and mixins every uqkit estimator shares: parameter and input validation,
+fitted checks, seeding, device, and save/load.
 
 An estimator subclasses :class:`UQEstimator` plus :class:`UQRegressorMixin` or
 :class:`UQClassifierMixin`, declares ``_parameter_constraints`` (scikit-learn style, checked once in
 ``fit``) and implements ``fit`` and ``predict_uncertainty``. Saving works for free for fitted
 attributes that are numpy arrays, JSON values or ``torch.nn.Module`` objects; a module is rebuilt on
-load by the estimator's ``_build_module(name)``.
-
-Examples
---------
->>> import numpy as np
->>> scaler = Standardizer.fit(np.array([[1.0], [3.0]]))
->>> scaler.transform(np.array([[3.0]]))
-array([[1.]])
+load by the estimator's ``_build_module(name)``. Every subclass that is not abstract joins the
+registry :func:`uqkit.utils.all_estimators` and the common tests.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
-import re
-from dataclasses import dataclass
+import inspect
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -32,158 +21,29 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted as _sk_check_is_fitted
 from sklearn.utils.validation import validate_data
 
+from uqkit._data import resolve_device, to_numpy
+from uqkit._io import (
+    decode_state,
+    encode_state,
+    import_uqkit_class,
+    jsonable,
+    read_model_file,
+    write_model_file,
+)
+from uqkit._random import resolve_entropy
 from uqkit.exceptions import InvalidInputError, ModelFileError, NotFittedError
+from uqkit.metrics import classification_metrics, regression_metrics
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __all__ = [
-    "Standardizer",
     "UQClassifierMixin",
     "UQEstimator",
     "UQRegressorMixin",
     "check_fitted",
-    "derive_seed",
     "load",
-    "resolve_device",
-    "to_numpy",
 ]
 
-FORMAT_VERSION = 1
-_METADATA_KEY = "uqkit"
-_CLASS_PATH = re.compile(r"^uqkit(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
-
-
-# ---------------------------------------------------------------------------- small helpers
-def to_numpy(values) -> Any:
-    """Return ``values`` as something scikit-learn validation accepts (torch tensors → numpy).
-
-    Parameters
-    ----------
-    values : torch.Tensor or array-like
-        A tensor (on any device, with or without grad) or anything else.
-
-    Returns
-    -------
-    numpy.ndarray or object
-        The tensor as a detached numpy array on the CPU; any other value unchanged.
-
-    Examples
-    --------
-    >>> to_numpy(torch.tensor([1.0, 2.0], requires_grad=True))
-    array([1., 2.], dtype=float32)
-    >>> to_numpy([[1, 2]])
-    [[1, 2]]
-    """
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().numpy()
-    return values
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    """
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError("device='cuda' was requested but CUDA is not available here.")
-    return device
-
-
-def resolve_dtype(dtype: str) -> torch.dtype:
-    """``"float32"`` or ``"float64"`` → the torch dtype."""
-    return {"float32": torch.float32, "float64": torch.float64}[dtype]
-
-
-def derive_seed(entropy: int, *keys: int) -> int:
-    """A 63-bit seed derived from ``entropy`` and a path of integer keys.
-
-    Member ``i`` of an ensemble uses ``derive_seed(entropy, i)``: the seed depends on the member's
-    index only, not on how many members there are or on the backend that trains them.
-
-    Examples
-    --------
-    >>> derive_seed(0, 1) == derive_seed(0, 1) != derive_seed(0, 2)
-    True
-    """
-    sequence = np.random.SeedSequence(entropy, spawn_key=tuple(int(k) for k in keys))
-    return int(sequence.generate_state(1, np.uint64)[0] & np.uint64(2**63 - 1))
-
-
-def resolve_entropy(random_state) -> int:
-    """Turn a ``random_state`` (None, int, numpy RandomState/Generator) into an integer entropy."""
-    if random_state is None:
-        return int(np.random.SeedSequence().entropy % (2**32))  # a valid sklearn random_state
-    if isinstance(random_state, (int, np.integer)):
-        return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**63 - 1))
-    raise InvalidInputError(
-        f"random_state must be None, an int, a RandomState or a Generator; got {random_state!r}."
-    )
-
-
-@dataclass
-class Standardizer:
-    """Affine scaling ``(x - mean) / scale``; constant columns keep scale 1.
-
-    Parameters
-    ----------
-    mean : numpy.ndarray of shape (p,)
-        Value subtracted from every column.
-    scale : numpy.ndarray of shape (p,)
-        Positive divisor of every column.
-
-    Examples
-    --------
-    >>> values = np.array([[1.0, 5.0], [3.0, 5.0]])
-    >>> scaler = Standardizer.fit(values)
-    >>> scaler.transform(values)
-    array([[-1.,  0.],
-           [ 1.,  0.]])
-    >>> np.allclose(scaler.inverse_transform(scaler.transform(values)), values)
-    True
-    """
-
-    mean: np.ndarray
-    scale: np.ndarray
-
-    @classmethod
-    def fit(cls, values: np.ndarray, mode: str = "column") -> Standardizer:
-        """Fit on ``values`` of shape (n, p).
-
-        ``mode="column"`` scales every column on its own; ``"global"`` uses one mean and scale
-        for all columns (pixels: per-column scaling would blow up pixels that are almost always
-        dark); ``"none"`` is the identity.
-        """
-        if mode == "none":
-            return cls.identity(values.shape[1])
-        if mode == "global":
-            scale = float(values.std()) or 1.0
-            width = values.shape[1]
-            return cls(np.full(width, float(values.mean())), np.full(width, scale))
-        if mode != "column":
-            raise ValueError(f"mode must be 'column', 'global' or 'none'; got {mode!r}.")
-        mean = values.mean(axis=0)
-        scale = values.std(axis=0)
-        scale = np.where(scale > 1e-12 * np.maximum(np.abs(mean), 1.0), scale, 1.0)
-        return cls(mean=mean, scale=scale)
-
-    @classmethod
-    def identity(cls, n_columns: int) -> Standardizer:
-        return cls(mean=np.zeros(n_columns), scale=np.ones(n_columns))
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        return (values - self.mean) / self.scale
-
-    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
-        return values * self.scale + self.mean
+_NESTED = "nested/"  # tensor-name prefix of a nested estimator's tensors
 
 
 def check_fitted(estimator: BaseEstimator, attributes: str | list[str] | None = None) -> None:
@@ -316,8 +176,29 @@ class UQEstimator(BaseEstimator):
     def _fitted_attributes(self) -> list[str]:
         return [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]
 
+    def _to_saved(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """This estimator as ``(header, tensors)``; estimators among the parameters nest inside."""
+        check_fitted(self)
+        state, tensors = encode_state({k: getattr(self, k) for k in self._fitted_attributes()})
+        params, nested = {}, {}
+        for key, value in self.get_params(deep=False).items():
+            if isinstance(value, UQEstimator):
+                nested[key], inner = value._to_saved()
+                tensors.update({f"{_NESTED}{key}/{k}": v for k, v in inner.items()})
+            else:
+                params[key] = jsonable(value, key)
+        header = {
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "params": params,
+            "state": state,
+            "nested": nested,
+        }
+        return header, tensors
+
     def save(self, path: str | Path) -> Path:
         """Save the fitted estimator to one safetensors file (JSON header + tensors; no pickle).
+
+        A wrapped uqkit model (the ``estimator`` of a recalibrator) is saved inside the same file.
 
         Parameters
         ----------
@@ -329,108 +210,35 @@ class UQEstimator(BaseEstimator):
         Path
             The written file. Load it with :func:`uqkit.load`.
         """
-        from safetensors.torch import save_file
-
-        check_fitted(self)
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            path = path.with_name(path.name + ".safetensors")
-        state: dict[str, Any] = {}
-        tensors: dict[str, torch.Tensor] = {}
-        for name in self._fitted_attributes():
-            value = getattr(self, name)
-            if isinstance(value, torch.nn.Module):
-                state[name] = {"kind": "module"}
-                for key, tensor in value.state_dict().items():
-                    tensors[f"{name}/{key}"] = tensor.detach().cpu().contiguous()
-            elif isinstance(value, torch.Tensor):
-                state[name] = {"kind": "tensor"}
-                tensors[name] = value.detach().cpu().contiguous()
-            elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-                state[name] = {"kind": "array", "dtype": str(value.dtype)}
-                tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
-            elif isinstance(value, np.ndarray):
-                state[name] = {"kind": "list_array", "value": value.tolist()}
-            elif isinstance(value, torch.device):
-                continue  # resolved again on load
-            else:
-                state[name] = {"kind": "json", "value": _jsonable(value, name)}
-        header = {
-            "format_version": FORMAT_VERSION,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
-            "params": {k: _jsonable(v, k) for k, v in self.get_params(deep=False).items()},
-            "state": state,
-        }
-        text = json.dumps(header, sort_keys=True)
-        metadata = {_METADATA_KEY: text, "sha256": _digest(text, tensors)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(path), metadata=metadata)
-        return path
+        header, tensors = self._to_saved()
+        return write_model_file(path, header, tensors)
 
     @classmethod
     def _from_saved(cls, header: dict, tensors: dict[str, torch.Tensor]) -> UQEstimator:
-        import inspect
-
         params = dict(header["params"])
         for name, parameter in inspect.signature(cls.__init__).parameters.items():
             # JSON has no tuples: give tuple-valued parameters (hidden_layers=(50,)) back their type
             if isinstance(parameter.default, tuple) and isinstance(params.get(name), list):
                 params[name] = tuple(params[name])
+        for name, inner_header in header.get("nested", {}).items():
+            prefix = f"{_NESTED}{name}/"
+            inner = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            inner_cls = import_uqkit_class(inner_header.get("class", ""), UQEstimator)
+            params[name] = inner_cls._from_saved(inner_header, inner)
         estimator = cls(**params)
-        modules = []
-        for name, entry in header["state"].items():
-            kind = entry["kind"]
-            if kind == "array":
-                setattr(estimator, name, tensors[name].numpy().astype(entry["dtype"]))
-            elif kind == "tensor":
-                setattr(estimator, name, tensors[name])
-            elif kind == "list_array":
-                setattr(estimator, name, np.asarray(entry["value"]))
-            elif kind == "json":
-                setattr(estimator, name, entry["value"])
-            elif kind == "module":
-                modules.append(name)
-            else:
-                raise ModelFileError(f"unknown state kind {kind!r} for {name!r}.")
+        own = {k: v for k, v in tensors.items() if not k.startswith(_NESTED)}
+        values, modules = decode_state(header["state"], own)
+        for name, value in values.items():
+            setattr(estimator, name, value)
         if hasattr(estimator, "device") and not hasattr(estimator, "device_"):
             estimator.device_ = resolve_device(estimator.device)
-        for name in modules:
+        for name, module_state in modules.items():
             module = estimator._build_module(name)
-            prefix = f"{name}/"
-            module_state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
             module.load_state_dict(module_state, strict=True)
             if hasattr(estimator, "device_"):
                 module = module.to(estimator.device_)
             setattr(estimator, name, module.eval())
         return estimator
-
-
-def _digest(text: str, tensors: dict[str, torch.Tensor]) -> str:
-    digest = hashlib.sha256(text.encode())
-    for key in sorted(tensors):
-        digest.update(key.encode())
-        digest.update(tensors[key].contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _jsonable(value, name: str):
-    """A JSON-compatible copy of ``value``; refuse anything that would need code to restore."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, name) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, name) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, torch.device):
-        return str(value)
-    raise ModelFileError(
-        f"Cannot save {name!r} = {value!r}: uqkit files hold only JSON values and tensors, "
-        "never code. Use a built-in option instead of a Python object to make the model savable."
-    )
 
 
 def load(path: str | Path) -> UQEstimator:
@@ -470,41 +278,15 @@ def load(path: str | Path) -> UQEstimator:
     >>> np.array_equal(restored.predict(X), model.predict(X))
     True
     """
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.exists() and path.with_name(path.name + ".safetensors").exists():
-        path = path.with_name(path.name + ".safetensors")
-    if not path.is_file():
-        raise ModelFileError(f"No model file at {str(path)!r}.")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-        text = metadata[_METADATA_KEY]
-        header = json.loads(text)
-    except Exception as err:  # safetensors raises its own error types for corrupt files
-        raise ModelFileError(f"{str(path)!r} is not a readable uqkit model file: {err}") from err
-    if metadata.get("sha256") != _digest(text, tensors):
-        raise ModelFileError(f"{str(path)!r} was modified after it was saved (checksum mismatch).")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"Unsupported uqkit file format {header.get('format_version')!r}.")
+    header, tensors = read_model_file(path)
     class_path = header.get("class", "")
-    if not _CLASS_PATH.match(class_path):
-        raise ModelFileError(f"{class_path!r} is not a uqkit estimator class.")
-    module_name, class_name = class_path.split(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as err:
-        raise ModelFileError(f"Unknown uqkit estimator class {class_path!r}.") from err
-    if not (isinstance(cls, type) and issubclass(cls, UQEstimator)):
-        raise ModelFileError(f"{class_path!r} is not a uqkit estimator class.")
+    cls = import_uqkit_class(class_path, UQEstimator)
     try:
         return cls._from_saved(header, tensors)
     except ModelFileError:
         raise
     except Exception as err:
-        raise ModelFileError(f"Could not rebuild {class_name} from {str(path)!r}: {err}") from err
+        raise ModelFileError(f"Could not rebuild {class_path} from {str(path)!r}: {err}") from err
 
 
 # ---------------------------------------------------------------------------- mixins
@@ -545,10 +327,8 @@ class UQRegressorMixin(RegressorMixin):
     def evaluate(self, X, y) -> dict[str, float]:
         """Uncertainty metrics on ``(X, y)``: NLL, CRPS, RMSE, 90% coverage/width, variances.
 
-        See :func:`uqkit.calibration.regression_metrics` for the full list.
+        See :func:`uqkit.metrics.regression_metrics` for the full list.
         """
-        from uqkit.calibration import regression_metrics  # lazy: calibration imports this module
-
         return regression_metrics(self.predict_uncertainty(X), to_numpy(y))
 
 
@@ -589,8 +369,6 @@ class UQClassifierMixin(ClassifierMixin):
     def evaluate(self, X, y) -> dict[str, float]:
         """Uncertainty metrics on ``(X, y)``: NLL, accuracy, Brier score, ECE, uncertainties.
 
-        See :func:`uqkit.calibration.classification_metrics` for the full list.
+        See :func:`uqkit.metrics.classification_metrics` for the full list.
         """
-        from uqkit.calibration import classification_metrics
-
         return classification_metrics(self.predict_uncertainty(X), to_numpy(y))

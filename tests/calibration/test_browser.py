@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uqkit.calibration import report
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.report import report
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,8 @@ import pytest
 from netcal.metrics import ECE, MCE
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-from uqkit.calibration import (
+from uqkit.exceptions import InvalidInputError
+from uqkit.metrics import (
     aurc,
     brier_score,
     classification_metrics,
@@ -20,7 +21,6 @@ from uqkit.calibration import (
     risk_coverage_curve,
     uncertainty_score,
 )
-from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 

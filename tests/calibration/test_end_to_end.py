@@ -11,10 +11,10 @@ from uqkit.calibration import (
     IsotonicCalibration,
     TemperatureScaling,
     VarianceScaling,
-    report,
 )
 from uqkit.cli import main
 from uqkit.exceptions import ModelFileError
+from uqkit.report import report
 
 ensemble = pytest.importorskip("uqkit.ensemble")
 

@@ -10,13 +10,15 @@ from uqkit.calibration import (
     IsotonicRegressionPrediction,
     TemperatureScaling,
     VarianceScaling,
+)
+from uqkit.exceptions import InvalidInputError, NotFittedError
+from uqkit.metrics import (
     classification_nll,
     coverage,
     expected_calibration_error,
     miscalibration_area,
     regression_nll,
 )
-from uqkit.exceptions import InvalidInputError, NotFittedError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 

@@ -6,7 +6,8 @@ from netcal.metrics import ENCE, NLL, PICP, QCE, UCE
 from scipy import integrate, stats
 from sklearn.metrics import mean_pinball_loss
 
-from uqkit.calibration import (
+from uqkit.exceptions import InvalidInputError
+from uqkit.metrics import (
     DEFAULT_QUANTILES,
     binned_error_vs_std,
     calibration_curve,
@@ -24,8 +25,7 @@ from uqkit.calibration import (
     sharpness,
     uce,
 )
-from uqkit.calibration._regression import predictive_quantiles
-from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._regression import predictive_quantiles
 from uqkit.prediction import RegressionPrediction
 
 

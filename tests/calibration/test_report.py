@@ -7,15 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from uqkit.calibration import (
-    CalibrationReport,
-    ConformalRegressor,
-    classification_metrics,
-    regression_metrics,
-    report,
-)
+from uqkit.calibration import ConformalRegressor
 from uqkit.exceptions import InvalidInputError
+from uqkit.metrics import classification_metrics, regression_metrics
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.report import CalibrationReport, report
 
 
 def _regression_predictions(n=800, seed=0):

@@ -4,7 +4,7 @@ import torch
 from torch.nn import functional as F
 
 import uqkit
-from uqkit.base import derive_seed
+from uqkit._random import derive_seed
 from uqkit.dca import DCAClassifier, DCARegressor
 from uqkit.dca._base import _ORDER_STREAM
 from uqkit.exceptions import InvalidInputError, ModelFileError, NotFittedError

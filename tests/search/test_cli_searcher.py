@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from uqkit.cli import build_parser
+from uqkit.cli._search import build_estimator, load_config
 from uqkit.exceptions import InvalidInputError
 from uqkit.search import SearchSpace
-from uqkit.search._cli import build_estimator, load_config
 
 CONFIGS = sorted((Path(__file__).parents[2] / "search").glob("*.yaml"))
 

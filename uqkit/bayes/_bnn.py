@@ -43,15 +43,9 @@ from pyro.nn import PyroModule, PyroParam, PyroSample
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from uqkit.base import (
-    Standardizer,
-    UQClassifierMixin,
-    UQEstimator,
-    UQRegressorMixin,
-    check_fitted,
-    derive_seed,
-    resolve_device,
-)
+from uqkit._data import Standardizer, resolve_device
+from uqkit._random import derive_seed
+from uqkit.base import UQClassifierMixin, UQEstimator, UQRegressorMixin, check_fitted
 from uqkit.bayes._context import isolated
 from uqkit.exceptions import DivergenceError, InvalidInputError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction

@@ -29,16 +29,9 @@ import torch
 from linear_operator.utils.errors import NotPSDError
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import (
-    Standardizer,
-    UQClassifierMixin,
-    UQEstimator,
-    UQRegressorMixin,
-    check_fitted,
-    derive_seed,
-    resolve_device,
-    resolve_dtype,
-)
+from uqkit._data import Standardizer, resolve_device, resolve_dtype
+from uqkit._random import derive_seed
+from uqkit.base import UQClassifierMixin, UQEstimator, UQRegressorMixin, check_fitted
 from uqkit.bayes._context import forked_rng
 from uqkit.bayes._gp_models import KERNELS, ExactGPModel, SVGPModel, init_hyperparameters
 from uqkit.exceptions import ConvergenceWarning, DivergenceError, InvalidInputError

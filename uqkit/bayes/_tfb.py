@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import UQClassifierMixin, UQEstimator, check_fitted, derive_seed
+from uqkit._random import derive_seed
+from uqkit.base import UQClassifierMixin, UQEstimator, check_fitted
 from uqkit.exceptions import InvalidInputError, NotFittedError, UQKitWarning, require
 from uqkit.prediction import ClassificationPrediction
 

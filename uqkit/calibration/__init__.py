@@ -1,121 +1,33 @@
-"""Calibration: metrics, recalibrators, conformal prediction and calibration reports.
+"""Recalibration and conformal prediction: estimators that wrap a fitted model.
 
-Metrics are plain functions of a prediction (or arrays) and the truth; recalibrators are uqkit
-estimators that wrap a fitted model and are fitted on held-out data; :func:`report` compares
-models side by side and writes HTML, Markdown or JSON.
+Recalibrators are uqkit estimators fitted on held-out data the wrapped model has not seen;
+their predictions are the shared prediction types, so every metric in :mod:`uqkit.metrics`
+and the report in :mod:`uqkit.report` apply to them. The metrics themselves live in
+:mod:`uqkit.metrics`; reports in :mod:`uqkit.report`.
 
 Examples
 --------
 >>> import numpy as np
->>> from uqkit.calibration import coverage, expected_calibration_error
->>> result = coverage((np.zeros(4), np.ones(4)), [0.1, -0.5, 1.0, 3.0], levels=[0.9])
->>> float(result.coverage[0])
-0.75
->>> probs = np.array([[0.9, 0.1], [0.9, 0.1]])
->>> round(expected_calibration_error(probs, [0, 1]), 3)
-0.4
+>>> from uqkit.prediction import RegressionPrediction
+>>> from uqkit.calibration import VarianceScaling
+>>> pred = RegressionPrediction.normal(np.zeros(200), np.full(200, 0.25))
+>>> y = np.random.default_rng(0).normal(size=200)  # truth twice as spread as predicted
+>>> scaled = VarianceScaling().fit_prediction(pred, y).calibrate(pred)
+>>> bool(3.0 < scaled.total[0] / pred.total[0] < 5.5)
+True
 """
 
-from uqkit.calibration._classification import (
-    ReliabilityResult,
-    aurc,
-    brier_score,
-    classification_metrics,
-    classification_nll,
-    classwise_ece,
-    expected_calibration_error,
-    maximum_calibration_error,
-    misclassification_detection,
-    ood_detection,
-    reliability_curve,
-    risk_coverage_curve,
-    uncertainty_score,
-)
 from uqkit.calibration._conformal import ConformalClassifier, ConformalRegressor, aps_scores
 from uqkit.calibration._isotonic import IsotonicCalibration, IsotonicRegressionPrediction
-from uqkit.calibration._regression import (
-    DEFAULT_LEVELS,
-    DEFAULT_QUANTILES,
-    CoverageResult,
-    binned_error_vs_std,
-    calibration_curve,
-    coverage,
-    crps,
-    ence,
-    error_std_correlation,
-    miscalibration_area,
-    pinball_loss,
-    pit,
-    quantile_calibration_error,
-    regression_metrics,
-    regression_nll,
-    sharpness,
-    uce,
-)
-from uqkit.calibration._report import CalibrationReport, report
 from uqkit.calibration._temperature import TemperatureScaling
 from uqkit.calibration._variance import VarianceScaling
 
 __all__ = [
-    "DEFAULT_LEVELS",
-    "DEFAULT_QUANTILES",
-    "CalibrationReport",
     "ConformalClassifier",
     "ConformalRegressor",
-    "CoverageResult",
     "IsotonicCalibration",
     "IsotonicRegressionPrediction",
-    "ReliabilityResult",
     "TemperatureScaling",
     "VarianceScaling",
     "aps_scores",
-    "aurc",
-    "binned_error_vs_std",
-    "brier_score",
-    "calibration_curve",
-    "classification_metrics",
-    "classification_nll",
-    "classwise_ece",
-    "coverage",
-    "crps",
-    "ence",
-    "error_std_correlation",
-    "expected_calibration_error",
-    "maximum_calibration_error",
-    "miscalibration_area",
-    "misclassification_detection",
-    "nll",
-    "ood_detection",
-    "pinball_loss",
-    "pit",
-    "quantile_calibration_error",
-    "regression_metrics",
-    "regression_nll",
-    "reliability_curve",
-    "report",
-    "risk_coverage_curve",
-    "sharpness",
-    "uce",
-    "uncertainty_score",
 ]
-
-
-def nll(pred, y) -> float:
-    """Mean negative log-likelihood of the truth, for regression or classification predictions.
-
-    Dispatches on the prediction: a :class:`~uqkit.prediction.ClassificationPrediction` or an
-    (n, C) probability array goes to :func:`classification_nll`; a
-    :class:`~uqkit.prediction.RegressionPrediction` or a ``(mean, std)`` pair to
-    :func:`regression_nll`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> round(nll((np.zeros(1), np.ones(1)), [0.0]), 4), round(nll(np.array([[0.5, 0.5]]), [1]), 4)
-    (0.9189, 0.6931)
-    """
-    from uqkit.prediction import RegressionPrediction
-
-    if isinstance(pred, (RegressionPrediction, tuple, list)):
-        return regression_nll(pred, y)
-    return classification_nll(pred, y)

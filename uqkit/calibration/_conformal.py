@@ -15,11 +15,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from uqkit.base import UQClassifierMixin, UQRegressorMixin, check_fitted, derive_seed, to_numpy
+from uqkit._data import to_numpy
+from uqkit._random import derive_seed
+from uqkit.base import UQClassifierMixin, UQRegressorMixin, check_fitted
 from uqkit.calibration._temperature import _as_prediction
-from uqkit.calibration._validation import as_classification, as_regression, as_regression_prediction
 from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._validation import as_classification, as_regression, as_regression_prediction
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __all__ = ["ConformalClassifier", "ConformalRegressor"]

@@ -12,9 +12,9 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.utils._param_validation import Interval
 
 from uqkit.base import UQRegressorMixin, check_fitted
-from uqkit.calibration._validation import as_regression, as_regression_prediction
 from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._validation import as_regression, as_regression_prediction
 from uqkit.prediction import RegressionPrediction, _reduce
 
 __all__ = ["IsotonicCalibration", "IsotonicRegressionPrediction"]

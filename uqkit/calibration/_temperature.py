@@ -6,9 +6,9 @@ import numpy as np
 from scipy import optimize
 
 from uqkit.base import UQClassifierMixin, check_fitted
-from uqkit.calibration._validation import as_classification, as_probabilities
 from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._validation import as_classification, as_probabilities
 from uqkit.prediction import ClassificationPrediction
 
 __all__ = ["TemperatureScaling"]

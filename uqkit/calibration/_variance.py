@@ -6,9 +6,9 @@ import numpy as np
 from scipy import optimize
 
 from uqkit.base import UQRegressorMixin, check_fitted
-from uqkit.calibration._validation import as_regression, as_regression_prediction
 from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._validation import as_regression, as_regression_prediction
 from uqkit.prediction import RegressionPrediction
 
 __all__ = ["VarianceScaling"]

@@ -3,32 +3,18 @@
 A recalibrator is itself a uqkit estimator: ``fit(X_cal, y_cal)`` runs the wrapped model on the
 held-out rows and fits the calibration map; ``predict_uncertainty(X)`` returns the calibrated
 prediction. ``fit_prediction(pred, y)`` and ``calibrate(pred)`` do the same from predictions
-alone (no model needed). Saving stores the wrapped model inside the same file.
+alone (no model needed). Saving stores the wrapped model inside the same file (the base
+class nests estimator parameters).
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-import tempfile
-from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
 from sklearn.utils._param_validation import HasMethods
 
-from uqkit.base import (
-    _CLASS_PATH,
-    _METADATA_KEY,
-    FORMAT_VERSION,
-    UQEstimator,
-    _digest,
-    _jsonable,
-    check_fitted,
-)
-from uqkit.exceptions import InvalidInputError, ModelFileError, NotFittedError
-
-_NESTED = "estimator/"
+from uqkit.base import UQEstimator, check_fitted
+from uqkit.exceptions import InvalidInputError, NotFittedError
 
 
 class Recalibrator(UQEstimator):
@@ -99,84 +85,3 @@ class Recalibrator(UQEstimator):
 
     def calibrate(self, pred):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    # -- save / load with the wrapped model inside ----------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Save the calibrator and its wrapped model to one safetensors file (no pickle).
-
-        Parameters
-        ----------
-        path : str or Path
-            Destination; ``.safetensors`` is added when missing. Load it with :func:`uqkit.load`.
-
-        Returns
-        -------
-        Path
-        """
-        import torch
-        from safetensors import safe_open
-        from safetensors.torch import save_file
-
-        check_fitted(self)
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            path = path.with_name(path.name + ".safetensors")
-        state: dict = {}
-        tensors: dict = {}
-        for name in self._fitted_attributes():
-            value = getattr(self, name)
-            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-                state[name] = {"kind": "array", "dtype": str(value.dtype)}
-                tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
-            elif isinstance(value, np.ndarray):
-                state[name] = {"kind": "list_array", "value": value.tolist()}
-            else:
-                state[name] = {"kind": "json", "value": _jsonable(value, name)}
-        nested = None
-        if self.estimator is not None:
-            with tempfile.TemporaryDirectory() as folder:
-                inner_path = self.estimator.save(Path(folder) / "model.safetensors")
-                with safe_open(str(inner_path), framework="pt") as handle:
-                    nested = json.loads(handle.metadata()[_METADATA_KEY])
-                    for key in handle.keys():
-                        tensors[_NESTED + key] = handle.get_tensor(key)
-        params = {
-            k: _jsonable(v, k) for k, v in self.get_params(deep=False).items() if k != "estimator"
-        }
-        header = {
-            "format_version": FORMAT_VERSION,
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
-            "params": params,
-            "state": state,
-            "estimator": nested,
-        }
-        text = json.dumps(header, sort_keys=True)
-        metadata = {_METADATA_KEY: text, "sha256": _digest(text, tensors)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(path), metadata=metadata)
-        return path
-
-    @classmethod
-    def _from_saved(cls, header: dict, tensors: dict) -> Recalibrator:
-        nested = header.get("estimator")
-        own = {k: v for k, v in tensors.items() if not k.startswith(_NESTED)}
-        calibrator = super()._from_saved(header, own)
-        if nested is not None:
-            inner = {k[len(_NESTED) :]: v for k, v in tensors.items() if k.startswith(_NESTED)}
-            model_cls = _estimator_class(nested.get("class", ""))
-            calibrator.set_params(estimator=model_cls._from_saved(nested, inner))
-        return calibrator
-
-
-def _estimator_class(class_path: str) -> type[UQEstimator]:
-    """The uqkit estimator class named ``module:Class`` in a saved header (never arbitrary code)."""
-    if not _CLASS_PATH.match(class_path):
-        raise ModelFileError(f"{class_path!r} is not a uqkit estimator class.")
-    module_name, class_name = class_path.split(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as err:
-        raise ModelFileError(f"Unknown uqkit estimator class {class_path!r}.") from err
-    if not (isinstance(cls, type) and issubclass(cls, UQEstimator)):
-        raise ModelFileError(f"{class_path!r} is not a uqkit estimator class.")
-    return cls

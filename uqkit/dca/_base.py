@@ -14,7 +14,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from tqdm.auto import tqdm
 
-from uqkit.base import check_fitted, derive_seed, resolve_dtype
+from uqkit._data import resolve_dtype
+from uqkit._random import derive_seed
+from uqkit.base import check_fitted
 from uqkit.dca._components import GRANULARITIES
 from uqkit.dca._module import DCAModule
 from uqkit.dca._presets import ACTIVATION_MODULES, cnn_preset, mlp_preset

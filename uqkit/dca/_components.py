@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from uqkit.base import derive_seed
+from uqkit._random import derive_seed
 from uqkit.exceptions import InvalidInputError
 
 __all__ = [

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from uqkit.base import derive_seed
+from uqkit._random import derive_seed
 from uqkit.dca._components import parametrised_layers, reinitialize, resolve_components
 from uqkit.dca._sampler import ProposalSampler
 from uqkit.exceptions import InvalidInputError

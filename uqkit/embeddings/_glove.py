@@ -26,7 +26,9 @@ import torch
 from scipy import sparse
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import UQEstimator, derive_seed, resolve_device, resolve_dtype
+from uqkit._data import resolve_device, resolve_dtype
+from uqkit._random import derive_seed
+from uqkit.base import UQEstimator
 from uqkit.exceptions import DivergenceError, InvalidInputError
 
 __all__ = ["GloVe", "glove_weight"]

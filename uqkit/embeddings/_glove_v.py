@@ -23,7 +23,9 @@ import torch
 from scipy import stats
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import UQEstimator, check_fitted, derive_seed, resolve_device, resolve_entropy
+from uqkit._data import resolve_device
+from uqkit._random import derive_seed, resolve_entropy
+from uqkit.base import UQEstimator, check_fitted
 from uqkit.embeddings._approximation import DIAGONAL, FULL, NONE, approximate
 from uqkit.embeddings._glove import check_cooccurrence
 from uqkit.embeddings._results import EmbeddingPrediction, StatisticResult, _psd_factor

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from uqkit.base import derive_seed, resolve_entropy
+from uqkit._random import derive_seed, resolve_entropy
 
 __all__ = ["EmbeddingPrediction", "StatisticResult"]
 

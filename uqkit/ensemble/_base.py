@@ -8,10 +8,11 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import check_fitted, derive_seed
+from uqkit._data import check_positive_ints
+from uqkit._random import derive_seed
+from uqkit.base import check_fitted
 from uqkit.nn import ACTIVATIONS, StackSpec
 from uqkit.training import RayOptions, StackedEstimator, TrainConfig
-from uqkit.training._estimator import check_positive_ints
 
 
 class BaseDeepEnsemble(StackedEstimator):

@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import Standardizer, derive_seed
+from uqkit._data import Standardizer, check_positive_ints
+from uqkit._random import derive_seed
 from uqkit.evidential._networks import ImageCNN
 from uqkit.exceptions import InvalidInputError
 from uqkit.nn import ACTIVATIONS, StackSpec
 from uqkit.training import StackedEstimator
-from uqkit.training._estimator import check_positive_ints
 
 
 class _EvidentialEstimator(StackedEstimator):

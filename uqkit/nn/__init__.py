@@ -7,7 +7,6 @@ from uqkit.nn._stacked import (
     StackedMLP,
     StackedModule,
     StackSpec,
-    member_generators,
     merge_members,
     select_members,
 )
@@ -19,7 +18,6 @@ __all__ = [
     "StackedMLP",
     "StackedModule",
     "gaussian_head",
-    "member_generators",
     "merge_members",
     "select_members",
 ]

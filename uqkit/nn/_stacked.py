@@ -15,13 +15,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from uqkit._random import INIT_STREAM, derive_seed, member_generators
+
 __all__ = [
     "ACTIVATIONS",
     "StackSpec",
     "StackedLinear",
     "StackedMLP",
     "StackedModule",
-    "member_generators",
 ]
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -36,44 +37,6 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def member_generators(seeds: Sequence[int], stream: int, device="cpu") -> list[torch.Generator]:
-    """One ``torch.Generator`` per member for a named random stream (init, data order, dropout).
-
-    Parameters
-    ----------
-    seeds : sequence of int
-        One seed per member.
-    stream : int
-        Which random stream (0: initialisation, 1: data order, 2: dropout); each member's
-        generator is seeded with ``derive_seed(seed, stream)``.
-    device : str or torch.device, default "cpu"
-        Device of the generators.
-
-    Returns
-    -------
-    list of torch.Generator
-        ``len(seeds)`` independent generators.
-
-    Examples
-    --------
-    >>> a, b = member_generators([7, 7], stream=1)
-    >>> torch.equal(torch.rand(3, generator=a), torch.rand(3, generator=b))
-    True
-    >>> (c,) = member_generators([8], stream=1)
-    >>> torch.equal(torch.rand(3, generator=c), torch.rand(3, generator=a))
-    False
-    """
-    from uqkit.base import derive_seed
-
-    generators = []
-    for seed in seeds:
-        generator = torch.Generator(device=device)
-        generator.manual_seed(derive_seed(seed, stream))
-        generators.append(generator)
-    return generators
-
-
-INIT_STREAM, ORDER_STREAM, DROPOUT_STREAM = 0, 1, 2
 
 
 class StackedLinear(nn.Module):
@@ -264,8 +227,6 @@ class StackedModule(nn.Module):
     ) -> None:
         super().__init__()
         from torch.func import stack_module_state
-
-        from uqkit.base import derive_seed
 
         self.n_members = len(seeds)
         members = []

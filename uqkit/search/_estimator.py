@@ -18,14 +18,9 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit.base import (
-    Standardizer,
-    UQClassifierMixin,
-    UQRegressorMixin,
-    check_fitted,
-    derive_seed,
-    resolve_device,
-)
+from uqkit._data import Standardizer, resolve_device
+from uqkit._random import derive_seed
+from uqkit.base import UQClassifierMixin, UQRegressorMixin, check_fitted
 from uqkit.exceptions import InvalidInputError, UQKitError, require
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 from uqkit.search._network import SearchNet

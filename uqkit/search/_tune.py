@@ -138,7 +138,7 @@ class _TrialProgress:
 
 def trial_seed(base: int, config: dict) -> int:
     """The seed of a trial: the search seed and a checksum of the configuration."""
-    from uqkit.base import derive_seed
+    from uqkit._random import derive_seed
 
     return derive_seed(int(base), zlib.crc32(json.dumps(config, sort_keys=True).encode()))
 

@@ -14,14 +14,9 @@ import numpy as np
 import torch
 from sklearn.utils.multiclass import check_classification_targets
 
-from uqkit.base import (
-    Standardizer,
-    UQEstimator,
-    check_fitted,
-    derive_seed,
-    resolve_device,
-    resolve_dtype,
-)
+from uqkit._data import Standardizer, resolve_device, resolve_dtype
+from uqkit._random import SPLIT_STREAM, derive_seed
+from uqkit.base import UQEstimator, check_fitted
 from uqkit.exceptions import InvalidInputError
 from uqkit.nn import StackSpec
 from uqkit.training._backends import MemberData, fit_members
@@ -32,26 +27,7 @@ __all__ = [
     "NetworkEstimator",
     "RegressionTargets",
     "StackedEstimator",
-    "check_positive_ints",
 ]
-
-# Key of the random stream that draws the validation split (member streams use 0..k-1).
-SPLIT_STREAM = 2**32 - 1
-
-
-def check_positive_ints(value, name: str, length: int | None = None) -> tuple[int, ...]:
-    """``value`` as a tuple of positive ints (e.g. ``hidden_layers``), or a clear error."""
-    values = tuple(value)
-    if not all(isinstance(v, (int, np.integer)) and v > 0 for v in values) or (
-        length is not None and len(values) != length
-    ):
-        size = f"{length} " if length is not None else ""
-        raise InvalidInputError(
-            f"{name} must be a tuple of {size}positive ints such as (50,) or (64, 64); "
-            f"got {value!r}."
-        )
-    return tuple(int(v) for v in values)
-
 
 class RegressionTargets:
     """Targets standardised per column on the training data; 1-D or multi-output.

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from uqkit._random import DROPOUT_STREAM, ORDER_STREAM, member_generators
 from uqkit.exceptions import DivergenceError
 from uqkit.losses import gaussian_nll
 from uqkit.nn import gaussian_head
-from uqkit.nn._stacked import DROPOUT_STREAM, ORDER_STREAM, member_generators
 
 __all__ = ["CrossEntropyMemberLoss", "GaussianMemberLoss", "TrainConfig", "train_stack"]
 

@@ -1,17 +1,16 @@
 """The ``uqkit`` command: ``uqkit demo``, ``uqkit report``, ``uqkit search``.
 
-Each family that offers a subcommand has a small ``_cli.py`` with ``register(subparsers)``;
-the heavy imports happen only when the subcommand runs.
+Each subcommand is one module of this folder with ``register(subparsers)``; the heavy imports
+happen only when the subcommand runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 # Modules that add a subcommand; each defines ``register(subparsers)``.
-_COMMAND_MODULES = ("uqkit.ensemble._demo", "uqkit.calibration._cli", "uqkit.search._cli")
+_COMMAND_MODULES = ("uqkit.cli._demo", "uqkit.cli._report", "uqkit.cli._search")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +46,3 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     return int(args.run(args) or 0)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -20,15 +20,15 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special, stats
 
-from uqkit.calibration._binning import bin_index, bin_means
-from uqkit.calibration._validation import (
+from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._binning import bin_index, bin_means
+from uqkit.metrics._validation import (
     as_regression,
     as_regression_prediction,
     check_levels,
     check_n_bins,
     gaussian_or_none,
 )
-from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import RegressionPrediction
 
 __all__ = [

@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     import uqkit
-    from uqkit.calibration._report import report
     from uqkit.exceptions import UQKitError
+    from uqkit.report._report import report
 
     try:
         model = uqkit.load(args.model)

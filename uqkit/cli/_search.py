@@ -155,7 +155,7 @@ def run(args) -> int:
           f"model saved to {path}", flush=True)
     if not args.no_report:
         try:
-            from uqkit.calibration import report
+            from uqkit.report import report
         except ImportError:
             report = None
         if report is not None:

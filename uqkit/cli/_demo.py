@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     model_path = model.save(output / "model.safetensors")
     print(f"\nwrote {plot_path} and {model_path}")
     try:
-        from uqkit.calibration import report
+        from uqkit.report import report
     except ImportError:
         return 0
     report_path = output / "report.html"

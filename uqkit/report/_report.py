@@ -13,16 +13,16 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from uqkit.base import UQRegressorMixin
-from uqkit.calibration import _plots, _verdict
-from uqkit.calibration._classification import (
+from uqkit.calibration._conformal import ConformalRegressor
+from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._classification import (
     classification_metrics,
     ood_detection,
     reliability_curve,
     risk_coverage_curve,
     uncertainty_score,
 )
-from uqkit.calibration._conformal import ConformalRegressor
-from uqkit.calibration._regression import (
+from uqkit.metrics._regression import (
     DEFAULT_LEVELS,
     _level_tag,
     binned_error_vs_std,
@@ -30,9 +30,9 @@ from uqkit.calibration._regression import (
     pit,
     regression_metrics,
 )
-from uqkit.calibration._validation import as_classification, as_regression
-from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._validation import as_classification, as_regression
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.report import _plots, _verdict
 
 __all__ = ["CalibrationReport", "report"]
 

@@ -13,8 +13,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from uqkit.calibration._binning import bin_index, bin_means, bin_sums
-from uqkit.calibration._validation import (
+from uqkit.exceptions import InvalidInputError
+from uqkit.metrics._binning import bin_index, bin_means, bin_sums
+from uqkit.metrics._validation import (
     as_array,
     as_classification,
     as_probabilities,
@@ -22,7 +23,6 @@ from uqkit.calibration._validation import (
     check_finite,
     check_n_bins,
 )
-from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __all__ = [
