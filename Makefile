@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
-EXTRAS ?= all
+# the user-facing extras plus the test, lint and docs tools (see pyproject.toml)
+EXTRAS ?= all,dev,docs
 
 .PHONY: demo test test-slow lint docs bench clean
 
@@ -22,7 +23,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check uqkit tests benchmarks examples docs/_hooks
-	$(BIN)/python -m pytest -n 2 --durations=15 -q tests
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 -q tests
 	$(BIN)/python -m pytest -n 2 -q --doctest-modules uqkit
 
 test-slow: $(VENV)/.installed

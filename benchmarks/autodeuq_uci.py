@@ -33,8 +33,7 @@ import numpy as np
 import torch
 
 from uqkit.datasets import load_uci
-from uqkit.ensemble import DeepEnsembleRegressor
-from uqkit.search import AutoDEUQRegressor
+from uqkit.ensemble import AutoDEUQRegressor, DeepEnsembleRegressor
 
 RESULTS = Path(__file__).parent / "results" / "autodeuq_uci.md"
 DATASETS = ("boston", "concrete", "energy", "kin8nm", "power", "wine", "yacht")

@@ -49,7 +49,7 @@ def main() -> int:
 
     import netcal.metrics as nm
 
-    import uqkit.calibration as uc
+    import uqkit.metrics as um
 
     rng = np.random.default_rng(0)
     n = args.n
@@ -59,7 +59,7 @@ def main() -> int:
     y = mean + 1.3 * std * rng.normal(size=n)
     gaussian = (mean, std)
     levels = np.array([0.5, 0.8, 0.9, 0.95])
-    quantiles = np.asarray(uc.DEFAULT_QUANTILES)
+    quantiles = np.asarray(um.DEFAULT_QUANTILES)
     # classification: a softmax model, sharpened (over-confident), labels drawn from the truth
     logits = 2.0 * rng.normal(size=(n, args.classes))
     true = np.exp(logits - logits.max(1, keepdims=True))
@@ -77,45 +77,45 @@ def main() -> int:
 
     pairs = [
         ("regression NLL (Gaussian)",
-         lambda: uc.regression_nll(gaussian, y),
+         lambda: um.regression_nll(gaussian, y),
          lambda: nm.NLL().measure(gaussian, y)),
         ("PICP + MPIW, 4 levels",
-         lambda: uc.coverage(gaussian, y, levels),
+         lambda: um.coverage(gaussian, y, levels),
          lambda: nm.PICP(bins=10).measure(gaussian, y, q=levels)),
         ("QCE, marginal, 19 levels",
-         lambda: uc.quantile_calibration_error(gaussian, y, quantiles),
+         lambda: um.quantile_calibration_error(gaussian, y, quantiles),
          lambda: nm.QCE(bins=10, marginal=True).measure(gaussian, y, q=quantiles)),
         ("QCE, 10 std bins, 19 levels",
-         lambda: uc.quantile_calibration_error(gaussian, y, quantiles, n_bins=10),
+         lambda: um.quantile_calibration_error(gaussian, y, quantiles, n_bins=10),
          lambda: nm.QCE(bins=10, marginal=False).measure(gaussian, y, q=quantiles)),
         ("ENCE, 10 bins",
-         lambda: uc.ence(gaussian, y, 10),
+         lambda: um.ence(gaussian, y, 10),
          lambda: nm.ENCE(bins=10).measure(gaussian, y)),
         ("UCE, 10 bins",
-         lambda: uc.uce(gaussian, y, 10),
+         lambda: um.uce(gaussian, y, 10),
          lambda: nm.UCE(bins=10).measure(gaussian, y)),
         (f"ECE equal-width, 15 bins, {args.classes} classes",
-         lambda: uc.expected_calibration_error(probs, labels, 15),
+         lambda: um.expected_calibration_error(probs, labels, 15),
          lambda: nm.ECE(bins=15).measure(probs, labels)),
         (f"ECE equal-mass, 15 bins, {args.classes} classes",
-         lambda: uc.expected_calibration_error(probs, labels, 15, binning="equal_mass"),
+         lambda: um.expected_calibration_error(probs, labels, 15, binning="equal_mass"),
          lambda: nm.ECE(bins=15, equal_intervals=False).measure(probs, labels)),
         (f"MCE, 15 bins, {args.classes} classes",
-         lambda: uc.maximum_calibration_error(probs, labels, 15),
+         lambda: um.maximum_calibration_error(probs, labels, 15),
          lambda: nm.MCE(bins=15).measure(probs, labels)),
         (f"classwise ECE, 15 bins, {args.classes} classes",
-         lambda: uc.classwise_ece(probs, labels, 15),
+         lambda: um.classwise_ece(probs, labels, 15),
          netcal_classwise),
     ]  # fmt: skip
     alone = [
-        ("CRPS (Gaussian, closed form)", lambda: uc.crps(gaussian, y)),
-        ("pinball loss, 19 quantiles", lambda: uc.pinball_loss(gaussian, y)),
-        ("miscalibration area (exact)", lambda: uc.miscalibration_area(gaussian, y)),
-        ("abs(error) vs std Spearman", lambda: uc.error_std_correlation(gaussian, y)),
-        ("classification NLL", lambda: uc.classification_nll(probs, labels)),
-        ("Brier score", lambda: uc.brier_score(probs, labels)),
-        ("AURC", lambda: uc.aurc(probs, labels)),
-        ("misclassification AUROC + AUPR", lambda: uc.misclassification_detection(probs, labels)),
+        ("CRPS (Gaussian, closed form)", lambda: um.crps(gaussian, y)),
+        ("pinball loss, 19 quantiles", lambda: um.pinball_loss(gaussian, y)),
+        ("miscalibration area (exact)", lambda: um.miscalibration_area(gaussian, y)),
+        ("abs(error) vs std Spearman", lambda: um.error_std_correlation(gaussian, y)),
+        ("classification NLL", lambda: um.classification_nll(probs, labels)),
+        ("Brier score", lambda: um.brier_score(probs, labels)),
+        ("AURC", lambda: um.aurc(probs, labels)),
+        ("misclassification AUROC + AUPR", lambda: um.misclassification_detection(probs, labels)),
     ]
 
     rows, failures = [], []

@@ -106,9 +106,9 @@ SCORES = (
 def scores(pred) -> dict[str, np.ndarray]:
     """Uncertainty scores of a prediction: higher means 'more likely out of distribution'."""
     out = {SCORES[0]: 1.0 - pred.confidence, SCORES[1]: pred.total}
-    if pred.alpha is not None or pred.n_members > 1:  # a single softmax has no split
+    if pred.concentration is not None or pred.n_members > 1:  # a single softmax has no split
         out[SCORES[2]], out[SCORES[3]] = pred.aleatoric, pred.epistemic
-    if pred.alpha is not None:
+    if pred.concentration is not None:
         out[SCORES[4]], out[SCORES[5]] = pred.vacuity, pred.differential_entropy
     return out
 

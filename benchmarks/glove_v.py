@@ -80,7 +80,9 @@ def timed(function):
 
 
 # ---------------------------------------------------------------------------- the baseline
-def per_word_loop(matrix, W, V, b, c, rows, x_max=100.0, alpha=0.75) -> dict[int, np.ndarray]:
+def per_word_loop(
+    matrix, W, V, b, c, rows, x_max=100.0, weight_exponent=0.75
+) -> dict[int, np.ndarray]:
     """The straightforward implementation: one weighted least-squares covariance per word."""
     dim = W.shape[1]
     out = {}
@@ -89,7 +91,7 @@ def per_word_loop(matrix, W, V, b, c, rows, x_max=100.0, alpha=0.75) -> dict[int
         if hi - lo <= dim:
             continue
         contexts, counts = matrix.indices[lo:hi], matrix.data[lo:hi]
-        f = np.minimum((counts / x_max) ** alpha, 1.0)
+        f = np.minimum((counts / x_max) ** weight_exponent, 1.0)
         V_i = V[contexts]
         gram = V_i.T @ (f[:, None] * V_i)
         residual = np.log(counts) - b[i] - c[contexts] - V_i @ W[i]
@@ -146,11 +148,12 @@ def main() -> int:
     # 2. training --------------------------------------------------------------------------
     glove, t_train, m_train = timed(
         lambda: GloVe(
-            n_components=args.dim, n_epochs=args.epochs, random_state=args.seed, device="cpu"
+            n_components=args.dim, epochs=args.epochs, random_state=args.seed, device="cpu"
         ).fit(X)
     )
     W, V, b, c = glove.W_, glove.V_, glove.b_, glove.c_
-    print(f"trained GloVe D={args.dim}: {t_train:.1f}s, cost {glove.loss_curve_[-1]:.4f}")
+    cost = glove.history_[0]["train_loss"]
+    print(f"trained GloVe D={args.dim}: {t_train:.1f}s, cost {cost[-1]:.4f}")
 
     # 3. covariances: batched vs the per-word loop ---------------------------------------
     rng = np.random.default_rng(args.seed)
@@ -254,7 +257,7 @@ def main() -> int:
         f"{n_words:,} words, {X.nnz:,} non-zeros ({mb(X.data, X.indices, X.indptr):.0f} MB CSR)"
         f" | {t_count:.1f} | {m_count.peak:.0f} |",
         f"| GloVe training (D = {args.dim}, {args.epochs} epochs, AdaGrad, batch 65,536) | "
-        f"cost {glove.loss_curve_[0]:.4f} → {glove.loss_curve_[-1]:.4f} | {t_train:.1f} | "
+        f"cost {cost[0]:.4f} → {cost[-1]:.4f} | {t_train:.1f} | "
         f"{m_train.peak:.0f} |",
         f"| GloVe-V covariances, batched (float64, full D×D) | {int(model.has_covariance_.sum()):,}"
         f" words, {len(model.insufficient_words_)} with at most D contexts reported in "

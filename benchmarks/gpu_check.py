@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def _problem(n: int, d: int, hidden: tuple[int, ...], epochs: int, batch: int):
     import torch
 
+    from uqkit.losses import GaussianMemberLoss
     from uqkit.nn import StackSpec
-    from uqkit.training import GaussianMemberLoss, MemberData, TrainConfig
+    from uqkit.training import MemberData, TrainConfig
 
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(n, d, generator=generator)
@@ -92,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGALRM, _on_timeout)
         signal.alarm(args.timeout)
 
-    from uqkit.training import RayOptions, fit_members
-    from uqkit.training._ray import train_members_ray
+    from uqkit.training import RayBackend, fit_members, train_members_ray
 
     n_gpus = 1 if args.dry_run_on_cpu else torch.cuda.device_count()
     names = ["none (dry run)"] if args.dry_run_on_cpu else sorted(
@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                                         args.batch)
     seeds = list(range(1, args.members + 1))
     fraction = 1.0 / args.per_gpu
-    shared = RayOptions({"num_cpus": 1, "num_gpus": fraction})
-    grouped = RayOptions({"num_cpus": 1, "num_gpus": fraction}, members_per_task=args.per_gpu)
+    shared = RayBackend(resources={"num_cpus": 1, "num_gpus": fraction})
+    grouped = RayBackend(resources={"num_cpus": 1, "num_gpus": fraction},
+                         members_per_task=args.per_gpu)
 
     tic = time.perf_counter()
     ray.init(num_cpus=cpus, num_gpus=n_gpus, include_dashboard=False,
@@ -116,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     # warm-up: start the workers, import torch and create their CUDA contexts (once per session)
     tic = time.perf_counter()
     warm = _problem(512, 32, (8,), 1, 256)
-    for options in (shared, grouped):
-        train_members_ray(*warm[:3], seeds, warm[3], options=options, verbose=0, device=device)
+    for backend in (shared, grouped):
+        train_members_ray(*warm[:3], seeds, warm[3], backend=backend, device=device)
     fit_members(*warm[:3], seeds[:1], warm[3], backend="serial", device=device, verbose=0)
     warm_s = time.perf_counter() - tic
     print(f"Ray start {ray_start:.1f} s, worker and CUDA warm-up {warm_s:.1f} s", flush=True)
@@ -140,13 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                             device=device, verbose=0))
     per_member_s = runs["serial: one member at a time (1 GPU)"] / args.members
     results = {}
-    for name, options in (
+    for name, backend in (
         (f"ray: 1 member/task, {fraction:g} GPU each ({args.per_gpu}/GPU)", shared),
         (f"ray: {args.per_gpu} vectorized members/task, 1 GPU each", grouped),
     ):
         results[name], runs[name] = timed(
-            lambda o=options: train_members_ray(spec, loss, data, seeds, config, options=o,
-                                                verbose=0, device=device))
+            lambda b=backend: train_members_ray(spec, loss, data, seeds, config, backend=b,
+                                                device=device))
     (vectorized, _), runs["vectorized: all members in one stack (1 GPU)"] = timed(
         lambda: fit_members(spec, loss, data_gpu, seeds, config, backend="vectorized",
                             device=device, verbose=0))

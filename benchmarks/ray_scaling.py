@@ -41,8 +41,9 @@ import torch
 
 
 def _problem(n: int, d: int, hidden: tuple[int, ...], epochs: int, batch: int):
+    from uqkit.losses import GaussianMemberLoss
     from uqkit.nn import StackSpec
-    from uqkit.training import GaussianMemberLoss, MemberData, TrainConfig
+    from uqkit.training import MemberData, TrainConfig
 
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(n, d, generator=generator)
@@ -65,18 +66,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     import ray
 
-    from uqkit.training import RayOptions, fit_members
-    from uqkit.training._ray import train_members_ray
+    from uqkit.training import RayBackend, fit_members, train_members_ray
 
     spec, loss, data, config = _problem(args.samples, 8, tuple(args.hidden), args.epochs, 100)
     seeds = list(range(101, 101 + args.members))
     threads = args.threads
     half = args.members // 2
     rays = {
-        f"ray {args.members}x1 (1 CPU/task)": RayOptions({"num_cpus": 1}),
-        f"ray 2x{half} (1 CPU/task)": RayOptions({"num_cpus": 1 / half}, members_per_task=half),
-        f"ray 1x{args.members} (1 CPU/task)": RayOptions(
-            {"num_cpus": 1 / args.members}, members_per_task=args.members),
+        f"ray {args.members}x1 (1 CPU/task)": RayBackend(resources={"num_cpus": 1}),
+        f"ray 2x{half} (1 CPU/task)": RayBackend(resources={"num_cpus": 1 / half},
+                                                 members_per_task=half),
+        f"ray 1x{args.members} (1 CPU/task)": RayBackend(
+            resources={"num_cpus": 1 / args.members}, members_per_task=args.members),
     }
 
     start = time.perf_counter()
@@ -94,8 +95,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ray_start = time.perf_counter() - start
     # warm-up: start the workers and import torch/uqkit in them (paid once per Ray session)
     warm = _problem(200, 8, (8,), 1, 100)
-    for options in rays.values():
-        fit_members(*warm[:3], seeds, warm[3], backend="ray", verbose=0, ray_options=options)
+    for backend in rays.values():
+        fit_members(*warm[:3], seeds, warm[3], backend=backend)
     warm_s = time.perf_counter() - start - ray_start
 
     def in_process(backend):
@@ -106,10 +107,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
         return run
 
-    def on_ray(options):
+    def on_ray(backend):
         def run():
-            result = train_members_ray(spec, loss, data, seeds, config, options=options,
-                                       verbose=0)
+            result = train_members_ray(spec, loss, data, seeds, config, backend=backend)
             tasks = {r["task"]: r["cpu_seconds"] for r in result.records}
             return result.stack, [tasks[t] for t in sorted(tasks)]
 
@@ -117,10 +117,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     runs = {f"serial ({threads} thread)": in_process("serial"),
             f"vectorized ({threads} thread)": in_process("vectorized")}
-    runs.update({name: on_ray(options) for name, options in rays.items()})
+    runs.update({name: on_ray(backend) for name, backend in rays.items()})
     slots = {name: 1 for name in runs}  # how many tasks run at once
-    slots.update({name: int(args.cpus // (o.resources_per_member["num_cpus"] * o.members_per_task))
-                  for name, o in rays.items()})
+    slots.update({name: int(args.cpus // (b.resources["num_cpus"] * b.members_per_task))
+                  for name, b in rays.items()})
 
     walls: dict[str, list[float]] = {name: [] for name in runs}
     cpus: dict[str, list[float]] = {name: [] for name in runs}

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
                                  max_vocab=1000 if quick else 10_000)
     print(f"vocabulary: {len(counts.vocab)} words, {counts.matrix.nnz} non-zero co-occurrences")
 
-    glove = GloVe(n_components=10 if quick else 50, n_epochs=5 if quick else 50,
+    glove = GloVe(n_components=10 if quick else 50, epochs=5 if quick else 50,
                   random_state=0).fit(counts)
     glove_v = GloVeV().fit(counts, glove.W_, glove.V_, glove.b_, glove.c_)
 

@@ -1,6 +1,6 @@
 """AutoDEUQ: search architectures and hyperparameters on a Ray cluster, keep the best ensemble.
 
-:class:`uqkit.search.AutoDEUQRegressor` (Egele et al., ICPR 2022) runs an aging-evolution search
+:class:`uqkit.ensemble.AutoDEUQRegressor` (Egele et al., ICPR 2022) runs an aging-evolution search
 over network architectures and training hyperparameters as Ray Tune trials, then greedily selects
 an ensemble of the trained networks by validation NLL. The same script runs on a laptop (a local
 Ray is started) or on a cluster: start Ray on the nodes (``ray start --head`` on one,
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     from uqkit.exceptions import require
 
     require("ray", "search")
-    from uqkit.search import AutoDEUQRegressor
+    from uqkit.ensemble import AutoDEUQRegressor
+    from uqkit.training import RayBackend
 
     X, y = load_concrete()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
@@ -49,9 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         population_size=2 if quick else 10,
         sample_size=2 if quick else 3,
         space={"epochs": 2} if quick else None,
-        resources_per_trial={"num_cpus": 1, "num_gpus": args.gpus_per_trial},
-        ray_address=args.address,
-        storage_path=args.storage,
+        backend=RayBackend(address=args.address, checkpoint_dir=args.storage,
+                           resources={"num_cpus": 1, "num_gpus": args.gpus_per_trial}),
         resume=args.resume,
         random_state=0,
         verbose=0 if quick else 1,

@@ -3,6 +3,11 @@
 * ``mkdocs build --strict`` into a temporary folder (slow: ~30 s; ``make docs`` runs the same);
 * the navigation in ``mkdocs.yml`` lists every page under ``docs/`` and only pages that exist;
 * every public package has an API reference page rendering it;
+* every ```` ```python ```` block of every page runs: the blocks of one page in order, in one
+  fresh namespace, in a temporary working directory. A block opts out with a first-line marker
+  that says why: ``# doc-test: skip (needs a Ray cluster)``. A block that takes long is marked
+  ``# doc-test: slow (trains on all of MNIST)``: the default run stops the page before its first
+  slow block, and ``-m slow`` runs the whole page;
 * every public name in every package's ``__all__`` has a numpydoc docstring with an ``Examples``
   section. The module-level constants listed in ``CONSTANTS`` are exempt (a tuple or a string
   has no docstring of its own; they are described in their module's docstring). Names still
@@ -47,6 +52,7 @@ PACKAGES = {
     "uqkit.rl": "api/rl.md",
     "uqkit.rl.envs": "api/rl.md",
     "uqkit.embeddings": "api/embeddings.md",
+    "uqkit.utils": "api/utils.md",
 }
 
 # Public names whose docstring has no Examples section yet: name -> owner who should add one.
@@ -64,8 +70,8 @@ CONSTANTS = {
     "uqkit.calibration.DEFAULT_QUANTILES",
     "uqkit.search.DEFAULT_ACTIVATIONS",
     "uqkit.dca.GRANULARITIES",
-    "uqkit.evidential.DIRICHLET_LOSSES",
-    "uqkit.evidential.EVIDENCE_FUNCTIONS",
+    "uqkit.losses.DIRICHLET_LOSSES",
+    "uqkit.nn.EVIDENCE_FUNCTIONS",
     "uqkit.evidential.UNCERTAINTY_SPLITS",
     "uqkit.rl.NOISY_CARTPOLE_ID",
     "uqkit.rl.NOISY_PENDULUM_ID",
@@ -164,6 +170,116 @@ def test_public_name_has_docstring_with_examples(package, name):
     doc = inspect.getdoc(obj) or ""
     assert doc.strip(), f"{package}.{name} has no docstring"
     assert _EXAMPLES.search(doc), f"{package}.{name}: the docstring has no 'Examples' section"
+
+
+def test_architecture_page_lists_every_folder():
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    package = ROOT / "uqkit"
+    parts = {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    parts |= {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    missing = sorted(
+        part for part in parts if f"uqkit/{part}/" not in text and f"{part}.py" not in text
+    )
+    assert not missing, f"docs/architecture.md has no line for: {missing}"
+
+
+# ---------------------------------------------------------------------------- code blocks
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<info>[^\n`]*)$")
+_MARKER = re.compile(r"^#\s*doc-test:\s*(?P<kind>skip|slow)\b\s*(?P<reason>.*)$")
+
+
+def _python_blocks(page: Path) -> list[dict]:
+    """The ```` ```python ```` blocks of ``page``: code, first line number, marker, reason."""
+    blocks, lines, i = [], page.read_text(encoding="utf-8").splitlines(), 0
+    while i < len(lines):
+        fence = _FENCE.match(lines[i])
+        if not fence:
+            i += 1
+            continue
+        indent, info, start = fence["indent"], fence["info"].strip(), i + 1
+        i += 1
+        while i < len(lines) and lines[i].strip() != "```":
+            i += 1
+        if info.split(" ")[0] in ("python", "py"):
+            body = [line[len(indent):] if line.startswith(indent) else line.lstrip()
+                    for line in lines[start:i]]
+            first = next((line.strip() for line in body if line.strip()), "")
+            marker = _MARKER.match(first)
+            blocks.append({
+                "code": "\n".join(body) + "\n",
+                "line": start + 1,
+                "kind": marker["kind"] if marker else "run",
+                "reason": marker["reason"].strip(" ()") if marker else "",
+            })
+        i += 1
+    return blocks
+
+
+def _pages_with_code() -> list[Path]:
+    return [
+        page
+        for page in sorted(DOCS.rglob("*.md"))
+        if not page.relative_to(DOCS).as_posix().startswith("_hooks/") and _python_blocks(page)
+    ]
+
+
+def _run_blocks(page: Path, blocks: list[dict], tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__doc_block__"}
+    name = page.relative_to(ROOT).as_posix()
+    for block in blocks:
+        code = compile(block["code"], f"{name}:{block['line']}", "exec")
+        try:
+            exec(code, namespace)
+        except Exception as err:
+            raise AssertionError(
+                f"the python block at {name}:{block['line']} failed: "
+                f"{type(err).__name__}: {err}"
+            ) from err
+
+
+def test_block_markers_give_their_reason():
+    problems = [
+        f"{page.relative_to(ROOT)}:{block['line']}"
+        for page in _pages_with_code()
+        for block in _python_blocks(page)
+        if block["kind"] != "run" and not block["reason"]
+    ]
+    assert not problems, f"doc-test markers without a reason: {problems}"
+
+
+def test_block_parser_reads_fences_markers_and_indentation(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "text\n```python\nx = 1\n```\n- item\n\n    ```python\n    # doc-test: skip (why)\n"
+        "    y = 2\n    ```\n```bash\nls\n```\n",
+        encoding="utf-8",
+    )
+    first, second = _python_blocks(page)
+    assert (first["code"], first["line"], first["kind"]) == ("x = 1\n", 3, "run")
+    assert second["kind"] == "skip" and second["reason"] == "why" and "y = 2" in second["code"]
+
+
+@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_page_code_blocks_run(page, tmp_path, monkeypatch):
+    blocks = []
+    for block in _python_blocks(page):
+        if block["kind"] == "slow":
+            break  # the rest of the page may need it: -m slow runs the whole page
+        if block["kind"] == "run":
+            blocks.append(block)
+    _run_blocks(page, blocks, tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "page",
+    [p for p in _pages_with_code() if any(b["kind"] == "slow" for b in _python_blocks(p))],
+    ids=lambda p: p.relative_to(DOCS).as_posix(),
+)
+def test_page_code_blocks_run_in_full(page, tmp_path, monkeypatch):
+    blocks = [b for b in _python_blocks(page) if b["kind"] != "skip"]
+    _run_blocks(page, blocks, tmp_path, monkeypatch)
 
 
 @pytest.mark.slow

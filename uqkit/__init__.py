@@ -31,8 +31,8 @@ _LAZY = {
     "DCAClassifier": "uqkit.dca",
     "DCARegressor": "uqkit.dca",
     "GGDPPO": "uqkit.rl",
-    "AutoDEUQRegressor": "uqkit.search",
-    "AutoDEUQClassifier": "uqkit.search",
+    "AutoDEUQRegressor": "uqkit.ensemble",
+    "AutoDEUQClassifier": "uqkit.ensemble",
     "BayesianMLPRegressor": "uqkit.bayes",
     "BayesianMLPClassifier": "uqkit.bayes",
     "GPRegressor": "uqkit.bayes",
@@ -40,6 +40,7 @@ _LAZY = {
     "BayesianLoRA": "uqkit.bayes",
     "bayesianize_lora": "uqkit.bayes",
     "GloVeV": "uqkit.embeddings",
+    "RayBackend": "uqkit.training",
     "report": "uqkit.report",
 }
 

@@ -186,7 +186,7 @@ class UQEstimator(BaseEstimator):
                 nested[key], inner = value._to_saved()
                 tensors.update({f"{_NESTED}{key}/{k}": v for k, v in inner.items()})
             else:
-                params[key] = jsonable(value, key)
+                params[key] = self._param_to_saved(key, value)
         header = {
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "params": params,
@@ -213,9 +213,20 @@ class UQEstimator(BaseEstimator):
         header, tensors = self._to_saved()
         return write_model_file(path, header, tensors)
 
+    def _param_to_saved(self, name: str, value):
+        """The JSON form of parameter ``name``; subclasses holding a value object (such as a
+        backend) override it together with :meth:`_param_from_saved`."""
+        return jsonable(value, name)
+
+    @classmethod
+    def _param_from_saved(cls, name: str, value):
+        """Inverse of :meth:`_param_to_saved` for a value read from a file."""
+        return value
+
     @classmethod
     def _from_saved(cls, header: dict, tensors: dict[str, torch.Tensor]) -> UQEstimator:
-        params = dict(header["params"])
+        params = {name: cls._param_from_saved(name, value)
+                  for name, value in header["params"].items()}
         for name, parameter in inspect.signature(cls.__init__).parameters.items():
             # JSON has no tuples: give tuple-valued parameters (hidden_layers=(50,)) back their type
             if isinstance(parameter.default, tuple) and isinstance(params.get(name), list):

@@ -14,7 +14,7 @@ from uqkit.bayes import BayesianMLP, BayesianMLPClassifier, BayesianMLPRegressor
 from uqkit.exceptions import InvalidInputError, NotFittedError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
-SMALL = {"hidden_layer_sizes": (16,), "n_samples": 50, "random_state": 0}
+SMALL = {"hidden_layers": (16,), "n_samples": 50, "random_state": 0}
 
 
 def _line(n: int, seed: int = 0):
@@ -26,7 +26,7 @@ def _line(n: int, seed: int = 0):
 @pytest.fixture(scope="module")
 def fitted():
     X, y = _line(64)
-    return BayesianMLPRegressor(n_epochs=60, batch_size=32, **SMALL).fit(X, y), X, y
+    return BayesianMLPRegressor(epochs=60, batch_size=32, **SMALL).fit(X, y), X, y
 
 
 def test_plate_scales_the_minibatch_likelihood_by_n_over_b():
@@ -59,7 +59,8 @@ def test_mixture_identities(fitted):
     noise = float(bnn.posterior_.model.noise_scale.detach()) ** 2 * bnn.y_scale_[0] ** 2
     np.testing.assert_allclose(pred.member_vars, noise, rtol=1e-5)
     assert bnn.score(X, fitted[2]) > 0.9  # the fit is in user units
-    assert bnn.loss_curve_[-1] < bnn.loss_curve_[0]
+    train_loss = bnn.history_[0]["train_loss"]
+    assert len(train_loss) == 60 and train_loss[-1] < train_loss[0]
 
 
 def test_epistemic_grows_away_from_the_data(fitted):
@@ -76,7 +77,7 @@ def test_epistemic_shrinks_with_more_data():
     for n, batch in ((16, 16), (512, 64)):
         X, y = _line(n, seed=1)
         steps_per_epoch = n // batch
-        model = BayesianMLPRegressor(n_epochs=160 // steps_per_epoch, batch_size=batch, **SMALL)
+        model = BayesianMLPRegressor(epochs=160 // steps_per_epoch, batch_size=batch, **SMALL)
         epistemic[n] = model.fit(X, y).predict_uncertainty(grid).epistemic.mean()
     assert epistemic[512] < 0.5 * epistemic[16]
 
@@ -88,7 +89,7 @@ def test_two_estimators_are_independent_and_leave_global_state_alone():
     with store.scope():  # a user's own Pyro parameter must survive untouched
         user = pyro.param("user_weight", torch.tensor(1.5))
         rng_state = torch.random.get_rng_state()
-        params = {"n_epochs": 20, "batch_size": 16, **SMALL}
+        params = {"epochs": 20, "batch_size": 16, **SMALL}
         a = BayesianMLPRegressor(**params).fit(X, y)
         pred_a = a.predict_uncertainty(X)
         b = BayesianMLPRegressor(**{**params, "random_state": 1}).fit(X2, -y2)
@@ -113,7 +114,7 @@ def test_two_estimators_are_independent_and_leave_global_state_alone():
 )
 def test_save_load_gives_identical_predictions(tmp_path, params):
     X, y = _line(40, seed=4)
-    bnn = BayesianMLPRegressor(n_epochs=5, batch_size=20, **SMALL, **params).fit(X, y)
+    bnn = BayesianMLPRegressor(epochs=5, batch_size=20, **SMALL, **params).fit(X, y)
     loaded = uqkit.load(bnn.save(tmp_path / "bnn"))
     a, b = bnn.predict_uncertainty(X), loaded.predict_uncertainty(X)
     np.testing.assert_array_equal(a.member_means, b.member_means)
@@ -124,7 +125,7 @@ def test_heteroscedastic_head_and_multi_output():
     rng = np.random.default_rng(5)
     X = rng.uniform(-1, 1, size=(64, 2))
     Y = np.c_[X[:, 0], -X[:, 1]] + 0.05 * rng.normal(size=(64, 2))
-    bnn = BayesianMLPRegressor(noise="heteroscedastic", n_epochs=10, batch_size=32, **SMALL)
+    bnn = BayesianMLPRegressor(noise="heteroscedastic", epochs=10, batch_size=32, **SMALL)
     pred = bnn.fit(X, Y).predict_uncertainty(X[:5])
     assert pred.mean.shape == (5, 2) and pred.member_vars.shape == (50, 5, 2)
     assert np.all(pred.aleatoric > 0)
@@ -138,7 +139,7 @@ def test_classifier_probabilities_and_uncertainty(tmp_path):
     centres = np.array([[0.0, 2.0], [2.0, -1.0], [-2.0, -1.0]])
     X = centres[labels] + 0.4 * rng.normal(size=(90, 2))
     y = np.array(["a", "b", "c"])[labels]
-    clf = BayesianMLPClassifier(n_epochs=40, batch_size=30, **SMALL).fit(X, y)
+    clf = BayesianMLPClassifier(epochs=40, batch_size=30, **SMALL).fit(X, y)
     assert clf.score(X, y) > 0.9
     pred = clf.predict_uncertainty(X)
     assert isinstance(pred, ClassificationPrediction)
@@ -155,18 +156,18 @@ def test_classifier_probabilities_and_uncertainty(tmp_path):
 
 def test_errors_and_sklearn_compatibility():
     X, y = _line(20)
-    model = BayesianMLPRegressor(n_epochs=2)
+    model = BayesianMLPRegressor(epochs=2)
     assert clone(model).get_params() == model.get_params()
     with pytest.raises(NotFittedError):
         model.predict(X)
     with pytest.raises(InvalidParameterError, match="guide"):
         BayesianMLPRegressor(guide="flow").fit(X, y)
-    with pytest.raises(InvalidInputError, match="hidden_layer_sizes"):
-        BayesianMLPRegressor(hidden_layer_sizes=(8, -1)).fit(X, y)
+    with pytest.raises(InvalidInputError, match="hidden_layers"):
+        BayesianMLPRegressor(hidden_layers=(8, -1)).fit(X, y)
     with pytest.raises(InvalidInputError, match="two classes"):
-        BayesianMLPClassifier(n_epochs=1).fit(X, np.ones(20))
+        BayesianMLPClassifier(epochs=1).fit(X, np.ones(20))
     with pytest.raises(InvalidInputError):
-        BayesianMLPRegressor(n_epochs=1).fit(X, np.r_[y[:-1], np.inf])
+        BayesianMLPRegressor(epochs=1).fit(X, np.r_[y[:-1], np.inf])
 
 
 def test_package_exports_resolve():

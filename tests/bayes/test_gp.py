@@ -7,17 +7,20 @@ import pytest
 import torch
 from scipy import linalg
 from sklearn.base import clone
+from sklearn.exceptions import DataConversionWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern
 from sklearn.utils._param_validation import InvalidParameterError
 
 import uqkit
 from uqkit.bayes import GPClassifier, GPRegressor
-from uqkit.bayes._gp import _GaussianNLL
-from uqkit.exceptions import InvalidInputError, NotFittedError
+from uqkit.bayes._gp_loss import MultivariateGaussianNLL
+from uqkit.bayes._gp_training import train_exact
+from uqkit.exceptions import ConvergenceWarning, DivergenceError, InvalidInputError, NotFittedError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
-FAST_EXACT = {"max_iter": 40, "random_state": 0}
+FAST_EXACT = {"epochs": 40, "random_state": 0}
+FAST_INIT = {"init_exact_epochs": 40, "random_state": 0}  # SVGP: the initial exact GP
 
 
 def _data(n=30, seed=0, p=2):
@@ -60,7 +63,7 @@ def test_exact_gp_matches_direct_cholesky(exact_fit):
 
 
 def test_exact_gp_marginal_likelihood_is_the_training_objective(exact_fit):
-    """min(loss_curve_) = -log p(y_std)/n, and log p(y_raw) = log p(y_std) - n log(y_scale)."""
+    """min(train_loss) = -log p(y_std)/n, and log p(y_raw) = log p(y_std) - n log(y_scale)."""
     gp, X, y = exact_fit
     hp = gp.learned_hyperparameters()
     K = _rbf_ard(X, X, hp["lengthscale"], hp["outputscale"]) + hp["noise"] * np.eye(len(X))
@@ -71,7 +74,7 @@ def test_exact_gp_marginal_likelihood_is_the_training_objective(exact_fit):
         - np.sum(np.log(np.diag(L)))
         - 0.5 * len(y) * np.log(2 * np.pi)
     )
-    log_p_std = -min(gp.loss_curve_) * len(y)
+    log_p_std = -min(gp.history_[0]["train_loss"]) * len(y)
     np.testing.assert_allclose(log_p_raw, log_p_std - len(y) * np.log(gp.y_scale_), rtol=1e-8)
 
 
@@ -95,7 +98,9 @@ def test_agrees_with_sklearn_gaussian_process_regressor(kernel):
     # and the same log marginal likelihood (standardised units, shifted by n log y_scale)
     lml = sk.log_marginal_likelihood_value_
     np.testing.assert_allclose(
-        lml, -min(gp.loss_curve_) * len(y) - len(y) * np.log(gp.y_scale_), rtol=1e-7
+        lml,
+        -min(gp.history_[0]["train_loss"]) * len(y) - len(y) * np.log(gp.y_scale_),
+        rtol=1e-7,
     )
 
 
@@ -106,7 +111,7 @@ def test_closed_form_gradient_matches_autograd():
     r = torch.tensor(rng.normal(size=6), requires_grad=True)
 
     def nll(A, r):  # K built symmetric, as a kernel matrix is
-        return _GaussianNLL.apply(A @ A.T + 6 * torch.eye(6, dtype=A.dtype), r)
+        return MultivariateGaussianNLL.apply(A @ A.T + 6 * torch.eye(6, dtype=A.dtype), r)
 
     assert torch.autograd.gradcheck(nll, (A, r))
     K = A @ A.T + 6 * torch.eye(6, dtype=A.dtype)
@@ -119,10 +124,10 @@ def test_svgp_equals_exact_gp_when_inducing_points_are_the_training_inputs():
     X, y = _data(n=40, seed=4)
     Xq = np.random.default_rng(5).uniform(-3, 3, size=(15, 2)) * [1.0, 5.0] + [0.0, 10.0]
     exact = GPRegressor(method="exact", **FAST_EXACT).fit(X, y).predict_uncertainty(Xq)
-    common = dict(method="svgp", n_inducing=40, learn_inducing=False, **FAST_EXACT)
+    common = dict(method="svgp", n_inducing=40, learn_inducing=False, **FAST_INIT)
     # Same hyperparameters (initialised by the exact GP on all 40 rows) and the optimal q(u):
     # Titsias's bound is tight at Z = X, so the predictive must be the exact posterior.
-    svgp = GPRegressor(n_epochs=0, **common).fit(X, y)
+    svgp = GPRegressor(epochs=0, **common).fit(X, y)
     assert svgp.method_ == "svgp" and svgp.n_inducing_ == 40
     pred = svgp.predict_uncertainty(Xq)
     scale = np.std(y)
@@ -130,7 +135,7 @@ def test_svgp_equals_exact_gp_when_inducing_points_are_the_training_inputs():
     np.testing.assert_allclose(pred.epistemic, exact.epistemic, atol=1e-4 * scale**2)
     np.testing.assert_allclose(pred.aleatoric, exact.aleatoric, rtol=1e-10)
     # A few mini-batch ELBO epochs keep it there (the ELBO optimum is the marginal likelihood's).
-    trained = GPRegressor(n_epochs=4, batch_size=10, **common).fit(X, y)
+    trained = GPRegressor(epochs=4, batch_size=10, **common).fit(X, y)
     pred = trained.predict_uncertainty(Xq)
     np.testing.assert_allclose(pred.mean, exact.mean, atol=2e-2 * scale)
     np.testing.assert_allclose(pred.total, exact.total, rtol=0.1)
@@ -141,7 +146,7 @@ def test_auto_switches_to_svgp_past_the_threshold_and_learns():
     gp = GPRegressor(
         max_exact_samples=30,
         n_inducing=15,
-        n_epochs=15,
+        epochs=15,
         batch_size=20,
         lr=0.05,
         init_exact_samples=0,
@@ -149,7 +154,8 @@ def test_auto_switches_to_svgp_past_the_threshold_and_learns():
     ).fit(X, y)
     assert gp.method_ == "svgp" and gp.n_inducing_ == 15
     assert gp.model_.variational_strategy.inducing_points.shape == (15, 2)
-    assert gp.loss_curve_[-1] < gp.loss_curve_[0]
+    train_loss = gp.history_[0]["train_loss"]
+    assert len(train_loss) == 15 and train_loss[-1] < train_loss[0]
     assert gp.score(X, y) > 0.5
     assert GPRegressor(**FAST_EXACT).fit(X[:30], y[:30]).method_ == "exact"
 
@@ -167,9 +173,9 @@ def test_epistemic_grows_away_from_data_aleatoric_is_constant(exact_fit):
     "params",
     [
         {"method": "exact", **FAST_EXACT},
-        {"method": "svgp", "n_inducing": 8, "n_epochs": 2, "batch_size": 16, **FAST_EXACT},
-        {"method": "exact", "deep_kernel": (8, 2), "max_iter": 15, "lr": 0.05, "random_state": 0},
-        {"method": "svgp", "n_inducing": 8, "n_epochs": 1, "dtype": "float32", **FAST_EXACT},
+        {"method": "svgp", "n_inducing": 8, "epochs": 2, "batch_size": 16, **FAST_INIT},
+        {"method": "exact", "deep_kernel": (8, 2), "epochs": 15, "lr": 0.05, "random_state": 0},
+        {"method": "svgp", "n_inducing": 8, "epochs": 1, "dtype": "float32", **FAST_INIT},
     ],
     ids=["exact", "svgp", "deep-kernel", "svgp-float32"],
 )
@@ -187,7 +193,7 @@ def test_save_load_gives_identical_predictions(tmp_path, params):
 
 def test_seeded_fits_repeat_and_leave_the_global_rng_alone():
     X, y = _data(n=30, seed=8)
-    params = dict(method="svgp", n_inducing=10, n_epochs=2, batch_size=8, max_iter=10)
+    params = dict(method="svgp", n_inducing=10, epochs=2, batch_size=8, init_exact_epochs=10)
     state = torch.random.get_rng_state()
     a = GPRegressor(random_state=3, **params).fit(X, y).predict(X)
     b = GPRegressor(random_state=3, **params).fit(X, y).predict(X)
@@ -199,14 +205,17 @@ def test_seeded_fits_repeat_and_leave_the_global_rng_alone():
 
 def test_sklearn_compatibility_and_errors():
     X, y = _data(n=20, seed=9)
-    gp = GPRegressor(kernel="matern12", max_iter=5)
+    gp = GPRegressor(kernel="matern12", epochs=5)
     assert clone(gp).get_params() == gp.get_params()
     with pytest.raises(NotFittedError):
         gp.predict(X)
     with pytest.raises(InvalidParameterError, match="kernel"):
         GPRegressor(kernel="cosine").fit(X, y)
     with pytest.raises(InvalidInputError, match="one GPRegressor per column"):
-        GPRegressor(max_iter=2).fit(X, np.c_[y, y])
+        GPRegressor(epochs=2).fit(X, np.c_[y, y])
+    with pytest.warns(DataConversionWarning, match="column-vector"):
+        column = GPRegressor(epochs=2).fit(X, y[:, None])
+    np.testing.assert_array_equal(column.predict(X), GPRegressor(epochs=2).fit(X, y).predict(X))
     with pytest.raises(InvalidInputError, match="deep_kernel"):
         GPRegressor(deep_kernel=(4, 0)).fit(X, y)
     gp.fit(X, y)
@@ -216,7 +225,7 @@ def test_sklearn_compatibility_and_errors():
         gp.fit(np.where(X > 0, np.nan, X), y)
     lower, upper = gp.predict_interval(X, alpha=0.1)
     assert np.all(lower < upper)
-    scores = GPRegressor(max_iter=5).fit(X, y, X_val=X[:5], y_val=y[:5]).validation_scores_
+    scores = GPRegressor(epochs=5).fit(X, y, X_val=X[:5], y_val=y[:5]).validation_scores_
     assert np.isfinite(scores["nll"])
 
 
@@ -230,8 +239,8 @@ def _two_moons(n=60, seed=0):
 @pytest.mark.parametrize(
     "params",
     [
-        {"method": "dirichlet", "max_iter": 30},
-        {"method": "variational", "n_epochs": 40, "batch_size": 30},
+        {"method": "dirichlet", "epochs": 30},
+        {"method": "variational", "epochs": 40, "batch_size": 30},
     ],
     ids=["dirichlet", "variational-bernoulli"],
 )
@@ -260,7 +269,11 @@ def test_gp_classifier_three_classes(method):
     labels = rng.integers(0, 3, size=60)
     X = centres[labels] + 0.5 * rng.normal(size=(60, 2))
     clf = GPClassifier(
-        method=method, max_iter=25, n_epochs=30, batch_size=30, n_samples=32, random_state=0
+        method=method,
+        epochs=25 if method == "dirichlet" else 30,
+        batch_size=30,
+        n_samples=32,
+        random_state=0,
     ).fit(X, labels)
     assert clf.score(X, labels) > 0.9
     assert clf.predict_proba(X).shape == (60, 3)
@@ -269,7 +282,7 @@ def test_gp_classifier_three_classes(method):
 def test_gp_classifier_deep_kernel(tmp_path):
     X, y = _two_moons(n=40, seed=2)
     clf = GPClassifier(
-        method="dirichlet", deep_kernel=(8, 2), max_iter=20, lr=0.05, n_samples=16, random_state=0
+        method="dirichlet", deep_kernel=(8, 2), epochs=20, lr=0.05, n_samples=16, random_state=0
     ).fit(X, y)
     assert clf.model_.feature_extractor is not None
     assert clf.score(X, y) > 0.8
@@ -280,8 +293,95 @@ def test_gp_classifier_deep_kernel(tmp_path):
 def test_gp_classifier_errors():
     X, y = _two_moons(n=20)
     with pytest.raises(InvalidInputError, match="two classes"):
-        GPClassifier(max_iter=2).fit(X, np.zeros(20))
+        GPClassifier(epochs=2).fit(X, np.zeros(20))
     with pytest.raises(NotFittedError):
         GPClassifier().predict_proba(X)
     with pytest.raises(InvalidParameterError, match="method"):
         GPClassifier(method="laplace").fit(X, y)
+
+
+# ---------------------------------------------------------------------------- train/eval modes
+def _modes(module):
+    return [m.training for m in module.modules()]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GPRegressor(method="exact", epochs=10, random_state=0),
+        lambda: GPRegressor(method="svgp", n_inducing=8, epochs=1, **FAST_INIT),
+        lambda: GPClassifier(method="dirichlet", epochs=5, n_samples=8, random_state=0),
+        lambda: GPClassifier(method="variational", epochs=2, n_samples=8, random_state=0),
+    ],
+    ids=["exact", "svgp", "dirichlet", "variational"],
+)
+def test_prediction_restores_the_train_eval_mode_of_every_submodule(make):
+    """STYLE convention 4: inference sets eval mode itself and gives back the mode it found."""
+    X, y = _data(n=24, seed=10)
+    if isinstance(make(), GPClassifier):
+        y = (y > np.median(y)).astype(int)
+    model = make().fit(X, y)
+    assert not any(_modes(model.model_))  # fitted modules are left in eval mode
+    reference = model.predict_uncertainty(X[:5])
+    model.model_.train()
+    model.likelihood_.eval()  # a mixed state must come back exactly as it was
+    before = _modes(model.model_)
+    assert any(before) and not all(before)
+    again = model.predict_uncertainty(X[:5])
+    assert _modes(model.model_) == before
+    if isinstance(model, GPRegressor):
+        np.testing.assert_array_equal(again.mean, reference.mean)
+        np.testing.assert_array_equal(again.epistemic, reference.epistemic)
+    else:
+        np.testing.assert_array_equal(again.member_probs, reference.member_probs)
+
+
+def test_history_has_the_shared_shape_and_epochs_defaults_per_method():
+    X, y = _data(n=30, seed=11)
+    svgp = GPRegressor(method="svgp", n_inducing=8, init_exact_samples=0, random_state=0)
+    assert svgp.get_params()["epochs"] is None
+    (entry,) = svgp.fit(X, y).history_
+    assert set(entry) == {"member", "epochs", "best_epoch", "train_loss", "val_loss"}
+    assert entry["member"] == 0 and entry["val_loss"] == []
+    assert entry["epochs"] == len(entry["train_loss"]) == 50  # epochs=None: 50 SVGP passes
+    assert entry["best_epoch"] == 50  # the SVGP keeps its last state
+    exact = GPRegressor(method="exact", epochs=10, random_state=0).fit(X, y)
+    (entry,) = exact.history_
+    losses = entry["train_loss"]
+    assert entry["epochs"] == len(losses) >= 1  # one entry per L-BFGS objective evaluation
+    assert losses[entry["best_epoch"] - 1] == min(losses)  # the kept hyperparameters
+    clf = GPClassifier(method="variational", epochs=3, n_samples=4, random_state=0)
+    assert clf.fit(X, y > np.median(y)).history_[0]["epochs"] == 3
+
+
+# ---------------------------------------------------------------------------- the exact loop
+def _smooth(module):  # not quadratic, so that L-BFGS needs many evaluations
+    return ((module.weight - 3.0) ** 4).sum() + torch.cosh(module.bias).sum()
+
+
+def test_exact_training_keeps_the_best_evaluation_when_a_trial_step_fails():
+    """A singular trial step stops L-BFGS with a warning; the best evaluation is restored."""
+    module = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        module.weight.fill_(0.5)
+        module.bias.fill_(1.0)
+    module.register_buffer("counter", torch.zeros(()))
+    states = []
+
+    def loss_fn(m):
+        with torch.no_grad():
+            m.counter += 1  # a buffer that changes at every evaluation, the failed one too
+        if len(states) == 5:
+            return m.weight.sum() * float("nan")  # the sixth evaluation "goes singular"
+        states.append((m.weight.item(), m.bias.item(), m.counter.item()))
+        return _smooth(m)
+
+    with pytest.warns(ConvergenceWarning, match="best hyperparameters"):
+        losses, best = train_exact(module, loss_fn, epochs=50)
+    assert len(losses) == 5 and losses[best - 1] == min(losses)
+    weight, bias, counter = states[best - 1]
+    assert module.weight.item() == weight and module.bias.item() == bias
+    assert module.counter.item() == counter <= 5  # buffers come back too (6 without restoring)
+    with pytest.raises(DivergenceError, match="not positive definite"):
+        train_exact(torch.nn.Linear(1, 1), lambda m: m.weight.sum() * float("inf"), epochs=5)
+    assert train_exact(torch.nn.Linear(1, 1), _smooth, epochs=0) == ([], 0)

@@ -6,7 +6,7 @@ from torch.nn import functional as F
 import uqkit
 from uqkit._random import derive_seed
 from uqkit.dca import DCAClassifier, DCARegressor
-from uqkit.dca._base import _ORDER_STREAM
+from uqkit.dca._base import ORDER_STREAM
 from uqkit.exceptions import InvalidInputError, ModelFileError, NotFittedError
 from uqkit.losses import gaussian_nll
 from uqkit.nn import gaussian_head
@@ -20,7 +20,7 @@ def _plain_training(model, X, targets, loss_fn):
     net = init.proposal_network((0,) * init.n_components)
     Xs = torch.as_tensor((X - X.mean(0)) / X.std(0), dtype=torch.float64)
     optimizer = torch.optim.Adam(net.parameters(), lr=model.lr)
-    order_generator = torch.Generator().manual_seed(derive_seed(model.random_state_, _ORDER_STREAM))
+    order_generator = torch.Generator().manual_seed(derive_seed(model.random_state_, ORDER_STREAM))
     for _ in range(model.epochs):
         order = torch.randperm(len(Xs), generator=order_generator)
         for start in range(0, len(Xs), model.batch_size):
@@ -175,7 +175,8 @@ def test_early_stopping_records_validation_and_restores_the_best_epoch(sine):
     model = DCARegressor(
         n_instances=2, early_stopping=True, patience=2, **{**FAST, "epochs": 30, "lr": 0.05}
     ).fit(X, y)
-    history = model.history_
+    (history,) = model.history_
+    assert history["member"] == 0 and history["epochs"] == len(history["train_loss"])
     assert len(history["val_loss"]) == len(history["train_loss"]) >= history["best_epoch"]
     assert len(model.validation_indices_) == 12
     best = min(history["val_loss"])
@@ -184,6 +185,43 @@ def test_early_stopping_records_validation_and_restores_the_best_epoch(sine):
     Xv, yv = X[model.validation_indices_], y[model.validation_indices_]
     nll = model.predict_uncertainty(Xv).nll(yv) - np.log(model.y_scale_[0])
     assert np.isclose(nll, best, atol=1e-5)
+
+
+def test_history_has_the_shared_shape_without_validation(sine):
+    X, y = sine
+    model = DCARegressor(n_instances=2, **FAST).fit(X, y)
+    assert model.history_ == [
+        {
+            "member": 0,
+            "epochs": FAST["epochs"],
+            "best_epoch": FAST["epochs"],
+            "train_loss": model.history_[0]["train_loss"],
+            "val_loss": [],
+        }
+    ]
+    assert len(model.history_[0]["train_loss"]) == FAST["epochs"]
+
+
+def test_early_stopping_restores_batchnorm_buffers_too(blobs3):
+    """The restored network is the best epoch's network, running statistics included."""
+    X, y = blobs3
+
+    def net(n_in, n_out):
+        return torch.nn.Sequential(
+            torch.nn.Linear(n_in, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
+            torch.nn.Linear(8, n_out),
+        )
+
+    model = DCAClassifier(
+        n_instances=2, module=net, early_stopping=True, patience=2,
+        **{**FAST, "epochs": 30, "lr": 0.05},
+    ).fit(X, y)
+    (history,) = model.history_
+    Xv, yv = X[model.validation_indices_], y[model.validation_indices_]
+    nll = -np.mean(np.log(model.predict_proba(Xv)[np.arange(len(yv)),
+                                                 np.searchsorted(model.classes_, yv)]))
+    assert history["best_epoch"] < history["epochs"]  # it stopped later: restoring mattered
+    assert np.isclose(nll, history["val_loss"][history["best_epoch"] - 1], atol=1e-5)
 
 
 def test_feature_scaling_none_feeds_the_raw_features(blobs3):

@@ -28,13 +28,13 @@ def synthetic_glove(
     sigma: float,
     seed: int,
     x_max: float = 100.0,
-    alpha: float = 0.75,
+    weight_exponent: float = 0.75,
 ) -> SyntheticGlove:
     """Draw ``log X_ij = w_i.v_j + b_i + c_j + e_ij`` with ``Var e_ij = sigma^2 / f(X_ij)``.
 
     Each word observes ``n_observed`` random contexts. Counts span both sides of ``x_max`` so the
     weights vary. The weight uses the noiseless count; with a small ``sigma`` it equals the weight
-    of the observed count up to a factor ``exp(alpha * e_ij)`` close to one.
+    of the observed count up to a factor ``exp(weight_exponent * e_ij)`` close to one.
     """
     rng = np.random.default_rng(seed)
     W = rng.normal(size=(n_words, dim))
@@ -46,7 +46,7 @@ def synthetic_glove(
         [rng.choice(n_contexts, size=n_observed, replace=False) for _ in range(n_words)]
     )
     mean = np.einsum("nd,nd->n", W[rows], V[cols]) + b[rows] + c[cols]
-    weight = glove_weight(np.exp(mean), x_max, alpha)
+    weight = glove_weight(np.exp(mean), x_max, weight_exponent)
     log_x = mean + rng.normal(size=mean.shape) * sigma / np.sqrt(weight)
     X = sparse.csr_matrix((np.exp(log_x), (rows, cols)), shape=(n_words, n_contexts))
     return SyntheticGlove(X, W, V, b, c)

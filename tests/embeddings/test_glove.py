@@ -20,24 +20,29 @@ def exact_model(n=30, dim=2, seed=0):
 def test_weight_function_closed_form():
     x = np.array([1.0, 50.0, 100.0, 400.0])
     np.testing.assert_allclose(glove_weight(x), [0.01**0.75, 0.5**0.75, 1.0, 1.0])
-    np.testing.assert_allclose(glove_weight(x, x_max=10.0, alpha=1.0), [0.1, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(
+        glove_weight(x, x_max=10.0, weight_exponent=1.0), [0.1, 1.0, 1.0, 1.0]
+    )
 
 
 def test_recovers_exact_log_bilinear_model():
     X = exact_model()
-    glove = GloVe(n_components=2, n_epochs=200, batch_size=128, learning_rate=1.0, random_state=0)
+    glove = GloVe(n_components=2, epochs=200, batch_size=128, lr=1.0, random_state=0)
     glove.fit(X)
     fitted = glove.W_ @ glove.V_.T + glove.b_[:, None] + glove.c_[None, :]
     weights = glove_weight(X)
     rmse = np.sqrt(np.sum(weights * (fitted - np.log(X)) ** 2) / weights.sum())
     assert rmse < 0.05
-    assert glove.loss_curve_[-1] < 1e-2 * glove.loss_curve_[0]
+    (history,) = glove.history_
+    assert history["train_loss"][-1] < 1e-2 * history["train_loss"][0]
+    assert history["epochs"] == history["best_epoch"] == glove.n_iter_ == 200
+    assert history["member"] == 0 and history["val_loss"] == []
     assert glove.W_.shape == (30, 2) and glove.c_.shape == (30,)
 
 
 def test_seeded_with_local_generators():
     X = exact_model(n=12)
-    params = dict(n_components=2, n_epochs=3, batch_size=32, random_state=7)
+    params = dict(n_components=2, epochs=3, batch_size=32, random_state=7)
     first, second = GloVe(**params).fit(X), GloVe(**params).fit(X)
     np.testing.assert_array_equal(first.W_, second.W_)
     other = GloVe(**{**params, "random_state": 8}).fit(X)
@@ -47,7 +52,7 @@ def test_seeded_with_local_generators():
 
 def test_divergence_is_an_error():
     with pytest.raises(DivergenceError, match="diverged at epoch"):
-        GloVe(n_components=2, n_epochs=2, learning_rate=1e30, random_state=0).fit(exact_model())
+        GloVe(n_components=2, epochs=2, lr=1e30, random_state=0).fit(exact_model())
 
 
 def test_invalid_parameter():
@@ -58,8 +63,8 @@ def test_invalid_parameter():
 def test_save_and_load(tmp_path):
     import uqkit
 
-    glove = GloVe(n_components=2, n_epochs=2, batch_size=64, random_state=0).fit(exact_model(n=8))
+    glove = GloVe(n_components=2, epochs=2, batch_size=64, random_state=0).fit(exact_model(n=8))
     loaded = uqkit.load(glove.save(tmp_path / "glove"))
     for name in ("W_", "V_", "b_", "c_"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(glove, name))
-    assert loaded.loss_curve_ == glove.loss_curve_
+    assert loaded.history_ == glove.history_

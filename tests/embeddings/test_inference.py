@@ -64,8 +64,9 @@ def test_delta_method_is_exact_for_linear_statistics(fitted):
 
 
 def test_result_fields_interval_and_p_value(fitted):
-    result = fitted.similarity("w0", "w1", confidence=0.9, null_value=0.1)
+    result = fitted.similarity("w0", "w1", alpha=0.1, null_value=0.1)
     assert isinstance(result, StatisticResult)
+    assert result.alpha == 0.1 and result.to_dict()["alpha"] == 0.1
     z = 1.6448536269514722
     np.testing.assert_allclose(result.upper - result.estimate, z * result.std_error)
     from scipy import stats
@@ -105,5 +106,7 @@ def test_statistic_input_errors(fitted):
         fitted.statistic(lambda w: w.sum(dim=0), ["w0"])
     with pytest.raises(InvalidInputError, match="method"):
         fitted.similarity("w0", "w1", method="bootstrap")
+    with pytest.raises(InvalidInputError, match="miscoverage"):
+        fitted.similarity("w0", "w1", alpha=95)  # a percentage is not a miscoverage level
     with pytest.raises(InvalidInputError, match="two pairs"):
         fitted.compare(("w0",), ("w1", "w2"))

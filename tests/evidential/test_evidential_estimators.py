@@ -9,8 +9,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import uqkit.base
 from uqkit.evidential import EvidentialClassifier, EvidentialRegressor
-from uqkit.evidential._member_loss import DirichletMemberLoss
 from uqkit.exceptions import InvalidInputError, NotFittedError
+from uqkit.losses import DirichletMemberLoss, MemberLoss, NIGMemberLoss
 from uqkit.training import member_losses
 
 FAST = {"epochs": 15, "verbose": 0, "random_state": 0}
@@ -87,13 +87,13 @@ def test_classifier_predicts_a_dirichlet(blob_data):
     X, y = blob_data
     model = EvidentialClassifier(**FAST).fit(X, y)
     pred = model.predict_uncertainty(X)
-    alpha = model.predict_alpha(X)
+    concentration = model.predict_concentration(X)
     assert list(model.classes_) == ["a", "b", "c"]
-    assert np.all(alpha >= 1) and np.allclose(pred.alpha, alpha)
-    assert np.allclose(pred.probs, alpha / alpha.sum(1, keepdims=True))
+    assert np.all(concentration >= 1) and np.allclose(pred.concentration, concentration)
+    assert np.allclose(pred.probs, concentration / concentration.sum(1, keepdims=True))
     assert np.allclose(model.predict_proba(X).sum(1), 1.0)
     assert model.score(X, y) > 0.95
-    assert np.all(pred.epistemic >= 0) and np.allclose(pred.vacuity, 3 / alpha.sum(1))
+    assert np.all(pred.epistemic >= 0) and np.allclose(pred.vacuity, 3 / concentration.sum(1))
     metrics = model.evaluate(X, y)
     assert metrics["accuracy"] > 0.95 and np.isfinite(metrics["nll"])
 
@@ -115,7 +115,7 @@ def test_relu_evidence_learns_unless_a_class_starts_in_its_zero_evidence_region(
     # is 0 everywhere, no gradient reaches it, and the class is never predicted (Pandey & Yu,
     # ICML 2023). This is why the default evidence is softplus.
     stuck = EvidentialClassifier(random_state=0, **kwargs).fit(X, y)
-    assert np.all(stuck.predict_alpha(X)[:, 1] == 1.0) and "b" not in set(stuck.predict(X))
+    assert np.all(stuck.predict_concentration(X)[:, 1] == 1.0) and "b" not in set(stuck.predict(X))
 
 
 def test_evidence_is_low_where_the_classes_overlap():
@@ -130,11 +130,21 @@ def test_evidence_is_low_where_the_classes_overlap():
     assert pred.total[0] > pred.total[1:].max()
 
 
+def test_evidential_member_losses_follow_the_member_loss_protocol():
+    assert isinstance(DirichletMemberLoss(), MemberLoss) and isinstance(NIGMemberLoss(), MemberLoss)
+    nig = NIGMemberLoss(regularization=0.1)
+    raw, target = torch.randn(2, 8, 4), torch.randn(2, 8, 1)
+    before = nig(raw, target)
+    nig.set_epoch(5, 10)  # the protocol's no-op: the NIG objective does not change with the epoch
+    assert torch.equal(nig(raw, target), before)
+    assert torch.equal(nig.validation_loss(raw, target), before)
+
+
 def test_early_stopping_criterion_does_not_drift_with_the_annealing():
     raw = torch.randn(1, 16, 3)
     labels = torch.randint(0, 3, (1, 16))
     member_loss = DirichletMemberLoss(loss="mse", annealing_epochs=10, kl_weight=1.0)
-    member_loss.set_epoch(0)
+    member_loss.set_epoch(0, 30)
     training_at_0 = member_loss(raw, labels)
 
     class Fixed(torch.nn.Module):  # a "stack" of one member that outputs ``raw``
@@ -145,9 +155,9 @@ def test_early_stopping_criterion_does_not_drift_with_the_annealing():
 
     # how train_stack scores validation data for early stopping
     validation_at_0 = member_losses(Fixed(), member_loss, torch.zeros(16, 1), labels[0])
-    member_loss.set_epoch(7)
+    member_loss.set_epoch(7, 30)
     validation_at_7 = member_losses(Fixed(), member_loss, torch.zeros(16, 1), labels[0])
-    member_loss.set_epoch(20)
+    member_loss.set_epoch(20, 30)
     training_at_20 = member_loss(raw, labels)
     assert torch.equal(validation_at_0, validation_at_7)
     # the final, fully annealed objective
@@ -162,7 +172,7 @@ def test_cnn_architecture_on_flat_images(tiny_images, tmp_path):
     assert np.allclose(model.x_scale_, model.x_scale_[0])  # one global pixel scale
     assert model.predict_uncertainty(X[:5]).probs.shape == (5, 2)
     loaded = uqkit.base.load(model.save(tmp_path / "cnn"))
-    assert np.array_equal(loaded.predict_alpha(X), model.predict_alpha(X))
+    assert np.array_equal(loaded.predict_concentration(X), model.predict_concentration(X))
     with pytest.raises(InvalidInputError, match="pixels but X has"):
         EvidentialClassifier(architecture="cnn", **FAST).fit(X, y)  # default 28x28 ≠ 256
 

@@ -5,17 +5,14 @@ import pytest
 import torch
 from scipy import special
 
-from uqkit.evidential import (
+from uqkit.evidential import ImageCNN, dirichlet_prediction, nig_prediction
+from uqkit.losses import EvidentialClassificationLoss, EvidentialRegressionLoss
+from uqkit.nn import (
     DirichletHead,
-    EvidentialClassificationLoss,
-    EvidentialRegressionLoss,
-    ImageCNN,
     NormalInverseGammaHead,
-    dirichlet_alpha,
+    dirichlet_concentration,
     dirichlet_evidence,
-    dirichlet_prediction,
     nig_parameters,
-    nig_prediction,
 )
 
 
@@ -26,7 +23,8 @@ def test_evidence_functions():
     clamped = dirichlet_evidence(logits, "exp", clamp=10.0)
     assert torch.allclose(clamped, torch.exp(logits.clamp(-10, 10)))
     assert float(clamped.max()) == pytest.approx(np.exp(10.0))
-    assert torch.equal(dirichlet_alpha(logits, "relu"), dirichlet_evidence(logits, "relu") + 1)
+    concentration = dirichlet_concentration(logits, "relu")
+    assert torch.equal(concentration, dirichlet_evidence(logits, "relu") + 1)
     with pytest.raises(ValueError, match="evidence must be one of"):
         dirichlet_evidence(logits, "sigmoid")
 
@@ -70,15 +68,17 @@ def test_heads_work_inside_a_users_model():
     assert nig.linear.weight.grad is not None
 
 
-def _dirichlet_samples(alpha: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+def _dirichlet_samples(concentration: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.stack([rng.dirichlet(a, size=n) for a in alpha], axis=1)  # (n, rows, C)
+    return np.stack([rng.dirichlet(a, size=n) for a in concentration], axis=1)  # (n, rows, C)
 
 
 def test_closed_form_entropy_split_matches_monte_carlo():
-    alpha = np.array([[20.0, 1.0, 1.0], [1.0, 1.0, 1.0], [3.0, 2.5, 0.5], [50.0, 48.0, 1.0]])
-    pred = dirichlet_prediction(alpha)
-    p = _dirichlet_samples(alpha, 200_000)
+    concentration = np.array(
+        [[20.0, 1.0, 1.0], [1.0, 1.0, 1.0], [3.0, 2.5, 0.5], [50.0, 48.0, 1.0]]
+    )
+    pred = dirichlet_prediction(concentration)
+    p = _dirichlet_samples(concentration, 200_000)
     entropy = -np.sum(special.xlogy(p, p), axis=-1)  # (n, rows)
     mean_p = p.mean(axis=0)
     assert np.allclose(pred.probs, mean_p, atol=3e-3)
@@ -91,10 +91,10 @@ def test_closed_form_entropy_split_matches_monte_carlo():
 
 
 def test_vacuity_and_differential_entropy():
-    alpha = np.array([[2.0, 3.0, 5.0], [1.0, 1.0, 1.0]])
-    pred = dirichlet_prediction(alpha, classes=["x", "y", "z"])
+    concentration = np.array([[2.0, 3.0, 5.0], [1.0, 1.0, 1.0]])
+    pred = dirichlet_prediction(concentration, classes=["x", "y", "z"])
     assert np.allclose(pred.vacuity, [3 / 10, 1.0])
-    reference = torch.distributions.Dirichlet(torch.as_tensor(alpha)).entropy().numpy()
+    reference = torch.distributions.Dirichlet(torch.as_tensor(concentration)).entropy().numpy()
     assert np.allclose(pred.differential_entropy, reference)
     assert list(pred.label) == ["z", "x"]
     with pytest.raises(ValueError, match="positive array"):

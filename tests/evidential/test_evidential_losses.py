@@ -9,11 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from uqkit.evidential import (
-    EVIDENCE_FUNCTIONS,
+from uqkit.evidential import nig_prediction
+from uqkit.losses import (
     EvidentialClassificationLoss,
     EvidentialRegressionLoss,
-    dirichlet_alpha,
     dirichlet_digamma_loss,
     dirichlet_kl_uniform,
     dirichlet_log_loss,
@@ -22,10 +21,9 @@ from uqkit.evidential import (
     evidential_regression_loss,
     kl_annealing_coefficient,
     nig_nll,
-    nig_parameters,
-    nig_prediction,
     nig_regularizer,
 )
+from uqkit.nn import EVIDENCE_FUNCTIONS, dirichlet_concentration, nig_parameters
 
 
 def _random_nig(n=200, seed=0):
@@ -102,66 +100,66 @@ def test_nig_regularizer_and_total_loss():
 
 
 # ------------------------------------------------------------------------------ Dirichlet
-def _random_alpha(n=64, c=5, seed=0):
+def _random_concentration(n=64, c=5, seed=0):
     g = torch.Generator().manual_seed(seed)
-    alpha = 1.0 + torch.exp(2 * torch.randn(n, c, generator=g, dtype=torch.float64))
+    concentration = 1.0 + torch.exp(2 * torch.randn(n, c, generator=g, dtype=torch.float64))
     labels = torch.randint(0, c, (n,), generator=g)
-    return alpha, labels
+    return concentration, labels
 
 
 def test_dirichlet_kl_equals_torch_kl_divergence():
     from torch.distributions import Dirichlet, kl_divergence
 
-    alpha, labels = _random_alpha()
-    uniform = Dirichlet(torch.ones_like(alpha))
-    ours = dirichlet_kl_uniform(alpha, reduction="none")
-    assert torch.allclose(ours, kl_divergence(Dirichlet(alpha), uniform), rtol=1e-10)
-    # with labels: the true class's evidence is removed first, alpha~ = y + (1 - y) * alpha
-    y = torch.nn.functional.one_hot(labels, alpha.shape[1]).double()
-    alpha_tilde = alpha.clone()
-    alpha_tilde[torch.arange(len(labels)), labels] = 1.0
-    ours = dirichlet_kl_uniform(alpha, labels, reduction="none")
-    assert torch.allclose(ours, kl_divergence(Dirichlet(alpha_tilde), uniform), rtol=1e-10)
-    assert torch.allclose(ours, dirichlet_kl_uniform(alpha, y, reduction="none"))
+    concentration, labels = _random_concentration()
+    uniform = Dirichlet(torch.ones_like(concentration))
+    ours = dirichlet_kl_uniform(concentration, reduction="none")
+    assert torch.allclose(ours, kl_divergence(Dirichlet(concentration), uniform), rtol=1e-10)
+    # with labels: the true class's evidence is removed first, a~ = y + (1 - y) * a
+    y = torch.nn.functional.one_hot(labels, concentration.shape[1]).double()
+    concentration_tilde = concentration.clone()
+    concentration_tilde[torch.arange(len(labels)), labels] = 1.0
+    ours = dirichlet_kl_uniform(concentration, labels, reduction="none")
+    assert torch.allclose(ours, kl_divergence(Dirichlet(concentration_tilde), uniform), rtol=1e-10)
+    assert torch.allclose(ours, dirichlet_kl_uniform(concentration, y, reduction="none"))
 
 
 def test_dirichlet_losses_equal_their_expectations_under_dirichlet_samples():
-    alpha = torch.tensor([[4.0, 1.5, 2.0], [1.0, 1.0, 9.0]], dtype=torch.float64)
+    concentration = torch.tensor([[4.0, 1.5, 2.0], [1.0, 1.0, 9.0]], dtype=torch.float64)
     labels = torch.tensor([0, 1])
     g = torch.Generator().manual_seed(0)
     # Dirichlet samples from normalised Gamma draws (torch's sampler has no generator argument)
-    gammas = torch._standard_gamma(alpha.expand(400_000, 2, 3).contiguous(), generator=g)
+    gammas = torch._standard_gamma(concentration.expand(400_000, 2, 3).contiguous(), generator=g)
     p = gammas / gammas.sum(-1, keepdim=True)
     y = torch.nn.functional.one_hot(labels, 3).double()
     mc_mse = ((y - p) ** 2).sum(-1).mean(0)
     mc_ce = -torch.log(p[:, torch.arange(2), labels]).mean(0)
-    assert torch.allclose(dirichlet_mse_loss(alpha, labels, "none"), mc_mse, rtol=5e-3)
-    assert torch.allclose(dirichlet_digamma_loss(alpha, labels, "none"), mc_ce, rtol=5e-3)
-    # the log loss is the NLL of the expected probabilities alpha / S
-    expected_p = alpha / alpha.sum(-1, keepdim=True)
-    assert torch.allclose(dirichlet_log_loss(alpha, labels, "none"),
+    assert torch.allclose(dirichlet_mse_loss(concentration, labels, "none"), mc_mse, rtol=5e-3)
+    assert torch.allclose(dirichlet_digamma_loss(concentration, labels, "none"), mc_ce, rtol=5e-3)
+    # the log loss is the NLL of the expected probabilities concentration / S
+    expected_p = concentration / concentration.sum(-1, keepdim=True)
+    assert torch.allclose(dirichlet_log_loss(concentration, labels, "none"),
                           -torch.log(expected_p[torch.arange(2), labels]))
 
 
 def test_annealing_schedule_and_loss_module():
     assert [kl_annealing_coefficient(t, 10) for t in (0, 1, 5, 10, 50)] == [0, 0.1, 0.5, 1, 1]
     assert kl_annealing_coefficient(0, 0) == 1.0
-    alpha, labels = _random_alpha(seed=3)
+    concentration, labels = _random_concentration(seed=3)
     criterion = EvidentialClassificationLoss("digamma", annealing_epochs=4, kl_weight=0.5)
-    data = dirichlet_digamma_loss(alpha, labels)
-    kl = dirichlet_kl_uniform(alpha, labels)
-    assert torch.allclose(criterion(alpha, labels), data)  # epoch 0: no KL yet
+    data = dirichlet_digamma_loss(concentration, labels)
+    kl = dirichlet_kl_uniform(concentration, labels)
+    assert torch.allclose(criterion(concentration, labels), data)  # epoch 0: no KL yet
     criterion.set_epoch(2)
-    assert torch.allclose(criterion(alpha, labels), data + 0.25 * kl)
+    assert torch.allclose(criterion(concentration, labels), data + 0.25 * kl)
     criterion.set_epoch(9)
-    assert torch.allclose(criterion(alpha, labels), data + 0.5 * kl)
+    assert torch.allclose(criterion(concentration, labels), data + 0.5 * kl)
 
 
 def test_loss_reductions():
-    alpha, labels = _random_alpha()
-    per_sample = evidential_classification_loss(alpha, labels, "mse", 0.3, reduction="none")
+    concentration, labels = _random_concentration()
+    per_sample = evidential_classification_loss(concentration, labels, "mse", 0.3, reduction="none")
     assert per_sample.shape == (64,)
-    assert torch.allclose(evidential_classification_loss(alpha, labels, "mse", 0.3, "sum"),
+    assert torch.allclose(evidential_classification_loss(concentration, labels, "mse", 0.3, "sum"),
                           per_sample.sum())
 
 
@@ -181,9 +179,9 @@ def test_loss_reductions():
     ],
 )
 def test_bad_arguments_raise_clear_errors(call, message):
-    alpha, labels = _random_alpha(n=4, c=3)
+    concentration, labels = _random_concentration(n=4, c=3)
     with pytest.raises(ValueError, match=message):
-        call(alpha, labels)
+        call(concentration, labels)
 
 
 # ------------------------------------------------------------------------------ properties
@@ -199,8 +197,9 @@ _extreme = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, width=32)
 )
 def test_classification_loss_and_gradients_finite_on_extreme_logits(logits, label, evidence, loss):
     raw = torch.tensor(logits, dtype=torch.float32).reshape(2, 3).requires_grad_(True)
-    alpha = dirichlet_alpha(raw, evidence)
-    value = evidential_classification_loss(alpha, torch.tensor([label, 2 - label]), loss, 1.0)
+    concentration = dirichlet_concentration(raw, evidence)
+    labels = torch.tensor([label, 2 - label])
+    value = evidential_classification_loss(concentration, labels, loss, 1.0)
     value.backward()
     assert torch.isfinite(value)
     assert torch.isfinite(raw.grad).all()

@@ -6,7 +6,8 @@ import torch
 from scipy import special, stats
 
 from uqkit.exceptions import InvalidInputError
-from uqkit.rl import (
+from uqkit.losses import (
+    gaussian_critic_loss,
     gaussian_nll,
     ggd_excess_kurtosis,
     ggd_log_pdf,
@@ -86,7 +87,7 @@ def test_beta_two_is_gaussian_nll_at_matching_scale():
     delta = torch.tensor(rng.normal(0, 3, 50))
     sigma = torch.tensor(rng.uniform(0.2, 4.0, 50))
     ggd = ggd_nll(delta, sigma * np.sqrt(2.0), 2.0, reduction="none")
-    gauss = gaussian_nll(delta, sigma**2, reduction="none")
+    gauss = gaussian_nll(torch.zeros_like(delta), sigma**2, delta, reduction="none")
     np.testing.assert_allclose(ggd.numpy(), gauss.numpy(), rtol=1e-12)
     np.testing.assert_allclose(
         gauss.numpy(), -stats.norm.logpdf(delta.numpy(), scale=sigma.numpy()), rtol=1e-12
@@ -136,12 +137,12 @@ def test_gradient_in_beta_matches_finite_difference():
 
 
 def test_invalid_parameters_raise():
-    with pytest.raises(InvalidInputError, match="beta must be positive"):
+    with pytest.raises(InvalidInputError, match="shape must be positive"):
         ggd_nll(0.0, 1.0, 0.0)
-    with pytest.raises(InvalidInputError, match="alpha must be positive"):
+    with pytest.raises(InvalidInputError, match="scale must be positive"):
         ggd_variance(-1.0, 2.0)
     with pytest.raises(InvalidInputError, match="variance must be positive"):
-        gaussian_nll(0.0, 0.0)
+        gaussian_critic_loss(torch.zeros(2, 3), torch.zeros(3), torch.zeros(2, 3), weighting=None)
 
 
 def test_tensor_dtype_and_device_are_kept():

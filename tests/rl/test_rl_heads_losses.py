@@ -1,25 +1,29 @@
 """Ensemble value heads, their predictions and the critic losses."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from scipy import stats
 
 from uqkit.exceptions import DivergenceError, InvalidInputError
-from uqkit.prediction import RegressionPrediction
-from uqkit.rl import (
-    GaussianValueHead,
-    GGDValueHead,
+from uqkit.losses import (
     biev_weights,
     biv_weights,
     gaussian_critic_loss,
-    gaussian_ensemble_prediction,
     gaussian_nll,
     ggd_critic_loss,
-    ggd_ensemble_prediction,
     ggd_nll,
     risk_averse_weights,
 )
+from uqkit.nn import (
+    GaussianValueHead,
+    GGDValueHead,
+    gaussian_ensemble_prediction,
+    ggd_ensemble_prediction,
+)
+from uqkit.prediction import RegressionPrediction
 
 
 def _gen(seed):
@@ -27,24 +31,24 @@ def _gen(seed):
 
 
 # ---------------------------------------------------------------- heads
-def test_ggd_head_shapes_initial_beta_and_mean_forward():
-    head = GGDValueHead(3, n_members=4, hidden_sizes=(8,), generator=_gen(0))
+def test_ggd_head_shapes_initial_shape_and_mean_forward():
+    head = GGDValueHead(3, n_members=4, hidden_layers=(8,), generator=_gen(0))
     x = torch.randn(6, 3, generator=_gen(1))
     out = head.members(x)
-    assert out.values.shape == out.alpha.shape == out.beta.shape == (4, 6)
-    assert torch.allclose(out.alpha, torch.ones(4, 6))
-    assert torch.allclose(out.beta, torch.full((4, 6), 2.0), atol=0.05)  # starts Gaussian
+    assert out.values.shape == out.scale.shape == out.shape.shape == (4, 6)
+    assert torch.allclose(out.scale, torch.ones(4, 6))
+    assert torch.allclose(out.shape, torch.full((4, 6), 2.0), atol=0.05)  # starts Gaussian
     torch.testing.assert_close(head(x), out.values.mean(0, keepdim=True).T)
     # members are independent networks with their own initial weights
     assert float(out.values.detach().std(0).mean()) > 1e-3
 
 
-def test_head_init_is_reproducible_and_learn_alpha_starts_at_one():
-    a = GGDValueHead(3, n_members=3, learn_alpha=True, generator=_gen(5))
-    b = GGDValueHead(3, n_members=3, learn_alpha=True, generator=_gen(5))
+def test_head_init_is_reproducible_and_learned_scale_starts_at_one():
+    a = GGDValueHead(3, n_members=3, learn_scale=True, generator=_gen(5))
+    b = GGDValueHead(3, n_members=3, learn_scale=True, generator=_gen(5))
     x = torch.randn(4, 3, generator=_gen(2))
     torch.testing.assert_close(a.members(x).values, b.members(x).values)
-    assert torch.allclose(a.members(x).alpha, torch.ones(3, 4), atol=0.05)
+    assert torch.allclose(a.members(x).scale, torch.ones(3, 4), atol=0.05)
 
 
 def test_gaussian_head_and_input_checks():
@@ -63,7 +67,7 @@ def test_single_member_prediction_is_that_members_ggd():
     pred = ggd_ensemble_prediction(values, alpha, beta)
     assert pred.distribution == "ggd"
     np.testing.assert_array_equal(pred.scale, alpha[0])
-    np.testing.assert_array_equal(pred.beta, beta[0])
+    np.testing.assert_array_equal(pred.shape, beta[0])
     np.testing.assert_array_equal(pred.epistemic, [0.0, 0.0])
     y = np.array([0.1, 0.4])
     np.testing.assert_allclose(
@@ -162,8 +166,25 @@ def test_gaussian_critic_loss_and_shared_returns():
     variance = torch.rand(5, 32, generator=_gen(4), dtype=torch.float64) + 0.2
     shared = returns[0]
     terms = gaussian_critic_loss(values, shared, variance, weighting=None)
-    expected = gaussian_nll(shared - values.detach(), variance, reduction="mean")
+    expected = gaussian_nll(values.detach(), variance, shared, reduction="mean")
     torch.testing.assert_close(terms.total.detach(), expected)
+
+
+def test_gaussian_critic_nll_is_bitwise_the_former_rl_formula():
+    # uqkit.rl had a Gaussian NLL of its own, 0.5 * (log 2 pi + log var + delta^2 / var); the
+    # critic loss now uses uqkit.losses.gaussian_nll and must give exactly the same numbers
+    values, returns, _ = _batch(5)
+    variance = torch.rand(5, 32, generator=_gen(6), dtype=torch.float64) + 0.1
+    for dtype in (torch.float64, torch.float32):
+        v, r, var = values.detach().to(dtype), returns.to(dtype), variance.to(dtype)
+        delta = r - v
+        former = (0.5 * (math.log(2 * math.pi) + torch.log(var) + delta.square() / var)).mean()
+        terms = gaussian_critic_loss(v, r, var, weighting=None)
+        assert torch.equal(terms.likelihood, former)
+    # a float64 variance with float32 values is cast to float32, as before
+    v32 = values.detach().float()
+    mixed = gaussian_critic_loss(v32, returns.float(), variance, weighting=None)
+    assert mixed.likelihood.dtype == torch.float32
 
 
 # ---------------------------------------------------------------- end to end
@@ -185,19 +206,19 @@ def test_head_learns_heavier_tails_for_laplace_than_for_gaussian_targets():
     rng = np.random.default_rng(0)
     fitted = {}
     for name, noise in {
-        "laplace": rng.laplace(0, 1.0, 512),  # GGD(alpha=1, beta=1)
-        "gaussian": rng.normal(0, np.sqrt(0.5), 512),  # GGD(alpha=1, beta=2)
+        "laplace": rng.laplace(0, 1.0, 512),  # GGD(scale=1, shape=1)
+        "gaussian": rng.normal(0, np.sqrt(0.5), 512),  # GGD(scale=1, shape=2)
     }.items():
         y = torch.sin(3 * x[:, 0]) + torch.tensor(noise, dtype=torch.float32)
-        head = GGDValueHead(1, n_members=2, hidden_sizes=(32,), generator=_gen(1))
+        head = GGDValueHead(1, n_members=2, hidden_layers=(32,), generator=_gen(1))
         optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
         for _ in range(150):
             out = head.members(x)
-            loss = ggd_critic_loss(out.values, y, out.beta, weighting=None).total
+            loss = ggd_critic_loss(out.values, y, out.shape, weighting=None).total
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        fitted[name] = float(head.members(x).beta.detach().mean())
+        fitted[name] = float(head.members(x).shape.detach().mean())
     assert fitted["laplace"] == pytest.approx(1.0, abs=0.35)
     assert fitted["gaussian"] == pytest.approx(2.0, abs=0.6)
     assert fitted["laplace"] < fitted["gaussian"]

@@ -65,7 +65,7 @@ def test_ggdppo_trains_on_cartpole_and_reports_finite_uncertainty(trained):
     observations = np.stack([env.reset(seed=s)[0] for s in range(16)])
     pred = trained.predict_uncertainty(observations)
     assert pred.distribution == "ggd" and pred.mean.shape == (16,)
-    for values in (pred.mean, pred.aleatoric, pred.epistemic, pred.beta, pred.scale):
+    for values in (pred.mean, pred.aleatoric, pred.epistemic, pred.shape, pred.scale):
         assert np.all(np.isfinite(values))
     assert np.all(pred.aleatoric > 0) and np.all(pred.epistemic > 0)
     # the critic has learned that starting states are worth several steps of reward
@@ -91,13 +91,13 @@ def test_save_and_load_keep_the_critic(trained, tmp_path):
     )
 
 
-def test_gaussian_variant_and_learned_alpha_run():
+def test_gaussian_variant_and_learned_scale_run():
     gaussian = GGDPPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=32, n_epochs=1,
                       error_model="gaussian", uncertainty_weighting="biv", n_critics=3, seed=0,
                       device="cpu").learn(128)
     assert gaussian.predict_uncertainty(np.zeros((2, 4))).distribution == "mixture"
     ggd = GGDPPO("MlpPolicy", "Pendulum-v1", n_steps=64, batch_size=32, n_epochs=1,
-                 learn_alpha=True, nll_form="authors", regression_loss="mae", seed=0,
+                 learn_scale=True, nll_form="authors", regression_loss="mae", seed=0,
                  device="cpu").learn(128)
     pred = ggd.predict_uncertainty(np.zeros((2, 3)))
     assert np.all(np.isfinite(pred.total))
@@ -117,9 +117,9 @@ def test_import_without_sb3_and_no_registration_on_import():
         """
         import sys
         sys.modules["stable_baselines3"] = None  # simulate a missing optional dependency
-        import uqkit, uqkit.rl
+        import uqkit, uqkit.rl, uqkit.losses, uqkit.nn
         from uqkit.exceptions import MissingDependencyError
-        assert float(uqkit.rl.ggd_variance(1.0, 2.0)) == 0.5
+        assert float(uqkit.losses.ggd_variance(1.0, 2.0)) == 0.5
         try:
             uqkit.rl.GGDPPO
         except MissingDependencyError as err:

@@ -6,7 +6,7 @@ import torch
 from scipy import stats
 
 from uqkit.exceptions import InvalidInputError
-from uqkit.rl import (
+from uqkit.losses import (
     biev_variance,
     biev_weights,
     biv_weights,

@@ -1,4 +1,4 @@
-"""The ``uqkit search`` command's parsing and config checks, and the Tune searcher's protocol
+"""The ``uqkit search`` command's parsing and config checks, and the Tune searchers' protocol
 (no Ray cluster is started)."""
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from uqkit.cli import build_parser
 from uqkit.cli._search import build_estimator, load_config
 from uqkit.exceptions import InvalidInputError
 from uqkit.search import SearchSpace
+from uqkit.training import RayBackend, resolve_backend
 
 CONFIGS = sorted((Path(__file__).parents[2] / "search").glob("*.yaml"))
 
 
 def _args(**overrides):
-    base = dict(n_trials=None, storage_path=None, ray_address=None, seed=None, resume=False,
+    base = dict(n_trials=None, checkpoint_dir=None, ray_address=None, seed=None, resume=False,
                 quiet=True)
     return argparse.Namespace(**{**base, **overrides})
 
@@ -37,6 +38,16 @@ def test_shipped_configs_build_valid_estimators(path):
     model._check_params()
     assert model.n_trials == 7 and model.random_state == 0
     SearchSpace.from_dict(model.space)
+    backend = resolve_backend(model.backend)
+    assert backend.checkpoint_dir and backend.resources["num_cpus"] >= 1
+
+
+def test_command_line_overrides_the_ray_section():
+    config = {"ray": {"checkpoint_dir": "runs/a", "max_retries": 1}}
+    model = build_estimator(config, _args(checkpoint_dir="/shared/b", ray_address="auto",
+                                          seed=3, resume=True))
+    assert model.backend == RayBackend(address="auto", checkpoint_dir="/shared/b", max_retries=1)
+    assert model.random_state == 3 and model.resume
 
 
 def test_bad_configs_are_refused(tmp_path):
@@ -48,6 +59,10 @@ def test_bad_configs_are_refused(tmp_path):
         build_estimator({"search": {"n_trial": 3}}, _args())
     with pytest.raises(InvalidInputError, match="Unknown search-space keys"):
         build_estimator({"space": {"layers": 3}}, _args())
+    with pytest.raises(InvalidInputError, match="Unknown keys in the 'ray' section"):
+        build_estimator({"ray": {"storage_path": "runs"}}, _args())
+    with pytest.raises(InvalidInputError, match="Unknown keys in the 'search' section"):
+        build_estimator({"search": {"resources_per_trial": {}}}, _args())
 
 
 def test_tune_searcher_evolves_one_variable_at_a_time():
@@ -83,10 +98,10 @@ def test_tune_searcher_evolves_one_variable_at_a_time():
 def test_optuna_tpe_searcher_proposes_configs_of_the_space():
     pytest.importorskip("optuna")
     pytest.importorskip("ray")
-    from uqkit.search._tune import _make_searcher
+    from uqkit.search import make_searcher
 
     space = SearchSpace(max_layers=2, dropout=(0.0, 0.0))
-    searcher, param_space = _make_searcher("tpe", space, 0, 10, 3, max_concurrent=None)
+    searcher, param_space = make_searcher("tpe", space, 0)
     assert param_space is None
     config = searcher.suggest("t0")
     space.validate({**space.constants(), **config})

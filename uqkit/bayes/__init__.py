@@ -5,23 +5,23 @@
 - :class:`GPRegressor`, :class:`GPClassifier`: exact and sparse variational Gaussian processes on
   GPyTorch.
 - :func:`bayesianize_lora` → :class:`BayesianLoRA`: training-free Bayesianization of LoRA
-  adapters (imported on first use; needs the ``llm`` extra only when called).
+  adapters (needs the ``llm`` extra only when called).
+
+Every name is imported on first use, so ``import uqkit.bayes`` loads neither Pyro nor GPyTorch,
+and a Gaussian process never loads Pyro (nor a Bayesian MLP GPyTorch).
 
 Examples
 --------
 >>> import numpy as np
 >>> from uqkit.bayes import GPRegressor
 >>> X = np.linspace(0, 1, 10)[:, None]
->>> GPRegressor(max_iter=10).fit(X, X[:, 0]).predict(X[:2]).shape
+>>> GPRegressor(epochs=10).fit(X, X[:, 0]).predict(X[:2]).shape
 (2,)
 """
 
 from __future__ import annotations
 
 import importlib
-
-from uqkit.bayes._bnn import BayesianMLP, BayesianMLPClassifier, BayesianMLPRegressor
-from uqkit.bayes._gp import GPClassifier, GPRegressor
 
 __all__ = [
     "BayesianLoRA",
@@ -30,25 +30,30 @@ __all__ = [
     "BayesianMLPRegressor",
     "GPClassifier",
     "GPRegressor",
+    "TFBWarning",
     "bayesianize_lora",
 ]
 
-_LAZY = {"BayesianLoRA": "uqkit.bayes.tfb", "bayesianize_lora": "uqkit.bayes.tfb"}
+# public name → the module that defines it (imported on first access)
+_LAZY = {
+    "BayesianMLP": "uqkit.bayes._bnn_model",
+    "BayesianMLPRegressor": "uqkit.bayes._bnn_regressor",
+    "BayesianMLPClassifier": "uqkit.bayes._bnn_classifier",
+    "GPRegressor": "uqkit.bayes._gp_regressor",
+    "GPClassifier": "uqkit.bayes._gp_classifier",
+    "BayesianLoRA": "uqkit.bayes.tfb",
+    "bayesianize_lora": "uqkit.bayes.tfb",
+    "TFBWarning": "uqkit.bayes.tfb",
+}
 
 
 def __getattr__(name: str):
-    """Import the Bayesian-LoRA names on first access, so ``uqkit.bayes`` loads without them."""
-    if name in _LAZY:
-        try:
-            module = importlib.import_module(_LAZY[name])
-        except ModuleNotFoundError as err:
-            if err.name != _LAZY[name]:
-                raise
-            raise AttributeError(
-                f"uqkit.bayes.{name} is not available in this installation of uqkit."
-            ) from err
-        return getattr(module, name)
-    raise AttributeError(f"module 'uqkit.bayes' has no attribute {name!r}")
+    """Import a Bayesian name on first access (and keep it, so the import happens once)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'uqkit.bayes' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

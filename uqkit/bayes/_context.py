@@ -1,4 +1,4 @@
-"""Local randomness and a private Pyro parameter store for one estimator call.
+"""Per-call context of a Bayesian estimator: local randomness, module modes, a private Pyro store.
 
 Pyro and GPyTorch draw their random numbers from torch's *global* generator (``pyro.sample``,
 ``AutoGuide`` initialisation, Monte Carlo likelihoods), and Pyro keeps ``pyro.param`` values in a
@@ -11,6 +11,9 @@ every ``fit``/``predict`` of a Bayesian estimator runs inside :func:`isolated`:
 - ``pyro.get_param_store().scope()`` swaps in an empty parameter store and puts the caller's
   store back on exit. The estimator's parameters live in its own ``PyroModule`` objects (model and
   guide); the store is only a per-call view of them, so nothing leaks between estimators.
+
+Prediction runs inside :func:`eval_mode`, which puts the modules in eval mode and gives every
+submodule back the mode it had before (STYLE convention 4).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from torch import nn
 
 
 @contextmanager
@@ -60,3 +64,32 @@ def isolated(seed: int, device: torch.device, *, pyro_store: bool = False) -> It
 
         with pyro.get_param_store().scope():
             yield
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Put ``module`` and its submodules in eval mode; restore each one's own mode on exit.
+
+    Each submodule gets the flag it had back, so a module that was partly in train mode comes
+    back exactly as it was, even when the body raises. Modes are restored through ``train()``
+    (GPyTorch clears its prediction caches there), parents first: a parent's ``train()`` resets
+    its children, which are visited after it.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    >>> _ = net[1].eval()
+    >>> with eval_mode(net):
+    ...     net.training
+    False
+    >>> net.training, net[0].training, net[1].training
+    (True, True, False)
+    """
+    modes = [(sub, sub.training) for sub in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for sub, training in modes:  # modules() is pre-order: parents before children
+            if sub.training != training:
+                sub.train(training)

@@ -2,8 +2,9 @@
 
 Recalibrators are uqkit estimators fitted on held-out data the wrapped model has not seen;
 their predictions are the shared prediction types, so every metric in :mod:`uqkit.metrics`
-and the report in :mod:`uqkit.report` apply to them. The metrics themselves live in
-:mod:`uqkit.metrics`; reports in :mod:`uqkit.report`.
+and the report in :mod:`uqkit.report` apply to them. Isotonic recalibration returns a
+``RegressionPrediction`` with ``distribution="recalibrated"``, which every metric evaluates
+exactly. The metrics themselves live in :mod:`uqkit.metrics`; reports in :mod:`uqkit.report`.
 
 Examples
 --------
@@ -18,7 +19,7 @@ True
 """
 
 from uqkit.calibration._conformal import ConformalClassifier, ConformalRegressor, aps_scores
-from uqkit.calibration._isotonic import IsotonicCalibration, IsotonicRegressionPrediction
+from uqkit.calibration._isotonic import IsotonicCalibration
 from uqkit.calibration._temperature import TemperatureScaling
 from uqkit.calibration._variance import VarianceScaling
 
@@ -26,7 +27,6 @@ __all__ = [
     "ConformalClassifier",
     "ConformalRegressor",
     "IsotonicCalibration",
-    "IsotonicRegressionPrediction",
     "TemperatureScaling",
     "VarianceScaling",
     "aps_scores",

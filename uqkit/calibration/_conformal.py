@@ -18,10 +18,14 @@ import numpy as np
 from uqkit._data import to_numpy
 from uqkit._random import derive_seed
 from uqkit.base import UQClassifierMixin, UQRegressorMixin, check_fitted
-from uqkit.calibration._temperature import _as_prediction
 from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError
-from uqkit.metrics._validation import as_classification, as_regression, as_regression_prediction
+from uqkit.metrics import (
+    as_classification,
+    as_classification_prediction,
+    as_regression,
+    as_regression_prediction,
+)
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __all__ = ["ConformalClassifier", "ConformalRegressor"]
@@ -234,7 +238,7 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
         return np.random.default_rng(derive_seed(self.random_state_, key)).uniform(size=n)
 
     def _fit(self, pred, y) -> None:
-        pred = _as_prediction(pred)
+        pred = as_classification_prediction(pred)
         probs, index = as_classification(pred, y)
         self._resolve_random_state()
         scores = aps_scores(probs, self._uniforms(len(index), 0))
@@ -261,7 +265,7 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
             ``mask[i, j]`` is True when class ``classes_[j]`` is in the set of sample ``i``.
         """
         threshold = self.conformal_quantile(alpha)
-        probs = _as_prediction(pred).probs
+        probs = as_classification_prediction(pred).probs
         if probs.shape[1] != len(self.classes_):
             raise InvalidInputError(
                 f"The prediction has {probs.shape[1]} classes but the calibrator was fitted on "
@@ -281,4 +285,4 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
     def calibrate(self, pred) -> ClassificationPrediction:
         """The prediction itself (conformal calibration makes sets, not new probabilities)."""
         check_fitted(self, "scores_")
-        return _as_prediction(pred)
+        return as_classification_prediction(pred)

@@ -8,7 +8,7 @@ from scipy import optimize
 from uqkit.base import UQClassifierMixin, check_fitted
 from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError
-from uqkit.metrics._validation import as_classification, as_probabilities
+from uqkit.metrics import as_classification, as_classification_prediction
 from uqkit.prediction import ClassificationPrediction
 
 __all__ = ["TemperatureScaling"]
@@ -16,12 +16,6 @@ __all__ = ["TemperatureScaling"]
 _TINY = np.finfo(np.float64).tiny
 # Search range of the inverse temperature 1/T, in log space.
 _LOG_BETA_BOUNDS = (np.log(1e-2), np.log(1e2))
-
-
-def _as_prediction(pred) -> ClassificationPrediction:
-    if isinstance(pred, ClassificationPrediction):
-        return pred
-    return ClassificationPrediction(probs=as_probabilities(pred))
 
 
 def _log_members(pred: ClassificationPrediction) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +46,7 @@ class TemperatureScaling(UQClassifierMixin, Recalibrator):
     of the classes, hence the accuracy, never changes. For an ensemble every member is tempered
     with the same ``T`` and the tempered members are averaged, so the prediction keeps its member
     axis and its aleatoric/epistemic split; ``T`` minimises the NLL of that average. Dirichlet
-    predictions lose their ``alpha`` (only the tempered probabilities are returned).
+    predictions lose their ``concentration`` (only the tempered probabilities are returned).
 
     The NLL is convex in :math:`1/T` for a single model; it is minimised with bounded Brent search
     over :math:`\\log(1/T) \\in [\\log 0.01, \\log 100]`.
@@ -90,7 +84,7 @@ class TemperatureScaling(UQClassifierMixin, Recalibrator):
         self.estimator = estimator
 
     def _fit(self, pred, y) -> None:
-        pred = _as_prediction(pred)
+        pred = as_classification_prediction(pred)
         _, index = as_classification(pred, y)
         log_members, weights = _log_members(pred)
         rows = np.arange(len(index))
@@ -124,7 +118,7 @@ class TemperatureScaling(UQClassifierMixin, Recalibrator):
         ClassificationPrediction
         """
         check_fitted(self, "temperature_")
-        pred = _as_prediction(pred)
+        pred = as_classification_prediction(pred)
         if pred.probs.shape[1] != len(self.classes_):
             raise InvalidInputError(
                 f"The prediction has {pred.probs.shape[1]} classes but the calibrator was fitted "

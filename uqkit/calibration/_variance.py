@@ -8,7 +8,7 @@ from scipy import optimize
 from uqkit.base import UQRegressorMixin, check_fitted
 from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError
-from uqkit.metrics._validation import as_regression, as_regression_prediction
+from uqkit.metrics import as_regression, as_regression_prediction
 from uqkit.prediction import RegressionPrediction
 
 __all__ = ["VarianceScaling"]
@@ -62,7 +62,7 @@ class VarianceScaling(UQRegressorMixin, Recalibrator):
 
     def _fit(self, pred, y) -> None:
         pred, y = as_regression(pred, y)
-        if type(pred) is RegressionPrediction and pred.distribution == "normal":
+        if pred.distribution == "normal":  # closed form; other families by likelihood
             z2 = (y - pred.mean) ** 2 / pred.total
             scale = np.sqrt(np.mean(z2, axis=0))
         else:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     import uqkit
     from uqkit.exceptions import UQKitError
-    from uqkit.report._report import report
+    from uqkit.report import report
 
     try:
         model = uqkit.load(args.model)

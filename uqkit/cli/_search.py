@@ -1,20 +1,20 @@
 """``uqkit search CONFIG.yaml --dataset NAME``: run an AutoDEUQ experiment from a YAML config.
 
-The config (see the top-level ``search/`` folder) has four sections, all optional::
+The config (see the top-level ``search/`` folder) has five sections, all optional::
 
     dataset: boston          # default data set (``--dataset`` overrides it)
     split: 0                 # standard split (``--split`` overrides it)
-    search:                  # AutoDEUQRegressor parameters
+    search:                  # AutoDEUQRegressor parameters (all but space and backend)
       n_trials: 100
       ensemble_size: 5
       searcher: evolution
-      storage_path: runs/autodeuq
     space:                   # SearchSpace fields
       max_layers: 5
       units: [16, 512]
-    resources:               # Ray resources of one trial
-      num_cpus: 1
-      num_gpus: 0.25
+    ray:                     # RayBackend fields: where and how trials run
+      checkpoint_dir: runs/autodeuq
+      max_retries: 2
+      resources: {num_cpus: 1, num_gpus: 0.25}   # Ray resources of one trial
 
 Heavy imports (torch, ray) happen only when the command runs.
 """
@@ -22,9 +22,12 @@ Heavy imports (torch, ray) happen only when the command runs.
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 __all__ = ["register", "run"]
+
+_SECTIONS = ("dataset", "split", "search", "space", "ray")
 
 _DESCRIPTION = """\
 Run an AutoDEUQ search (Egele et al., ICPR 2022) on a UCI regression benchmark: Ray Tune
@@ -33,9 +36,10 @@ selection with replacement builds the ensemble from the catalog, and the command
 NLL/RMSE, then writes the fitted ensemble (model.safetensors, load with uqkit.load), the
 catalog of every trial (catalog.csv) and an HTML calibration report into --output.
 
-On a Ray cluster, start the command on the head node (or pass --ray-address auto), set
-resources (e.g. num_gpus: 0.25) in the config, and put storage_path on a disk every node
-shares; rerun with --resume after an interruption: finished trials are not retrained.
+On a Ray cluster, start the command on the head node (or pass --ray-address auto), set the
+resources of a trial (e.g. num_gpus: 0.25) in the config's ray section, and put checkpoint_dir
+on a disk every node shares; rerun with --resume after an interruption: finished trials are not
+retrained.
 """
 
 
@@ -47,7 +51,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("config", type=Path,
                         help="YAML experiment config (sections: dataset, split, search, space, "
-                             "resources), e.g. search/uci_default.yaml")
+                             "ray), e.g. search/uci_default.yaml")
     parser.add_argument("--dataset", default=None,
                         help="UCI data set (boston, concrete, energy, kin8nm, naval, power, "
                              "protein, wine, yacht); overrides the config's 'dataset'")
@@ -58,10 +62,10 @@ def register(subparsers) -> None:
                              "(default: autodeuq-<dataset>-split<split>)")
     parser.add_argument("--n-trials", type=int, default=None,
                         help="override the search budget (number of trained networks)")
-    parser.add_argument("--storage-path", default=None,
+    parser.add_argument("--checkpoint-dir", default=None,
                         help="override where trials are checkpointed (shared disk on a cluster)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the search found in the storage path (finished trials "
+                        help="continue the search found in the checkpoint dir (finished trials "
                              "count against the budget and are not retrained)")
     parser.add_argument("--ray-address", default=None,
                         help="connect to a running Ray cluster ('auto' or 'ray://host:10001'); "
@@ -89,36 +93,49 @@ def load_config(path: Path) -> dict:
         raise InvalidInputError(f"Cannot read the search config {str(path)!r}: {err}.") from err
     if not isinstance(config, dict):
         raise InvalidInputError(f"{str(path)!r} must hold a YAML mapping.")
-    unknown = sorted(set(config) - {"dataset", "split", "search", "space", "resources"})
+    unknown = sorted(set(config) - set(_SECTIONS))
     if unknown:
         raise InvalidInputError(
-            f"{str(path)!r}: unknown sections {unknown}; use dataset, split, search, space, "
-            "resources."
+            f"{str(path)!r}: unknown sections {unknown}; use {', '.join(_SECTIONS)}."
         )
     return config
 
 
 def build_estimator(config: dict, args):
-    """The :class:`AutoDEUQRegressor` a config (plus command-line overrides) describes."""
+    """The :class:`~uqkit.ensemble.AutoDEUQRegressor` a config (plus command-line overrides)
+    describes."""
+    from uqkit.ensemble import AutoDEUQRegressor
     from uqkit.exceptions import InvalidInputError
-    from uqkit.search import AutoDEUQRegressor, SearchSpace
+    from uqkit.search import SearchSpace
+    from uqkit.training import RayBackend
 
     params = dict(config.get("search") or {})
-    allowed = set(AutoDEUQRegressor().get_params()) - {"space", "resources_per_trial"}
+    allowed = set(AutoDEUQRegressor().get_params()) - {"space", "backend"}
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise InvalidInputError(
             f"Unknown keys in the 'search' section: {unknown}; allowed: {sorted(allowed)}."
         )
+    ray = dict(config.get("ray") or {})
+    ray_fields = {f.name for f in fields(RayBackend)}
+    unknown = sorted(set(ray) - ray_fields)
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown keys in the 'ray' section: {unknown}; allowed (RayBackend fields): "
+            f"{sorted(ray_fields)}."
+        )
     space = SearchSpace.from_dict(config.get("space")).to_dict()  # checked here, early
-    overrides = {"n_trials": args.n_trials, "storage_path": args.storage_path,
-                 "ray_address": args.ray_address, "random_state": args.seed}
-    params.update({k: v for k, v in overrides.items() if v is not None})
+    ray_overrides = {"address": args.ray_address, "checkpoint_dir": args.checkpoint_dir}
+    ray.update({k: v for k, v in ray_overrides.items() if v is not None})
+    if args.seed is not None:
+        params["random_state"] = args.seed
+    if args.n_trials is not None:
+        params["n_trials"] = args.n_trials
     if args.resume:
         params["resume"] = True
     params.setdefault("random_state", 0)
     params["verbose"] = 0 if args.quiet else max(1, int(params.get("verbose", 1)))
-    return AutoDEUQRegressor(space=space, resources_per_trial=config.get("resources"), **params)
+    return AutoDEUQRegressor(space=space, backend=RayBackend(**ray), **params)
 
 
 def run(args) -> int:

@@ -9,7 +9,8 @@ Examples
 """
 
 from uqkit.datasets._images import load_idx_images, load_mnist_ood
-from uqkit.datasets._tabular import UCI_DATASETS, data_root, load_concrete, load_uci, uci_n_splits
+from uqkit.datasets._root import data_root
+from uqkit.datasets._tabular import UCI_DATASETS, load_concrete, load_uci, uci_n_splits
 
 __all__ = [
     "UCI_DATASETS",

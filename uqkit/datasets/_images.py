@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from uqkit.datasets._tabular import data_root
+from uqkit.datasets._root import data_root
+from uqkit.exceptions import InvalidInputError
 
 
 def load_idx_images(path: str | Path) -> np.ndarray:
@@ -85,7 +86,9 @@ def load_mnist_ood(root=None, split=(6000, 2000, 2000), seed: int = 0):
     labels = load_idx_images(base / "mnist" / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
     ood = load_idx_images(base / "notmnist" / "t10k-images-idx3-ubyte.gz")
     if sum(split) > len(images):
-        raise ValueError(f"split {split} asks for more than the {len(images)} digits available.")
+        raise InvalidInputError(
+            f"split {split} asks for more than the {len(images)} digits available."
+        )
     order = np.random.default_rng(seed).permutation(len(images))
     X = (images.astype(np.float32) / 255.0)[:, None]
     bounds = np.cumsum((0, *split))

@@ -4,12 +4,12 @@ standard splits."""
 from __future__ import annotations
 
 import gzip
-import os
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from uqkit.datasets._root import data_root
 from uqkit.exceptions import InvalidInputError
 
 # Short names used in the literature → folder names of the standard-split release.
@@ -24,31 +24,6 @@ UCI_DATASETS: dict[str, str] = {
     "wine": "wine-quality-red",
     "yacht": "yacht",
 }
-
-
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """Folder holding the shared benchmark data (``uci/``, ``images/``, ...).
-
-    Resolution order: ``root`` if given, then the ``UQKIT_DATA`` environment variable, then
-    ``../shared/data`` next to the source checkout, then ``../shared/data`` from the working folder.
-
-    Examples
-    --------
-    >>> data_root("/tmp").name
-    'tmp'
-    """
-    if root is not None:
-        return Path(root)
-    if os.environ.get("UQKIT_DATA"):
-        return Path(os.environ["UQKIT_DATA"])
-    checkout = Path(__file__).resolve().parents[2]
-    for candidate in (checkout.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "Cannot find the benchmark data folder. Pass root=... or set UQKIT_DATA to the folder "
-        "that holds uci/, images/, text/."
-    )
 
 
 def _uci_folder(name: str, root) -> Path:

@@ -15,7 +15,7 @@ Examples
 """
 
 from uqkit.dca._classifier import DCAClassifier
-from uqkit.dca._components import GRANULARITIES, reinitialize, resolve_components
+from uqkit.dca._components import GRANULARITIES, resolve_components
 from uqkit.dca._loss import (
     categorical_kl,
     classification_consistency_loss,
@@ -25,6 +25,7 @@ from uqkit.dca._loss import (
 from uqkit.dca._module import ComponentInstances, DCAModule
 from uqkit.dca._presets import cnn_preset, mlp_preset
 from uqkit.dca._regressor import DCARegressor
+from uqkit.dca._reinitialize import reinitialize
 from uqkit.dca._sampler import ProposalSampler
 from uqkit.dca._training import consistency_step
 

@@ -3,7 +3,6 @@ pipeline with the consistency-enforcing training loop, and the forward pass over
 
 from __future__ import annotations
 
-import copy
 import math
 from numbers import Integral, Real
 from typing import ClassVar
@@ -23,12 +22,14 @@ from uqkit.dca._presets import ACTIVATION_MODULES, cnn_preset, mlp_preset
 from uqkit.dca._sampler import ProposalSampler
 from uqkit.dca._training import consistency_step
 from uqkit.exceptions import DivergenceError, InvalidInputError
-from uqkit.training import NetworkEstimator
+from uqkit.training import EarlyStopping, NetworkEstimator
 
 # Random streams derived from ``random_state_``: the base network's construction, the instance
 # initialisation and training proposals (the DCAModule seed), the data order and the evaluation
-# proposals (the early-stopping split has its own stream in NetworkEstimator).
-_BUILD_STREAM, _INIT_STREAM, _ORDER_STREAM, _PREDICT_STREAM = 0, 1, 2, 3
+# proposals (the early-stopping split has its own stream in NetworkEstimator). DCA trains one
+# network, so these key ``random_state_`` directly; they are not the per-member streams of
+# ``uqkit._random`` (whose ORDER_STREAM is 1, not 2).
+BUILD_STREAM, INSTANCE_STREAM, ORDER_STREAM, PREDICT_STREAM = 0, 1, 2, 3
 
 
 class BaseDCA(NetworkEstimator):
@@ -90,7 +91,7 @@ class BaseDCA(NetworkEstimator):
         """The base network, built under a seeded, forked random state (global RNG untouched)."""
         n_in, n_out = self.n_features_in_, self._n_outputs()
         with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(derive_seed(self.random_state_, _BUILD_STREAM))
+            torch.default_generator.manual_seed(derive_seed(self.random_state_, BUILD_STREAM))
             if self.module is not None:
                 network = self.module(n_in, n_out)
             elif self.architecture == "mlp":
@@ -113,7 +114,7 @@ class BaseDCA(NetworkEstimator):
             self._make_network(),
             self._components_argument(),
             self.n_instances,
-            seed=derive_seed(self.random_state_, _INIT_STREAM),
+            seed=derive_seed(self.random_state_, INSTANCE_STREAM),
         )
 
     # -- fit --------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class BaseDCA(NetworkEstimator):
             dca.check_weight_averaging()  # refuse coarse DCWA before spending time on training
         self.component_names_ = list(dca.component_names)
         sampler = ProposalSampler(
-            [self.n_instances] * dca.n_components, derive_seed(self.random_state_, _PREDICT_STREAM)
+            [self.n_instances] * dca.n_components, derive_seed(self.random_state_, PREDICT_STREAM)
         )
         self.proposals_ = np.asarray(sampler.distinct(self.n_predict_proposals), dtype=np.int64)
 
@@ -152,16 +153,22 @@ class BaseDCA(NetworkEstimator):
         self.dca_ = dca.eval()
         return self
 
-    def _train(self, dca: DCAModule, X, y, validation, components) -> dict:
+    def _train(self, dca: DCAModule, X, y, validation, components) -> list[dict]:
+        """The epoch loop; returns ``history_`` (one entry: DCA trains one network)."""
         optimizer = torch.optim.Adam(dca.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         order_generator = torch.Generator().manual_seed(
-            derive_seed(self.random_state_, _ORDER_STREAM)
+            derive_seed(self.random_state_, ORDER_STREAM)
         )
         loss_fn = self._loss_fn()
         n = len(X)
         batch_size = min(self.batch_size, n)
-        history: dict = {"train_loss": [], "val_loss": [], "best_epoch": self.epochs}
-        best_loss, best_state, waited = math.inf, None, 0
+        train_loss: list[float] = []
+        val_loss: list[float] = []
+        stopper = (
+            EarlyStopping(self.patience)
+            if self.early_stopping and validation is not None
+            else None
+        )
         epochs = tqdm(
             range(self.epochs),
             desc=f"DCA {components} K={self.n_instances}",
@@ -182,7 +189,7 @@ class BaseDCA(NetworkEstimator):
                     message = f"DCA training diverged in epoch {epoch + 1}: {err}"
                     raise DivergenceError(message) from err
                 total += loss * len(index)
-            history["train_loss"].append(total / n)
+            train_loss.append(total / n)
             if validation is None:
                 continue
             val = self._aggregate_nll(self._forward_all(dca, validation[0]), validation[1])
@@ -191,23 +198,25 @@ class BaseDCA(NetworkEstimator):
                     f"DCA training diverged in epoch {epoch + 1} (non-finite validation NLL). "
                     "Lower lr or raise min_variance."
                 )
-            history["val_loss"].append(val)
+            val_loss.append(val)
             epochs.set_postfix(val_nll=f"{val:.4g}")
-            if not self.early_stopping:
-                continue
-            if val < best_loss:
-                best_loss, waited = val, 0
-                best_state = copy.deepcopy(dca.state_dict())
-                history["best_epoch"] = epoch + 1
-            else:
-                waited += 1
-                if waited >= self.patience:
+            if stopper is not None:
+                stopper.update(val, dca, epoch)
+                if stopper.stopped:
                     break
-        if self.early_stopping and best_state is not None:
-            dca.load_state_dict(best_state)
-        if not (self.early_stopping and validation is not None):
-            history["best_epoch"] = len(history["train_loss"])
-        return history
+        best_epoch = len(train_loss)
+        if stopper is not None:
+            stopper.restore(dca)  # parameters and buffers of the epoch of lowest validation NLL
+            best_epoch = stopper.best_epoch[0]
+        return [
+            {
+                "member": 0,
+                "epochs": len(train_loss),
+                "best_epoch": best_epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+            }
+        ]
 
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()

@@ -76,8 +76,8 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, RandomState, Generator or None
         Seeds the network, the instances, the proposals and the data order (local generators).
-    verbose : int, default=1
-        0 silences the progress bar.
+    verbose : int, default=0
+        A positive value shows a progress bar over the epochs.
     predict_batch_size : int, default=4096
 
     Attributes
@@ -88,8 +88,11 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
     component_names_ : list of str
     proposals_ : ndarray of shape (m, n_components)
         The evaluation proposals (``m = min(M, K^S)``).
-    history_ : dict
-        ``train_loss`` and ``val_loss`` per epoch, ``best_epoch``.
+    history_ : list of one dict
+        The shared shape of every uqkit estimator, one entry for the one network:
+        ``{"member": 0, "epochs": int, "best_epoch": int, "train_loss": [...], "val_loss": [...]}``
+        (per-epoch losses; ``val_loss`` is empty without validation data; ``best_epoch`` is the
+        1-based epoch whose weights the model holds).
     random_state_ : int
     n_features_in_ : int
 
@@ -100,7 +103,7 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 2))
     >>> y = np.where(X[:, 0] + X[:, 1] > 0, "pos", "neg")
-    >>> model = DCAClassifier(n_instances=3, epochs=10, lr=1e-2, verbose=0, random_state=0)
+    >>> model = DCAClassifier(n_instances=3, epochs=10, lr=1e-2, random_state=0)
     >>> model.fit(X, y).score(X, y) > 0.9
     True
     >>> model.predict_uncertainty(X[:4]).member_probs.shape  # 3^2 = 9 proposals, all used
@@ -132,7 +135,7 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
-        verbose: int = 1,
+        verbose: int = 0,
         predict_batch_size: int = 4096,
     ) -> None:
         self.n_instances = n_instances

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from uqkit._random import derive_seed
-from uqkit.dca._components import parametrised_layers, reinitialize, resolve_components
+from uqkit.dca._components import parametrised_layers, resolve_components
+from uqkit.dca._reinitialize import reinitialize
 from uqkit.dca._sampler import ProposalSampler
 from uqkit.exceptions import InvalidInputError
 

@@ -51,7 +51,7 @@ device, dtype, random_state, verbose, predict_batch_size
     dca_ : DCAModule
     component_names_ : list of str
     proposals_ : ndarray of shape (m, n_components)
-    history_ : dict
+    history_ : list of one dict
     y_mean_, y_scale_ : ndarray of shape (n_targets,)
     random_state_ : int
     n_features_in_ : int
@@ -63,7 +63,7 @@ device, dtype, random_state, verbose, predict_batch_size
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(-2, 2, size=(200, 1))
     >>> y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=200)
-    >>> model = DCARegressor(n_instances=3, epochs=10, lr=1e-2, verbose=0, random_state=0)
+    >>> model = DCARegressor(n_instances=3, epochs=10, lr=1e-2, random_state=0)
     >>> model = model.fit(X, y)
     >>> pred = model.predict_uncertainty(X[:5])
     >>> pred.member_means.shape, pred.mean.shape
@@ -100,7 +100,7 @@ device, dtype, random_state, verbose, predict_batch_size
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
-        verbose: int = 1,
+        verbose: int = 0,
         predict_batch_size: int = 4096,
         min_variance: float = 1e-6,
     ) -> None:

@@ -13,8 +13,8 @@ Examples
 """
 
 from uqkit.embeddings._cooccurrence import Cooccurrences, count_cooccurrences, simple_tokenize
-from uqkit.embeddings._glove import GloVe, glove_weight
-from uqkit.embeddings._glove_v import GloVeV, cosine_similarity
+from uqkit.embeddings._glove import GloVe
+from uqkit.embeddings._glove_v import GloVeV
 from uqkit.embeddings._io import (
     GloVeVectors,
     read_glove_cooccurrence,
@@ -23,6 +23,8 @@ from uqkit.embeddings._io import (
     write_glove_vectors,
 )
 from uqkit.embeddings._results import EmbeddingPrediction, StatisticResult
+from uqkit.embeddings._statistics import cosine_similarity
+from uqkit.embeddings._weighting import glove_weight
 
 __all__ = [
     "Cooccurrences",

@@ -27,7 +27,7 @@ from scipy import sparse
 
 from uqkit.exceptions import InvalidInputError
 
-__all__ = ["Cooccurrences", "count_cooccurrences", "simple_tokenize"]
+__all__ = ["Cooccurrences", "check_cooccurrence", "count_cooccurrences", "simple_tokenize"]
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -290,4 +290,48 @@ def _count_chunk(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
     ).tocsr()
     matrix.sum_duplicates()
+    return matrix
+
+
+def check_cooccurrence(cooccurrence, name: str = "cooccurrence") -> sparse.csr_matrix:
+    """Validate a co-occurrence matrix and return it as CSR float64 without explicit zeros.
+
+    Parameters
+    ----------
+    cooccurrence : scipy.sparse matrix, ndarray or Cooccurrences
+        Non-negative finite counts with at least one positive entry.
+    name : str, default="cooccurrence"
+        How error messages call it.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        float64, duplicates summed, sorted indices, no explicit zeros.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_cooccurrence(np.array([[0.0, 2.0], [2.0, 0.0]])).nnz
+    2
+    """
+    if hasattr(cooccurrence, "matrix") and sparse.issparse(cooccurrence.matrix):
+        cooccurrence = cooccurrence.matrix  # a Cooccurrences result
+    if sparse.issparse(cooccurrence):
+        matrix = sparse.csr_matrix(cooccurrence, dtype=np.float64, copy=True)
+    else:
+        array = np.asarray(cooccurrence, dtype=np.float64)
+        if array.ndim != 2:
+            raise InvalidInputError(
+                f"{name} must be a 2-D (sparse) matrix of counts; got shape {array.shape}."
+            )
+        matrix = sparse.csr_matrix(array)
+    matrix.sum_duplicates()
+    matrix.eliminate_zeros()
+    if not np.all(np.isfinite(matrix.data)):
+        raise InvalidInputError(f"{name} contains NaN or infinite counts.")
+    if np.any(matrix.data < 0):
+        raise InvalidInputError(f"{name} contains negative counts; co-occurrences must be >= 0.")
+    if matrix.nnz == 0:
+        raise InvalidInputError(f"{name} has no positive entry; nothing to fit.")
+    matrix.sort_indices()
     return matrix

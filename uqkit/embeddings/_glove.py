@@ -7,7 +7,7 @@ least squares over the non-zero entries (their Eq. 8):
 .. math::
 
     J = \\sum_{i,j:\\,X_{ij}>0} f(X_{ij})\\,(w_i^\\top v_j + b_i + c_j - \\log X_{ij})^2,
-    \\qquad f(x) = \\min\\{(x/x_{\\max})^{\\alpha}, 1\\}  \\quad\\text{(their Eq. 9)}.
+    \\qquad f(x) = \\min\\{(x/x_{\\max})^{a}, 1\\}  \\quad\\text{(their Eq. 9)}.
 
 The original tool runs asynchronous AdaGrad (Duchi et al., 2011) over single entries. Here the
 entries are shuffled once into large fixed batches that each epoch visits in a new random order;
@@ -23,68 +23,16 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from scipy import sparse
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from uqkit._data import resolve_device, resolve_dtype
 from uqkit._random import derive_seed
 from uqkit.base import UQEstimator
-from uqkit.exceptions import DivergenceError, InvalidInputError
+from uqkit.embeddings._cooccurrence import check_cooccurrence
+from uqkit.embeddings._weighting import glove_weight
+from uqkit.exceptions import DivergenceError
 
-__all__ = ["GloVe", "glove_weight"]
-
-
-def glove_weight(x, x_max: float = 100.0, alpha: float = 0.75):
-    """GloVe's weighting function :math:`f(x) = \\min\\{(x/x_{\\max})^{\\alpha}, 1\\}` (Eq. 9).
-
-    Parameters
-    ----------
-    x : ndarray or torch.Tensor
-        Positive co-occurrence counts.
-    x_max : float, default=100
-        Count from which every entry gets weight 1.
-    alpha : float, default=0.75
-        Exponent below ``x_max``.
-
-    Returns
-    -------
-    ndarray or torch.Tensor
-        The weights, same type and shape as ``x``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> glove_weight(np.array([1.0, 100.0, 1000.0])).round(4)
-    array([0.0316, 1.    , 1.    ])
-    """
-    if isinstance(x, torch.Tensor):
-        return torch.clamp((x / x_max) ** alpha, max=1.0)
-    return np.minimum((np.asarray(x, dtype=np.float64) / x_max) ** alpha, 1.0)
-
-
-def check_cooccurrence(cooccurrence, name: str = "cooccurrence") -> sparse.csr_matrix:
-    """Validate a co-occurrence matrix and return it as CSR float64 without explicit zeros."""
-    if hasattr(cooccurrence, "matrix") and sparse.issparse(cooccurrence.matrix):
-        cooccurrence = cooccurrence.matrix  # a Cooccurrences result
-    if sparse.issparse(cooccurrence):
-        matrix = sparse.csr_matrix(cooccurrence, dtype=np.float64, copy=True)
-    else:
-        array = np.asarray(cooccurrence, dtype=np.float64)
-        if array.ndim != 2:
-            raise InvalidInputError(
-                f"{name} must be a 2-D (sparse) matrix of counts; got shape {array.shape}."
-            )
-        matrix = sparse.csr_matrix(array)
-    matrix.sum_duplicates()
-    matrix.eliminate_zeros()
-    if not np.all(np.isfinite(matrix.data)):
-        raise InvalidInputError(f"{name} contains NaN or infinite counts.")
-    if np.any(matrix.data < 0):
-        raise InvalidInputError(f"{name} contains negative counts; co-occurrences must be >= 0.")
-    if matrix.nnz == 0:
-        raise InvalidInputError(f"{name} has no positive entry; nothing to fit.")
-    matrix.sort_indices()
-    return matrix
+__all__ = ["GloVe"]
 
 
 class GloVe(UQEstimator):
@@ -96,14 +44,14 @@ class GloVe(UQEstimator):
         Dimension ``D`` of the word and context vectors.
     x_max : float, default=100
         Cut-off of the weighting function ``f`` (Eq. 9).
-    alpha : float, default=0.75
-        Exponent of the weighting function.
-    learning_rate : float, default=0.5
+    weight_exponent : float, default=0.75
+        Exponent :math:`a` of the weighting function (the paper's :math:`\\alpha`).
+    lr : float, default=0.5
         AdaGrad step size. Larger than the tool's ``eta = 0.05``: a batch sums the gradients of
         all its entries that share a word into one step, so a frequent word takes far fewer
         steps per epoch than in the tool's one-entry-at-a-time updates (0.5 gave the best
         WordSim-353 correlation on the benchmark corpus, see ``docs/embeddings.md``).
-    n_epochs : int, default=25
+    epochs : int, default=25
         Passes over the non-zero entries.
     batch_size : int, default=65536
         Non-zero entries per AdaGrad step.
@@ -129,8 +77,11 @@ class GloVe(UQEstimator):
         Word biases.
     c_ : ndarray of shape (n_contexts,)
         Context biases.
-    loss_curve_ : list of float
-        The tool's cost after each epoch: :math:`\\tfrac12 J / \\mathrm{nnz}`.
+    history_ : list of one dict
+        The shared shape of uqkit's fitted histories, one entry for the one model:
+        ``{"member": 0, "epochs": int, "best_epoch": int, "train_loss": [...], "val_loss": []}``;
+        ``train_loss`` is the tool's cost after each epoch, :math:`\\tfrac12 J / \\mathrm{nnz}`
+        (no validation data, so ``val_loss`` stays empty and ``best_epoch`` is the last epoch).
     n_iter_ : int
         Epochs run.
 
@@ -139,17 +90,18 @@ class GloVe(UQEstimator):
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = np.exp(rng.normal(size=(30, 2)) @ rng.normal(size=(2, 30)) + 3)
-    >>> glove = GloVe(n_components=2, n_epochs=200, batch_size=256, random_state=0).fit(X)
-    >>> glove.W_.shape, glove.loss_curve_[-1] < 0.1 * glove.loss_curve_[0]
+    >>> glove = GloVe(n_components=2, epochs=200, batch_size=256, random_state=0).fit(X)
+    >>> cost = glove.history_[0]["train_loss"]
+    >>> glove.W_.shape, cost[-1] < 0.1 * cost[0]
     ((30, 2), True)
     """
 
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "x_max": [Interval(Real, 0, None, closed="neither")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "weight_exponent": [Interval(Real, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "grad_clip": [Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
@@ -163,9 +115,9 @@ class GloVe(UQEstimator):
         *,
         n_components: int = 50,
         x_max: float = 100.0,
-        alpha: float = 0.75,
-        learning_rate: float = 0.5,
-        n_epochs: int = 25,
+        weight_exponent: float = 0.75,
+        lr: float = 0.5,
+        epochs: int = 25,
         batch_size: int = 65536,
         grad_clip: float = 100.0,
         random_state=None,
@@ -175,9 +127,9 @@ class GloVe(UQEstimator):
     ) -> None:
         self.n_components = n_components
         self.x_max = x_max
-        self.alpha = alpha
-        self.learning_rate = learning_rate
-        self.n_epochs = n_epochs
+        self.weight_exponent = weight_exponent
+        self.lr = lr
+        self.epochs = epochs
         self.batch_size = batch_size
         self.grad_clip = grad_clip
         self.random_state = random_state
@@ -224,7 +176,7 @@ class GloVe(UQEstimator):
 
         nnz = matrix.nnz
         lr, clip, batch_size = (
-            float(self.learning_rate),
+            float(self.lr),
             float(self.grad_clip),
             int(self.batch_size),
         )
@@ -240,11 +192,11 @@ class GloVe(UQEstimator):
         cols = torch.as_tensor(matrix.col, dtype=torch.long, device=device)[shuffle]
         counts = torch.as_tensor(matrix.data, dtype=torch.float64, device=device)[shuffle]
         log_counts = torch.log(counts).to(dtype)
-        weights = glove_weight(counts, float(self.x_max), float(self.alpha)).to(dtype)
+        weights = glove_weight(counts, float(self.x_max), float(self.weight_exponent)).to(dtype)
         del shuffle, counts
 
-        self.loss_curve_ = []
-        for epoch in range(int(self.n_epochs)):
+        train_loss: list[float] = []
+        for epoch in range(int(self.epochs)):
             cost = torch.zeros((), dtype=torch.float64, device=device)
             for block in torch.randperm(len(bounds) - 1, generator=order, device=device).tolist():
                 lo, hi = int(bounds[block]), int(bounds[block + 1])
@@ -262,12 +214,21 @@ class GloVe(UQEstimator):
             if not np.isfinite(cost) or not all(bool(torch.isfinite(t).all()) for t in tables):
                 raise DivergenceError(
                     f"GloVe training diverged at epoch {epoch + 1} (cost {cost}). Lower "
-                    f"learning_rate (now {self.learning_rate}) or grad_clip."
+                    f"lr (now {self.lr}) or grad_clip."
                 )
-            self.loss_curve_.append(cost)
+            train_loss.append(cost)
             if self.verbose:
-                print(f"GloVe epoch {epoch + 1}/{self.n_epochs}: cost {cost:.6f}")
-        self.n_iter_ = int(self.n_epochs)
+                print(f"GloVe epoch {epoch + 1}/{self.epochs}: cost {cost:.6f}")
+        self.n_iter_ = int(self.epochs)
+        self.history_ = [
+            {
+                "member": 0,
+                "epochs": self.n_iter_,
+                "best_epoch": self.n_iter_,
+                "train_loss": train_loss,
+                "val_loss": [],
+            }
+        ]
         word_table, context_table = (t.cpu().numpy() for t in tables)
         self.W_, self.b_ = word_table[:, :dim].copy(), word_table[:, dim].copy()
         self.V_, self.c_ = context_table[:, :dim].copy(), context_table[:, dim].copy()

@@ -1,40 +1,40 @@
-"""GloVe-V: sampling covariances of GloVe word vectors and uncertainty of their statistics.
+"""GloVe-V: the estimator of the sampling covariances of GloVe word vectors.
 
 Vallebueno, Handan-Nader, Manning & Ho, "Statistical Uncertainty in Word Embeddings: GloVe-V",
 EMNLP 2024. Holding the context vectors and biases at the GloVe optimum, each word vector is a
-weighted least-squares estimate with covariance :math:`\\Sigma_i` (Sec. 3, see
-:mod:`uqkit.embeddings._variance`). Words are independent, :math:`w_i \\sim N(\\hat w_i,
-\\Sigma_i)`, so a statistic :math:`\\varphi(w)` of several words gets
-
-* the delta method (Sec. 4): :math:`\\operatorname{Var}\\varphi \\approx \\sum_i
-  \\nabla_i\\varphi^\\top \\Sigma_i \\nabla_i\\varphi`, with the gradient from torch autograd;
-* the method of composition (Sec. 4; Tanner, 1996): draw :math:`w_i` from their distributions,
-  recompute :math:`\\varphi`, and read the spread and percentiles of the draws.
+weighted least-squares estimate with covariance :math:`\\Sigma_i` (Sec. 3, computed in
+:mod:`uqkit.embeddings._variance`, stored as in :mod:`uqkit.embeddings._storage`). Statistics of
+several words get their uncertainty from :mod:`uqkit.embeddings._statistics` (Sec. 4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import torch
-from scipy import stats
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from uqkit._data import resolve_device
-from uqkit._random import derive_seed, resolve_entropy
 from uqkit.base import UQEstimator, check_fitted
-from uqkit.embeddings._approximation import DIAGONAL, FULL, NONE, approximate
-from uqkit.embeddings._glove import check_cooccurrence
-from uqkit.embeddings._results import EmbeddingPrediction, StatisticResult, _psd_factor
+from uqkit.embeddings._cooccurrence import check_cooccurrence
+from uqkit.embeddings._queries import Word, WordStatisticsMixin
+from uqkit.embeddings._results import EmbeddingPrediction
+from uqkit.embeddings._storage import (
+    DIAGONAL,
+    FULL,
+    NONE,
+    StoredCovariance,
+    approximate,
+    pack_factors,
+)
 from uqkit.embeddings._variance import batched_covariances
 from uqkit.exceptions import InvalidInputError
 
-__all__ = ["GloVeV", "cosine_similarity"]
+__all__ = ["GloVeV"]
 
-Word = str | int
 _STORAGE = (
     "covariances_",
     "covariance_kind_",
@@ -45,31 +45,7 @@ _STORAGE = (
 )
 
 
-def cosine_similarity(u, v):
-    """Cosine similarity of two vectors (torch tensors keep their autograd graph).
-
-    Parameters
-    ----------
-    u, v : Tensor or ndarray of shape (D,)
-
-    Returns
-    -------
-    Tensor or float
-
-    Examples
-    --------
-    >>> import torch
-    >>> float(cosine_similarity(torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0])))
-    0.7071067811865475
-    """
-    if isinstance(u, torch.Tensor) or isinstance(v, torch.Tensor):
-        u, v = torch.as_tensor(u, dtype=torch.float64), torch.as_tensor(v, dtype=torch.float64)
-        return torch.dot(u, v) / (torch.linalg.vector_norm(u) * torch.linalg.vector_norm(v))
-    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
-    return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
-
-
-class GloVeV(UQEstimator):
+class GloVeV(WordStatisticsMixin, UQEstimator):
     """Per-word covariances of GloVe vectors and confidence intervals for their statistics.
 
     Implements GloVe-V (Vallebueno, Handan-Nader, Manning & Ho, EMNLP 2024): each word vector
@@ -82,10 +58,10 @@ class GloVeV(UQEstimator):
     Parameters
     ----------
     x_max : float, default=100
-        Cut-off of the GloVe weighting function :math:`f(x) = \\min\\{(x/x_{\\max})^\\alpha, 1\\}`;
-        use the value the vectors were trained with.
-    alpha : float, default=0.75
-        Exponent of the weighting function.
+        Cut-off of the GloVe weighting function :math:`f(x) = \\min\\{(x/x_{\\max})^a, 1\\}`
+        (:func:`~uqkit.embeddings.glove_weight`); use the value the vectors were trained with.
+    weight_exponent : float, default=0.75
+        Exponent :math:`a` of the weighting function (the GloVe paper's :math:`\\alpha`).
     approximation : {None, "diagonal", "low_rank", "auto"}, default=None
         Storage of each :math:`\\Sigma_i`: full (None); its diagonal; its smallest-rank
         eigen-truncation keeping ``frobenius_share`` of the Frobenius norm; or ``"auto"``, the
@@ -150,7 +126,7 @@ class GloVeV(UQEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "x_max": [Interval(Real, 0, None, closed="neither")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "weight_exponent": [Interval(Real, 0, None, closed="left")],
         "approximation": [StrOptions({"diagonal", "low_rank", "auto"}), None],
         "frobenius_share": [Interval(Real, 0, 1, closed="right")],
         "refit_vectors": ["boolean"],
@@ -163,7 +139,7 @@ class GloVeV(UQEstimator):
         self,
         *,
         x_max: float = 100.0,
-        alpha: float = 0.75,
+        weight_exponent: float = 0.75,
         approximation: str | None = None,
         frobenius_share: float = 0.9,
         refit_vectors: bool = False,
@@ -172,7 +148,7 @@ class GloVeV(UQEstimator):
         verbose: int = 0,
     ) -> None:
         self.x_max = x_max
-        self.alpha = alpha
+        self.weight_exponent = weight_exponent
         self.approximation = approximation
         self.frobenius_share = frobenius_share
         self.refit_vectors = refit_vectors
@@ -208,31 +184,8 @@ class GloVeV(UQEstimator):
         self._check_params()
         if vocab is None and hasattr(cooccurrence, "vocab"):
             vocab = cooccurrence.vocab
-        matrix = check_cooccurrence(cooccurrence)
-        n_words, n_ctx = matrix.shape
-        W = _check_array(W, "W", 2)
-        V = _check_array(V, "V", 2)
-        b = _check_array(b, "b", 1)
-        c = _check_array(c, "c", 1)
-        dim = W.shape[1]
-        for name, got, want in (
-            ("W", W.shape, (n_words, dim)),
-            ("V", V.shape, (n_ctx, dim)),
-            ("b", b.shape, (n_words,)),
-            ("c", c.shape, (n_ctx,)),
-        ):
-            if got != want:
-                raise InvalidInputError(
-                    f"{name} has shape {got} but the co-occurrence matrix of shape "
-                    f"{matrix.shape} and W of dimension {dim} need {want}."
-                )
-        if vocab is not None:
-            vocab = [str(word) for word in vocab]
-            if len(vocab) != n_words or len(set(vocab)) != n_words:
-                raise InvalidInputError(
-                    f"vocab must list {n_words} distinct words (one per row of the co-occurrence "
-                    f"matrix); got {len(vocab)} entries, {len(set(vocab))} distinct."
-                )
+        matrix, W, V, b, c, vocab = _check_fit_inputs(cooccurrence, W, V, b, c, vocab)
+        n_words, dim = W.shape
         for name in _STORAGE:  # a previous fit may have used another storage
             if name in vars(self):
                 delattr(self, name)
@@ -260,7 +213,7 @@ class GloVeV(UQEstimator):
             b,
             c,
             x_max=float(self.x_max),
-            alpha=float(self.alpha),
+            weight_exponent=float(self.weight_exponent),
             refit=bool(self.refit_vectors),
             batch_size=int(self.batch_size),
             device=self.device_,
@@ -283,7 +236,7 @@ class GloVeV(UQEstimator):
                 print(f"GloVe-V: covariances of {done} words computed")
 
         if self.approximation is not None:
-            self.factor_offsets_, self.factors_ = _pack_factors(pieces, n_words, dim)
+            self.factor_offsets_, self.factors_ = pack_factors(pieces, n_words, dim)
         missing = np.flatnonzero(~self.has_covariance_)
         if self.approximation is None:
             self.covariances_[missing] = np.nan
@@ -331,15 +284,15 @@ class GloVeV(UQEstimator):
                     "larger corpus or fewer dimensions."
                 )
 
-    def _storage_kind(self, index: int) -> int:
-        if not self.has_covariance_[index]:
-            return NONE
+    def _stored(self, index: int) -> StoredCovariance:
+        """The stored covariance of word ``index`` (which must have one)."""
         if self.approximation is None:
-            return FULL
-        return int(self.covariance_kind_[index])
-
-    def _factor(self, index: int) -> np.ndarray:
-        return self.factors_[self.factor_offsets_[index] : self.factor_offsets_[index + 1]].T
+            return StoredCovariance(FULL, self.covariances_[index])
+        kind = int(self.covariance_kind_[index])
+        if kind == DIAGONAL:
+            return StoredCovariance(DIAGONAL, self.diagonals_[index])
+        offsets = self.factor_offsets_
+        return StoredCovariance(kind, self.factors_[offsets[index] : offsets[index + 1]].T)
 
     def covariance(self, word: Word) -> np.ndarray:
         """The covariance matrix :math:`\\Sigma_i` of one word vector (as stored).
@@ -360,13 +313,7 @@ class GloVeV(UQEstimator):
         """
         index = self._index(word)
         self._require_covariance(index)
-        kind = self._storage_kind(index)
-        if kind == FULL:
-            return self.covariances_[index].copy()
-        if kind == DIAGONAL:
-            return np.diag(self.diagonals_[index])
-        factor = self._factor(index)
-        return factor @ factor.T
+        return self._stored(index).matrix()
 
     def predict_uncertainty(self, words: Sequence[Word]) -> EmbeddingPrediction:
         """The vectors of ``words`` with their covariances.
@@ -391,247 +338,6 @@ class GloVeV(UQEstimator):
             covariance=np.stack([self.covariance(i) for i in indices]),
         )
 
-    # ------------------------------------------------------------------ statistics
-    def similarity(
-        self,
-        a: Word,
-        b: Word,
-        *,
-        method: str = "delta",
-        confidence: float = 0.95,
-        null_value: float = 0.0,
-        n_samples: int = 1000,
-        random_state=None,
-    ) -> StatisticResult:
-        """Cosine similarity of two words with its standard error, interval and p-value.
-
-        Parameters
-        ----------
-        a, b : str or int
-            The two words.
-        method, confidence, null_value, n_samples, random_state
-            As in :meth:`statistic`.
-
-        Returns
-        -------
-        StatisticResult
-        """
-        return self.statistic(
-            lambda w: cosine_similarity(w[0], w[1]),
-            [a, b],
-            method=method,
-            confidence=confidence,
-            null_value=null_value,
-            n_samples=n_samples,
-            random_state=random_state,
-        )
-
-    def compare(
-        self,
-        pair1: tuple[Word, Word],
-        pair2: tuple[Word, Word],
-        *,
-        method: str = "delta",
-        confidence: float = 0.95,
-        null_value: float = 0.0,
-        n_samples: int = 1000,
-        random_state=None,
-    ) -> StatisticResult:
-        """Difference of two cosine similarities, ``cos(pair1) - cos(pair2)``.
-
-        Shared words (e.g. ``("doctor", "he")`` vs ``("doctor", "she")``) are handled exactly: the
-        same random vector enters both similarities.
-
-        Parameters
-        ----------
-        pair1, pair2 : tuple of two words
-        method, confidence, null_value, n_samples, random_state
-            As in :meth:`statistic`.
-
-        Returns
-        -------
-        StatisticResult
-        """
-        pairs = [tuple(pair1), tuple(pair2)]
-        if any(len(pair) != 2 for pair in pairs):
-            raise InvalidInputError(f"compare needs two pairs of words; got {pair1!r}, {pair2!r}.")
-        return self.statistic(
-            lambda w: cosine_similarity(w[0], w[1]) - cosine_similarity(w[2], w[3]),
-            [*pairs[0], *pairs[1]],
-            method=method,
-            confidence=confidence,
-            null_value=null_value,
-            n_samples=n_samples,
-            random_state=random_state,
-        )
-
-    def statistic(
-        self,
-        fn: Callable[[torch.Tensor], torch.Tensor],
-        words: Sequence[Word],
-        *,
-        method: str = "delta",
-        confidence: float = 0.95,
-        null_value: float = 0.0,
-        n_samples: int = 1000,
-        random_state=None,
-    ) -> StatisticResult:
-        """Uncertainty of any scalar statistic of word vectors.
-
-        Parameters
-        ----------
-        fn : callable
-            ``fn(vectors) -> scalar tensor`` where ``vectors`` is a float64 tensor of shape
-            ``(len(words), D)`` holding the vectors of ``words`` in order. Use torch operations
-            so that autograd can differentiate it (delta method).
-        words : sequence of str or int
-            The words ``fn`` reads; a word may appear several times (it is one random vector).
-        method : {"delta", "sampling"}, default="delta"
-            ``"delta"``: :math:`\\operatorname{Var}\\varphi = \\sum_i \\nabla_i\\varphi^\\top
-            \\Sigma_i \\nabla_i\\varphi`, Wald interval and p-value. ``"sampling"`` (method of
-            composition): ``n_samples`` draws of the vectors; standard deviation, percentile
-            interval and two-sided Monte Carlo p-value of the draws.
-        confidence : float, default=0.95
-            Level of the interval.
-        null_value : float, default=0
-            Value of :math:`\\varphi` under the null hypothesis.
-        n_samples : int, default=1000
-            Draws for ``method="sampling"``.
-        random_state : int, RandomState, Generator or None
-            Seed of the local generator used for sampling.
-
-        Returns
-        -------
-        StatisticResult
-        """
-        check_fitted(self, "vectors_")
-        if method not in ("delta", "sampling"):
-            raise InvalidInputError(f"method must be 'delta' or 'sampling'; got {method!r}.")
-        if not 0 < confidence < 1:
-            raise InvalidInputError(f"confidence must be in (0, 1); got {confidence!r}.")
-        if isinstance(words, (str, int, np.integer)):
-            words = [words]
-        indices = np.array([self._index(w) for w in words], dtype=np.int64)
-        unique, inverse = np.unique(indices, return_inverse=True)
-        self._require_covariance(unique)
-        base = torch.as_tensor(self.vectors_[unique], dtype=torch.float64)
-        inverse_t = torch.as_tensor(inverse.reshape(-1))
-        z = float(stats.norm.ppf(0.5 + confidence / 2))
-
-        leaf = base.clone().requires_grad_(True)
-        value = _scalar(fn(leaf[inverse_t]))
-        estimate = float(value.detach())
-        if method == "delta":
-            if value.requires_grad:
-                (grad,) = torch.autograd.grad(value, leaf, allow_unused=True)
-            else:
-                grad = None
-            grad = torch.zeros_like(base) if grad is None else grad
-            variance = sum(
-                self._quadratic_form(int(i), grad[k].numpy()) for k, i in enumerate(unique)
-            )
-            se = float(np.sqrt(max(variance, 0.0)))
-            lower, upper = estimate - z * se, estimate + z * se
-            if se > 0:
-                p_value = float(2 * stats.norm.sf(abs(estimate - null_value) / se))
-            else:
-                p_value = float(estimate == null_value)
-            return StatisticResult(
-                estimate, se, lower, upper, p_value, "delta", confidence, null_value
-            )
-
-        if not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-            raise InvalidInputError(f"n_samples must be an integer >= 2; got {n_samples!r}.")
-        generator = torch.Generator().manual_seed(derive_seed(resolve_entropy(random_state), 0))
-        factors = [torch.as_tensor(self._square_factor(int(i))) for i in unique]
-        noise = [
-            torch.randn(int(n_samples), f.shape[1], generator=generator, dtype=torch.float64)
-            for f in factors
-        ]
-        sampled = torch.stack([base[k] + noise[k] @ f.T for k, f in enumerate(factors)], dim=1)
-        draws_np = _evaluate_draws(fn, sampled[:, inverse_t]).numpy()
-        if not np.all(np.isfinite(draws_np)):
-            raise InvalidInputError("fn returned NaN or infinite values for sampled vectors.")
-        tail = (1 - confidence) / 2
-        lower, upper = (float(q) for q in np.quantile(draws_np, [tail, 1 - tail]))
-        below = np.count_nonzero(draws_np <= null_value)
-        above = np.count_nonzero(draws_np >= null_value)
-        p_value = min(1.0, 2 * (min(below, above) + 1) / (len(draws_np) + 1))
-        return StatisticResult(
-            estimate,
-            float(np.std(draws_np, ddof=1)),
-            lower,
-            upper,
-            float(p_value),
-            "sampling",
-            confidence,
-            null_value,
-            samples=draws_np,
-        )
-
-    def _quadratic_form(self, index: int, grad: np.ndarray) -> float:
-        """:math:`g^\\top \\Sigma_i g` from the stored (possibly approximated) covariance."""
-        kind = self._storage_kind(index)
-        if kind == FULL:
-            return float(grad @ self.covariances_[index] @ grad)
-        if kind == DIAGONAL:
-            return float(np.sum(self.diagonals_[index] * grad**2))
-        projected = self._factor(index).T @ grad
-        return float(projected @ projected)
-
-    def _square_factor(self, index: int) -> np.ndarray:
-        """``F`` with ``F F^T`` equal to the stored covariance (D x r)."""
-        kind = self._storage_kind(index)
-        if kind == FULL:
-            return _psd_factor(torch.as_tensor(self.covariances_[index])).numpy()
-        if kind == DIAGONAL:
-            return np.diag(np.sqrt(np.clip(self.diagonals_[index], 0.0, None)))
-        return self._factor(index)
-
-
-def _pack_factors(
-    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_words: int, dim: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Lay the per-batch low-rank factors out in word order: ``(offsets (n+1,), rows (R, D))``."""
-    ranks = np.zeros(n_words, dtype=np.int64)
-    for rows, batch_ranks, _ in pieces:
-        ranks[rows] = batch_ranks
-    offsets = np.concatenate([[0], np.cumsum(ranks)]).astype(np.int64)
-    factors = np.zeros((int(offsets[-1]), dim))
-    for rows, batch_ranks, flat in pieces:
-        # destination of the l-th column of the word rows[k]: offsets[rows[k]] + l
-        starts = np.repeat(offsets[rows], batch_ranks)
-        within = np.arange(len(flat)) - np.repeat(np.cumsum(batch_ranks) - batch_ranks, batch_ranks)
-        factors[starts + within] = flat
-    return offsets, factors
-
-
-def _evaluate_draws(fn: Callable, draws: torch.Tensor, chunk_size: int = 4096) -> torch.Tensor:
-    """``fn`` on each draw ``(m, D)`` of ``draws`` ``(S, m, D)``.
-
-    Vectorised with ``torch.func.vmap`` when ``fn`` allows it, otherwise one draw at a time (the
-    values are the same either way).
-    """
-    with torch.no_grad():
-        try:
-            values = torch.func.vmap(fn, chunk_size=chunk_size)(draws)
-        except (RuntimeError, TypeError, ValueError, NotImplementedError):
-            values = None  # fn is not vmappable (data-dependent Python control flow, .item())
-        if values is None or values.shape != (draws.shape[0],):
-            values = torch.stack([_scalar(fn(draw)) for draw in draws])
-    return values.to(torch.float64).reshape(-1)
-
-
-def _scalar(value) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        value = torch.as_tensor(value, dtype=torch.float64)
-    if value.numel() != 1:
-        raise InvalidInputError(
-            f"fn must return a scalar; got a tensor of shape {tuple(value.shape)}. Reduce it "
-            "(e.g. a mean) or call statistic once per output."
-        )
-    return value.reshape(())
-
 
 def _check_array(values, name: str, ndim: int) -> np.ndarray:
     if isinstance(values, torch.Tensor):
@@ -642,3 +348,33 @@ def _check_array(values, name: str, ndim: int) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise InvalidInputError(f"{name} contains NaN or infinite values.")
     return array
+
+
+def _check_fit_inputs(cooccurrence, W, V, b, c, vocab):
+    """Validated ``(matrix, W, V, b, c, vocab)`` of :meth:`GloVeV.fit`, float64, shapes checked."""
+    matrix = check_cooccurrence(cooccurrence)
+    n_words, n_ctx = matrix.shape
+    W = _check_array(W, "W", 2)
+    V = _check_array(V, "V", 2)
+    b = _check_array(b, "b", 1)
+    c = _check_array(c, "c", 1)
+    dim = W.shape[1]
+    for name, got, want in (
+        ("W", W.shape, (n_words, dim)),
+        ("V", V.shape, (n_ctx, dim)),
+        ("b", b.shape, (n_words,)),
+        ("c", c.shape, (n_ctx,)),
+    ):
+        if got != want:
+            raise InvalidInputError(
+                f"{name} has shape {got} but the co-occurrence matrix of shape "
+                f"{matrix.shape} and W of dimension {dim} need {want}."
+            )
+    if vocab is not None:
+        vocab = [str(word) for word in vocab]
+        if len(vocab) != n_words or len(set(vocab)) != n_words:
+            raise InvalidInputError(
+                f"vocab must list {n_words} distinct words (one per row of the co-occurrence "
+                f"matrix); got {len(vocab)} entries, {len(set(vocab))} distinct."
+            )
+    return matrix, W, V, b, c, vocab

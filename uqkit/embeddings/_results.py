@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from uqkit._random import derive_seed, resolve_entropy
+from uqkit.embeddings._storage import psd_factor
 
 __all__ = ["EmbeddingPrediction", "StatisticResult"]
 
@@ -75,18 +76,9 @@ class EmbeddingPrediction:
         """
         generator = torch.Generator().manual_seed(derive_seed(resolve_entropy(random_state), 0))
         mean = torch.as_tensor(self.mean, dtype=torch.float64)
-        factors = torch.stack([_psd_factor(torch.as_tensor(c)) for c in self.covariance])
+        factors = torch.stack([psd_factor(torch.as_tensor(c)) for c in self.covariance])
         noise = torch.randn(n_samples, *mean.shape, generator=generator, dtype=torch.float64)
         return (mean + torch.einsum("mde,sme->smd", factors, noise)).numpy()
-
-
-def _psd_factor(covariance: torch.Tensor) -> torch.Tensor:
-    """A square ``F`` with ``F F^T = covariance`` (Cholesky; eigen-decomposition if singular)."""
-    chol, info = torch.linalg.cholesky_ex(covariance.to(torch.float64))
-    if int(info) == 0:
-        return chol
-    eigvals, eigvecs = torch.linalg.eigh(covariance.to(torch.float64))
-    return eigvecs * eigvals.clamp(min=0.0).sqrt()
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,14 +92,14 @@ class StatisticResult:
     std_error : float
         Its standard error: delta method or the spread of the sampled statistic.
     lower, upper : float
-        The ``confidence`` interval: :math:`\\hat\\varphi \\pm z\\,\\mathrm{se}` for the delta
-        method, the percentile interval of the draws for sampling.
+        The central ``1 - alpha`` interval: :math:`\\hat\\varphi \\pm z_{1-\\alpha/2}\\,
+        \\mathrm{se}` for the delta method, the percentile interval of the draws for sampling.
     p_value : float
         Two-sided p-value of :math:`H_0: \\varphi = ` ``null_value``.
     method : {"delta", "sampling"}
         How the uncertainty was propagated.
-    confidence : float
-        Level of the interval.
+    alpha : float
+        Miscoverage level of the interval (0.05 for a 95% interval).
     null_value : float
         Value tested by ``p_value``.
     samples : ndarray of shape (n_samples,), optional
@@ -115,7 +107,7 @@ class StatisticResult:
 
     Examples
     --------
-    >>> r = StatisticResult(0.5, 0.1, 0.3, 0.7, 0.0, "delta", 0.95, 0.0)
+    >>> r = StatisticResult(0.5, 0.1, 0.3, 0.7, 0.0, "delta", 0.05, 0.0)
     >>> r.interval
     (0.3, 0.7)
     """
@@ -126,7 +118,7 @@ class StatisticResult:
     upper: float
     p_value: float
     method: str
-    confidence: float
+    alpha: float
     null_value: float
     samples: np.ndarray | None = field(default=None, repr=False)
 
@@ -144,6 +136,6 @@ class StatisticResult:
             "upper": self.upper,
             "p_value": self.p_value,
             "method": self.method,
-            "confidence": self.confidence,
+            "alpha": self.alpha,
             "null_value": self.null_value,
         }

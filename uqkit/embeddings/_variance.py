@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from uqkit.embeddings._weighting import glove_weight
+
 __all__ = ["WordCovariances", "batched_covariances"]
 
 
@@ -71,7 +73,7 @@ def batched_covariances(
     c: np.ndarray,
     *,
     x_max: float,
-    alpha: float,
+    weight_exponent: float,
     refit: bool,
     batch_size: int,
     device: torch.device,
@@ -87,8 +89,8 @@ def batched_covariances(
         Word and context vectors.
     b, c : ndarray of shape (n_words,) and (n_contexts,)
         Word and context biases.
-    x_max, alpha : float
-        Parameters of the weighting function.
+    x_max, weight_exponent : float
+        Parameters of the weighting function (:func:`~uqkit.embeddings.glove_weight`).
     refit : bool
         Use the exact weighted least-squares solution instead of ``W`` for the residuals.
     batch_size : int
@@ -106,7 +108,7 @@ def batched_covariances(
     V_t = torch.as_tensor(np.asarray(V, dtype=np.float64), device=device)
     indptr, indices = matrix.indptr, matrix.indices
     # per non-zero, once: sqrt(f(X_ij)) and log X_ij - c_j (b_i is added per batch)
-    root_f_all = np.sqrt(np.minimum((matrix.data / x_max) ** alpha, 1.0))
+    root_f_all = np.sqrt(glove_weight(matrix.data, x_max, weight_exponent))
     target_all = np.log(matrix.data) - np.asarray(c, dtype=np.float64)[indices]
     b = np.asarray(b, dtype=np.float64)
     for batch in _batches(order, n_contexts, max(int(batch_size), 1)):

@@ -1,5 +1,5 @@
 """What the deep-ensemble regressor and classifier share: their parameters, the member seeds and
-the backend options. The fit pipeline itself is :class:`uqkit.training.StackedEstimator`."""
+the backend. The fit pipeline itself is :class:`uqkit.training.StackedEstimator`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from uqkit._data import check_positive_ints
 from uqkit._random import derive_seed
 from uqkit.base import check_fitted
 from uqkit.nn import ACTIVATIONS, StackSpec
-from uqkit.training import RayOptions, StackedEstimator, TrainConfig
+from uqkit.training import RayBackend, StackedEstimator, TrainConfig
 
 
 class BaseDeepEnsemble(StackedEstimator):
@@ -34,12 +34,7 @@ class BaseDeepEnsemble(StackedEstimator):
         "adversarial_eps": [Interval(Real, 0, None, closed="neither")],
         "feature_scaling": [StrOptions({"column", "global", "none"})],
         "module": [callable, None],
-        "backend": [StrOptions({"vectorized", "serial", "ray"})],
-        "resources_per_member": [dict, None],
-        "ray_address": [str, None],
-        "max_retries": [Interval(Integral, 0, None, closed="left")],
-        "checkpoint_dir": [str, None],
-        "members_per_task": [Interval(Integral, 1, None, closed="left")],
+        "backend": [StrOptions({"vectorized", "serial", "ray"}), RayBackend],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -74,17 +69,8 @@ class BaseDeepEnsemble(StackedEstimator):
             config.adversarial_eps = (self.adversarial_eps * feature_range).tolist()
         return config
 
-    def _fit_options(self) -> dict:
-        return {
-            "backend": self.backend,
-            "ray_options": RayOptions(
-                resources_per_member=self.resources_per_member or {"num_cpus": 1},
-                address=self.ray_address,
-                max_retries=self.max_retries,
-                checkpoint_dir=self.checkpoint_dir,
-                members_per_task=self.members_per_task,
-            ),
-        }
+    def _backend(self):
+        return self.backend
 
     @property
     def n_members_fitted_(self) -> int:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import torch
-
 from uqkit.base import UQClassifierMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
+from uqkit.ensemble._mixture import CategoricalMixtureMixin
+from uqkit.losses import CrossEntropyMemberLoss
 from uqkit.prediction import ClassificationPrediction
-from uqkit.training import ClassificationTargets, CrossEntropyMemberLoss
+from uqkit.training import ClassificationTargets, RayBackend
 
 
-class DeepEnsembleClassifier(UQClassifierMixin, ClassificationTargets, BaseDeepEnsemble):
+class DeepEnsembleClassifier(UQClassifierMixin, CategoricalMixtureMixin, ClassificationTargets,
+                             BaseDeepEnsemble):
     """Deep ensemble of softmax classifiers.
 
     Each member is an MLP trained with cross-entropy from its own initialisation and data order;
@@ -21,9 +22,7 @@ class DeepEnsembleClassifier(UQClassifierMixin, ClassificationTargets, BaseDeepE
     ----------
     n_members, hidden_layers, activation, dropout, lr, weight_decay, batch_size, epochs, \
 early_stopping, validation_fraction, patience, adversarial, adversarial_eps, feature_scaling, \
-module, backend, \
-resources_per_member, ray_address, max_retries, checkpoint_dir, members_per_task, device, dtype, \
-random_state, verbose, predict_batch_size
+module, backend, device, dtype, random_state, verbose, predict_batch_size
         As for :class:`DeepEnsembleRegressor`; early stopping monitors validation cross-entropy,
         and ``module(n_features, n_classes)`` must return logits.
 
@@ -64,16 +63,11 @@ random_state, verbose, predict_batch_size
         adversarial_eps: float = 0.01,
         feature_scaling: str = "column",
         module=None,
-        backend: str = "vectorized",
-        resources_per_member: dict | None = None,
-        ray_address: str | None = None,
-        max_retries: int = 3,
-        checkpoint_dir: str | None = None,
-        members_per_task: int = 1,
+        backend: str | RayBackend = "vectorized",
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
-        verbose: int = 1,
+        verbose: int = 0,
         predict_batch_size: int = 8192,
     ) -> None:
         self.n_members = n_members
@@ -92,11 +86,6 @@ random_state, verbose, predict_batch_size
         self.feature_scaling = feature_scaling
         self.module = module
         self.backend = backend
-        self.resources_per_member = resources_per_member
-        self.ray_address = ray_address
-        self.max_retries = max_retries
-        self.checkpoint_dir = checkpoint_dir
-        self.members_per_task = members_per_task
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -117,5 +106,4 @@ random_state, verbose, predict_batch_size
         ClassificationPrediction
             ``probs`` (n, C) and ``member_probs`` (n_members, n, C), columns as ``classes_``.
         """
-        member_probs = torch.softmax(self._member_outputs(X), dim=-1).numpy()
-        return ClassificationPrediction.from_members(member_probs, classes=self.classes_)
+        return self._mixture_prediction(self._member_outputs(X))

@@ -8,12 +8,14 @@ from sklearn.utils._param_validation import Interval
 
 from uqkit.base import UQRegressorMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
-from uqkit.nn import gaussian_head
+from uqkit.ensemble._mixture import GaussianMixtureMixin
+from uqkit.losses import GaussianMemberLoss
 from uqkit.prediction import RegressionPrediction
-from uqkit.training import GaussianMemberLoss, RegressionTargets
+from uqkit.training import RayBackend, RegressionTargets
 
 
-class DeepEnsembleRegressor(UQRegressorMixin, RegressionTargets, BaseDeepEnsemble):
+class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTargets,
+                            BaseDeepEnsemble):
     """Deep ensemble of Gaussian regression networks.
 
     Each member is an MLP with a mean head and a variance head (``softplus + min_variance``),
@@ -64,26 +66,18 @@ class DeepEnsembleRegressor(UQRegressorMixin, RegressionTargets, BaseDeepEnsembl
         ``module(n_features, n_outputs) -> torch.nn.Module`` replacing the built-in MLP; it must
         output ``2 * n_targets`` values (means, then raw variances). Vectorized with
         ``torch.func``. Models with a custom module cannot be saved.
-    backend : {"vectorized", "serial", "ray"}, default="vectorized"
-        How members are trained. The same ``random_state`` gives the same members with any backend.
-    resources_per_member : dict, optional
-        Ray resources of one member, e.g. ``{"num_cpus": 1, "num_gpus": 0.25}`` (``backend="ray"``).
-    ray_address : str, optional
-        Address of an existing Ray cluster (``"auto"``); a local Ray is started otherwise.
-    max_retries : int, default=3
-        Retries of a failed Ray member.
-    checkpoint_dir : str, optional
-        Where Ray members are checkpointed, so that a re-run of ``fit`` trains only missing ones.
-    members_per_task : int, default=1
-        Members trained vectorized in one Ray task; the task asks for that many times
-        ``resources_per_member``.
+    backend : {"vectorized", "serial", "ray"} or RayBackend, default="vectorized"
+        How members are trained: all at once as one stacked model, one after another, or as Ray
+        tasks (``"ray"``, or :class:`~uqkit.training.RayBackend` for a cluster address,
+        per-member resources, retries, checkpoints and members per task). The same
+        ``random_state`` gives the same members with any backend.
     device : str, default="auto"
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, RandomState, Generator or None
         Seeds every member (member ``i`` from ``derive_seed(random_state_, i)``).
-    verbose : int, default=1
-        0 silences the progress bar.
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar (on an interactive terminal).
     predict_batch_size : int, default=8192
 
     Attributes
@@ -134,16 +128,11 @@ class DeepEnsembleRegressor(UQRegressorMixin, RegressionTargets, BaseDeepEnsembl
         beta_nll: float = 0.0,
         min_variance: float = 1e-6,
         module=None,
-        backend: str = "vectorized",
-        resources_per_member: dict | None = None,
-        ray_address: str | None = None,
-        max_retries: int = 3,
-        checkpoint_dir: str | None = None,
-        members_per_task: int = 1,
+        backend: str | RayBackend = "vectorized",
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
-        verbose: int = 1,
+        verbose: int = 0,
         predict_batch_size: int = 8192,
     ) -> None:
         self.n_members = n_members
@@ -164,11 +153,6 @@ class DeepEnsembleRegressor(UQRegressorMixin, RegressionTargets, BaseDeepEnsembl
         self.min_variance = min_variance
         self.module = module
         self.backend = backend
-        self.resources_per_member = resources_per_member
-        self.ray_address = ray_address
-        self.max_retries = max_retries
-        self.checkpoint_dir = checkpoint_dir
-        self.members_per_task = members_per_task
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -194,7 +178,4 @@ class DeepEnsembleRegressor(UQRegressorMixin, RegressionTargets, BaseDeepEnsembl
             ``distribution="mixture"`` with ``member_means``/``member_vars`` of shape
             ``(n_members, n_samples)`` (``(..., n_targets)`` for multi-output y), in y's units.
         """
-        raw = self._member_outputs(X)
-        mean, var = gaussian_head(raw, self.min_variance)
-        mean, var, scale, shift = self._target_units(mean.numpy(), var.numpy())
-        return RegressionPrediction.mixture(mean, var).rescale(scale, shift)
+        return self._mixture_prediction(self._member_outputs(X), self.min_variance)

@@ -10,9 +10,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from uqkit.base import UQClassifierMixin
 from uqkit.evidential._base import _EvidentialEstimator
-from uqkit.evidential._heads import EVIDENCE_FUNCTIONS, dirichlet_alpha
-from uqkit.evidential._losses import DIRICHLET_LOSSES
-from uqkit.evidential._member_loss import DirichletMemberLoss
+from uqkit.losses import DIRICHLET_LOSSES, DirichletMemberLoss
+from uqkit.nn import EVIDENCE_FUNCTIONS, dirichlet_concentration
 from uqkit.prediction import ClassificationPrediction
 from uqkit.training import ClassificationTargets
 
@@ -20,13 +19,14 @@ from uqkit.training import ClassificationTargets
 class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _EvidentialEstimator):
     """Classifier that outputs a Dirichlet over the class probabilities.
 
-    The network's logits become evidence ``e = act(logits)`` and concentrations ``alpha = e + 1``
-    (Sensoy et al., 2018). It is trained on one of the paper's data terms (Eq. 3, 4 or 5)
-    plus the KL divergence of the misleading evidence from the uniform Dirichlet, annealed with
-    :math:`\\lambda_t=\\min(1, t/\\text{annealing\\_epochs})`. One forward pass gives
-    ``probs = alpha / S`` and the entropy split: total entropy, expected entropy (aleatoric) and
-    mutual information (epistemic), with the vacuity ``C / S`` and the differential entropy of
-    the Dirichlet as further uncertainty scores.
+    The network's logits become evidence ``e = act(logits)`` and the Dirichlet concentration
+    :math:`\\alpha = e + 1` (Sensoy et al., 2018). It is trained on one of the paper's data
+    terms (Eq. 3, 4 or 5) plus the KL divergence of the misleading evidence from the uniform
+    Dirichlet, annealed with :math:`\\lambda_t=\\min(1, t/\\text{annealing\\_epochs})`. One
+    forward pass gives ``probs = concentration / S`` (:math:`S = \\sum_k \\alpha_k`) and the
+    entropy split: total entropy, expected entropy (aleatoric) and mutual information
+    (epistemic), with the vacuity ``C / S`` and the differential entropy of the Dirichlet as
+    further uncertainty scores.
 
     Parameters
     ----------
@@ -77,8 +77,8 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
     device : str, default="auto"
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, RandomState, Generator or None
-    verbose : int, default=1
-        0 silences the progress bar.
+    verbose : int, default=0
+        0 is silent; 1 logs progress (a progress bar on an interactive terminal).
     predict_batch_size : int, default=8192
 
     Attributes
@@ -87,13 +87,15 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
     stack_ : torch.nn.Module
         The trained network, as a stack of one member (outputs ``(1, n, n_classes)``).
     history_ : list of dict
-        Epochs trained, best epoch, per-epoch train and validation loss.
+        One entry (member 0): ``{"member", "epochs", "best_epoch", "train_loss", "val_loss"}``,
+        the losses per epoch (``val_loss`` empty without validation).
     random_state_ : int
     n_features_in_ : int
 
     See Also
     --------
-    uqkit.evidential.evidential_classification_loss : the loss, for your own torch model.
+    uqkit.losses.evidential_classification_loss : the loss, for your own torch model.
+    uqkit.nn.DirichletHead : the head, for your own torch model.
 
     Examples
     --------
@@ -106,7 +108,7 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
     >>> model.score(X, y) > 0.9
     True
     >>> pred = model.predict_uncertainty(X[:4])
-    >>> pred.alpha.shape, pred.vacuity.shape
+    >>> pred.concentration.shape, pred.vacuity.shape
     ((4, 2), (4,))
     """
 
@@ -144,7 +146,7 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
-        verbose: int = 1,
+        verbose: int = 0,
         predict_batch_size: int = 8192,
     ) -> None:
         self.evidence = evidence
@@ -185,9 +187,20 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
             kl_weight=self.kl_weight,
         )
 
-    def predict_alpha(self, X) -> np.ndarray:
-        """Dirichlet concentrations ``alpha = evidence + 1``, shape ``(n_samples, n_classes)``."""
-        return dirichlet_alpha(self._raw_outputs(X), self.evidence, self.evidence_clamp).numpy()
+    def predict_concentration(self, X) -> np.ndarray:
+        """Dirichlet concentration ``evidence + 1``, shape ``(n_samples, n_classes)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns as ``classes_``; every value ``>= 1``.
+        """
+        raw = self._raw_outputs(X)
+        return dirichlet_concentration(raw, self.evidence, self.evidence_clamp).numpy()
 
     def predict_uncertainty(self, X) -> ClassificationPrediction:
         """Dirichlet prediction with its closed-form uncertainty split.
@@ -195,7 +208,9 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
         Returns
         -------
         ClassificationPrediction
-            ``probs = alpha / S`` (n, C) and ``alpha`` (n, C), columns as ``classes_``; see
-            ``total``, ``aleatoric``, ``epistemic``, ``vacuity`` and ``differential_entropy``.
+            ``probs = concentration / S`` (n, C) and ``concentration`` (n, C), columns as
+            ``classes_``; see ``total``, ``aleatoric``, ``epistemic``, ``vacuity`` and
+            ``differential_entropy``.
         """
-        return ClassificationPrediction.from_dirichlet(self.predict_alpha(X), classes=self.classes_)
+        concentration = self.predict_concentration(X)
+        return ClassificationPrediction.from_dirichlet(concentration, classes=self.classes_)

@@ -10,9 +10,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from uqkit.base import UQRegressorMixin
 from uqkit.evidential._base import _EvidentialEstimator
-from uqkit.evidential._heads import nig_parameters
-from uqkit.evidential._member_loss import NIGMemberLoss
 from uqkit.evidential._uncertainty import UNCERTAINTY_SPLITS, nig_prediction
+from uqkit.losses import NIGMemberLoss
+from uqkit.nn import nig_parameters
 from uqkit.prediction import RegressionPrediction
 from uqkit.training import RegressionTargets
 
@@ -54,6 +54,7 @@ device, dtype, random_state, verbose, predict_batch_size
     stack_ : torch.nn.Module
         The trained network, as a stack of one member (outputs ``(1, n, 4 * n_targets)``).
     history_ : list of dict
+        One entry (member 0), as for :class:`EvidentialClassifier`.
     y_mean_, y_scale_ : ndarray of shape (n_targets,)
         Target standardisation.
     random_state_ : int
@@ -61,7 +62,8 @@ device, dtype, random_state, verbose, predict_batch_size
 
     See Also
     --------
-    uqkit.evidential.evidential_regression_loss : the loss, for your own torch model.
+    uqkit.losses.evidential_regression_loss : the loss, for your own torch model.
+    uqkit.nn.NormalInverseGammaHead : the head, for your own torch model.
 
     Examples
     --------
@@ -104,7 +106,7 @@ device, dtype, random_state, verbose, predict_batch_size
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
-        verbose: int = 1,
+        verbose: int = 0,
         predict_batch_size: int = 8192,
     ) -> None:
         self.regularization = regularization

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __all__ = ["UNCERTAINTY_SPLITS", "dirichlet_prediction", "nig_prediction"]
@@ -16,7 +17,7 @@ def _as_array(value, name: str) -> np.ndarray:
         value = value.detach().cpu().numpy()
     value = np.asarray(value, dtype=np.float64)
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
+        raise InvalidInputError(f"{name} contains NaN or infinite values.")
     return value
 
 
@@ -63,11 +64,13 @@ def nig_prediction(gamma, nu, alpha, beta, uncertainty: str = "amini") -> Regres
     True
     """
     if uncertainty not in UNCERTAINTY_SPLITS:
-        raise ValueError(f"uncertainty must be one of {UNCERTAINTY_SPLITS}; got {uncertainty!r}.")
+        raise InvalidInputError(
+            f"uncertainty must be one of {UNCERTAINTY_SPLITS}; got {uncertainty!r}."
+        )
     gamma = _as_array(gamma, "gamma")
     nu, alpha, beta = (_as_array(v, n) for v, n in ((nu, "nu"), (alpha, "alpha"), (beta, "beta")))
     if np.any(nu <= 0) or np.any(beta <= 0) or np.any(alpha <= 1):
-        raise ValueError("NIG parameters need nu > 0, beta > 0 and alpha > 1.")
+        raise InvalidInputError("NIG parameters need nu > 0, beta > 0 and alpha > 1.")
     scale_sq = beta * (1.0 + nu) / (nu * alpha)
     if uncertainty == "amini":
         aleatoric = beta / (alpha - 1.0)
@@ -84,19 +87,19 @@ def nig_prediction(gamma, nu, alpha, beta, uncertainty: str = "amini") -> Regres
     )
 
 
-def dirichlet_prediction(alpha, classes=None) -> ClassificationPrediction:
-    """Prediction of a Dirichlet ``Dir(alpha)`` (Sensoy et al., NeurIPS 2018).
+def dirichlet_prediction(concentration, classes=None) -> ClassificationPrediction:
+    """Prediction of a Dirichlet with concentration :math:`\\alpha` (Sensoy et al., NeurIPS 2018).
 
-    ``probs = alpha / S``; ``total`` is the entropy of ``probs``, ``aleatoric`` the expected
-    entropy :math:`-\\sum_k p_k(\\psi(\\alpha_k+1)-\\psi(S+1))` and ``epistemic`` their
+    ``probs = concentration / S``; ``total`` is the entropy of ``probs``, ``aleatoric`` the
+    expected entropy :math:`-\\sum_k p_k(\\psi(\\alpha_k+1)-\\psi(S+1))` and ``epistemic`` their
     difference, the mutual information (Malinin & Gales, NeurIPS 2018); ``vacuity`` ``C / S``
     and ``differential_entropy`` are available too. A thin, validating wrapper around
     :meth:`ClassificationPrediction.from_dirichlet`.
 
     Parameters
     ----------
-    alpha : array-like or Tensor of shape (n, C)
-        Positive concentrations.
+    concentration : array-like or Tensor of shape (n, C)
+        Positive Dirichlet concentration.
     classes : array-like of shape (C,), optional
 
     Examples
@@ -105,7 +108,7 @@ def dirichlet_prediction(alpha, classes=None) -> ClassificationPrediction:
     >>> pred.probs, pred.vacuity
     (array([[0.5, 0.5]]), array([1.]))
     """
-    alpha = _as_array(alpha, "alpha")
-    if alpha.ndim != 2 or np.any(alpha <= 0):
-        raise ValueError("alpha must be a positive array of shape (n, C).")
-    return ClassificationPrediction.from_dirichlet(alpha, classes=classes)
+    concentration = _as_array(concentration, "concentration")
+    if concentration.ndim != 2 or np.any(concentration <= 0):
+        raise InvalidInputError("concentration must be a positive array of shape (n, C).")
+    return ClassificationPrediction.from_dirichlet(concentration, classes=classes)

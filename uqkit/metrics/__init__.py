@@ -1,8 +1,15 @@
 """Uncertainty metrics: plain functions of a prediction (or arrays) and the truth.
 
-This layer sits below every estimator: ``import uqkit.metrics`` imports no estimator, so any
-family (and :meth:`evaluate` on every estimator) can use it. Each metric accepts the shared
-prediction types and, where it makes sense, plain arrays (``(mean, std)`` pairs, probabilities).
+This layer sits below every estimator: ``import uqkit.metrics`` imports no estimator, only
+:mod:`uqkit.prediction` and :mod:`uqkit.exceptions`, so any family (and ``evaluate`` on every
+estimator) can use it. Each metric accepts the shared prediction types and, where it makes sense,
+plain arrays (``(mean, std)`` pairs, probabilities); the ``as_*`` checks that do this are public
+too, for the recalibrators and reports that accept the same inputs.
+
+One module per concept: regression scoring rules (NLL, CRPS, pinball), regression calibration
+(PIT, coverage, calibration curves, QCE), variance calibration (ENCE, UCE), sharpness,
+classification scoring rules (NLL, Brier), classification calibration (ECE, MCE), uncertainty as
+a detector (misclassification, OOD, selective risk), and the summaries of all of them.
 
 Examples
 --------
@@ -16,47 +23,52 @@ Examples
 0.4
 """
 
-from uqkit.metrics._classification import (
+from uqkit.metrics._classification_calibration import (
     ReliabilityResult,
-    aurc,
-    brier_score,
-    classification_metrics,
-    classification_nll,
     classwise_ece,
     expected_calibration_error,
     maximum_calibration_error,
+    reliability_curve,
+)
+from uqkit.metrics._classification_scores import brier_score, classification_nll
+from uqkit.metrics._detection import (
+    aurc,
     misclassification_detection,
     ood_detection,
-    reliability_curve,
     risk_coverage_curve,
     uncertainty_score,
 )
-from uqkit.metrics._regression import (
-    DEFAULT_LEVELS,
-    DEFAULT_QUANTILES,
+from uqkit.metrics._levels import DEFAULT_LEVELS, DEFAULT_QUANTILES, level_tag
+from uqkit.metrics._regression_calibration import (
     CoverageResult,
-    binned_error_vs_std,
     calibration_curve,
     coverage,
-    crps,
-    ence,
-    error_std_correlation,
     miscalibration_area,
-    pinball_loss,
     pit,
     quantile_calibration_error,
-    regression_metrics,
-    regression_nll,
-    sharpness,
-    uce,
 )
-from uqkit.prediction import RegressionPrediction
+from uqkit.metrics._regression_scores import crps, pinball_loss, regression_nll
+from uqkit.metrics._sharpness import error_std_correlation, sharpness
+from uqkit.metrics._summary import classification_metrics, nll, regression_metrics
+from uqkit.metrics._validation import (
+    as_classification,
+    as_classification_prediction,
+    as_probabilities,
+    as_regression,
+    as_regression_prediction,
+)
+from uqkit.metrics._variance_calibration import binned_error_vs_std, ence, uce
 
 __all__ = [
     "DEFAULT_LEVELS",
     "DEFAULT_QUANTILES",
     "CoverageResult",
     "ReliabilityResult",
+    "as_classification",
+    "as_classification_prediction",
+    "as_probabilities",
+    "as_regression",
+    "as_regression_prediction",
     "aurc",
     "binned_error_vs_std",
     "brier_score",
@@ -69,6 +81,7 @@ __all__ = [
     "ence",
     "error_std_correlation",
     "expected_calibration_error",
+    "level_tag",
     "maximum_calibration_error",
     "miscalibration_area",
     "misclassification_detection",
@@ -85,22 +98,3 @@ __all__ = [
     "uce",
     "uncertainty_score",
 ]
-
-
-def nll(pred, y) -> float:
-    """Mean negative log-likelihood of the truth, for regression or classification predictions.
-
-    Dispatches on the prediction: a :class:`~uqkit.prediction.ClassificationPrediction` or an
-    (n, C) probability array goes to :func:`classification_nll`; a
-    :class:`~uqkit.prediction.RegressionPrediction` or a ``(mean, std)`` pair to
-    :func:`regression_nll`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> round(nll((np.zeros(1), np.ones(1)), [0.0]), 4), round(nll(np.array([[0.5, 0.5]]), [1]), 4)
-    (0.9189, 0.6931)
-    """
-    if isinstance(pred, (RegressionPrediction, tuple, list)):
-        return regression_nll(pred, y)
-    return classification_nll(pred, y)

@@ -61,3 +61,8 @@ def bin_means(index: np.ndarray, n_bins: int, *weights: np.ndarray) -> tuple[np.
     with np.errstate(invalid="ignore", divide="ignore"):
         means = tuple(np.where(counts > 0, s / np.maximum(counts, 1), np.nan) for s in sums)
     return (counts, *means)
+
+
+def columns(values: np.ndarray) -> list[np.ndarray]:
+    """The output columns of an (n,) or (n, d) array: binned metrics bin each output alone."""
+    return [values] if values.ndim == 1 else [values[:, j] for j in range(values.shape[1])]

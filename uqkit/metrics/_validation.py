@@ -1,4 +1,8 @@
-"""Input checks shared by the calibration metrics: predictions or plain arrays, and the truth."""
+"""Input checks shared by the metrics: predictions or plain arrays, and the truth.
+
+The four ``as_*`` functions are public (exported by :mod:`uqkit.metrics`): recalibrators and
+reports accept the same inputs as the metrics and check them the same way.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +51,13 @@ def as_regression(pred, y) -> tuple[RegressionPrediction, np.ndarray]:
     -------
     pred : RegressionPrediction
     y : ndarray, shaped like ``pred.mean``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pred, y = as_regression((np.zeros(2), np.ones(2)), [[0.5], [1.0]])
+    >>> pred.distribution, y
+    ('normal', array([0.5, 1. ]))
     """
     pred = as_regression_prediction(pred)
     if y is None:
@@ -58,11 +69,21 @@ def as_regression(pred, y) -> tuple[RegressionPrediction, np.ndarray]:
             f"y has {0 if y.ndim == 0 else len(y)} entries but the prediction has {n} rows; "
             "pass the targets of exactly the rows that were predicted."
         )
-    return pred, pred._check_y(y)
+    return pred, pred.check_targets(y)
 
 
 def as_regression_prediction(pred) -> RegressionPrediction:
-    """A checked :class:`RegressionPrediction` from a prediction or a ``(mean, std)`` pair."""
+    """A checked :class:`RegressionPrediction` from a prediction or a ``(mean, std)`` pair.
+
+    Raises :class:`~uqkit.exceptions.InvalidInputError` for anything else, for NaN or infinite
+    values and for variances that are not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_regression_prediction((np.zeros(2), np.full(2, 2.0))).total
+    array([4., 4.])
+    """
     if isinstance(pred, (tuple, list)):
         if len(pred) != 2:
             raise InvalidInputError(
@@ -108,14 +129,6 @@ def gaussian_or_none(pred: RegressionPrediction) -> tuple[np.ndarray, np.ndarray
     return None
 
 
-def check_levels(levels, name: str = "levels") -> np.ndarray:
-    """Nominal levels as a 1-D float array in the open interval (0, 1)."""
-    levels = np.atleast_1d(as_array(levels, name)).reshape(-1)
-    if levels.size == 0 or np.any(~np.isfinite(levels)) or np.any((levels <= 0) | (levels >= 1)):
-        raise InvalidInputError(f"{name} must lie in the open interval (0, 1); got {levels}.")
-    return levels
-
-
 def check_n_bins(n_bins) -> int:
     """A positive integer number of bins."""
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
@@ -125,7 +138,13 @@ def check_n_bins(n_bins) -> int:
 
 # ------------------------------------------------------------------------------ classification
 def as_probabilities(pred) -> np.ndarray:
-    """The (n, C) probability matrix of a prediction or an array, checked."""
+    """The (n, C) probability matrix of a prediction or an array, checked.
+
+    Examples
+    --------
+    >>> as_probabilities([[0.25, 0.75]])
+    array([[0.25, 0.75]])
+    """
     if isinstance(pred, ClassificationPrediction):
         probs = np.asarray(pred.probs, dtype=np.float64)
     else:
@@ -190,6 +209,27 @@ def label_index(pred, y, n: int, n_classes: int) -> np.ndarray:
 
 
 def as_classification(pred, y) -> tuple[np.ndarray, np.ndarray]:
-    """Checked ``(probs, label_index)`` from a prediction (or a probability array) and labels."""
+    """Checked ``(probs, label_index)`` from a prediction (or a probability array) and labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probs, index = as_classification(np.array([[0.9, 0.1], [0.2, 0.8]]), [1, 1])
+    >>> index
+    array([1, 1])
+    """
     probs = as_probabilities(pred)
     return probs, label_index(pred, y, probs.shape[0], probs.shape[1])
+
+
+def as_classification_prediction(pred) -> ClassificationPrediction:
+    """A :class:`ClassificationPrediction` from a prediction or a checked probability array.
+
+    Examples
+    --------
+    >>> as_classification_prediction([[0.25, 0.75]]).label
+    array([1])
+    """
+    if isinstance(pred, ClassificationPrediction):
+        return pred
+    return ClassificationPrediction(probs=as_probabilities(pred))

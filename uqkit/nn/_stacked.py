@@ -13,30 +13,20 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from uqkit._random import INIT_STREAM, derive_seed, member_generators
+from uqkit._random import INIT_STREAM, member_generators
+from uqkit.nn._activations import ACTIVATIONS
+from uqkit.nn._dropout import member_dropout
+from uqkit.nn._member_stack import MemberStack
+from uqkit.nn._stacked_module import StackedModule
 
 __all__ = [
-    "ACTIVATIONS",
     "StackSpec",
     "StackedLinear",
     "StackedMLP",
-    "StackedModule",
+    "merge_members",
+    "select_members",
 ]
-
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": F.relu,
-    "tanh": torch.tanh,
-    "silu": F.silu,
-    "swish": F.silu,
-    "gelu": F.gelu,
-    "elu": F.elu,
-    "sigmoid": torch.sigmoid,
-    "identity": lambda x: x,
-}
-
-
 
 
 class StackedLinear(nn.Module):
@@ -120,7 +110,7 @@ class StackSpec:
     dtype: str = "float32"
     module_factory: Callable[[int, int], nn.Module] | None = field(default=None, repr=False)
 
-    def build(self, seeds: Sequence[int]) -> nn.Module:
+    def build(self, seeds: Sequence[int]) -> MemberStack:
         """A stacked model with one member per seed, initialised from those seeds."""
         dtype = {"float32": torch.float32, "float64": torch.float64}[self.dtype]
         if self.module_factory is not None:
@@ -134,7 +124,7 @@ class StackSpec:
         return data
 
 
-class StackedMLP(nn.Module):
+class StackedMLP(MemberStack):
     """Multilayer perceptron ensemble: ``(k, batch, in) → (k, batch, out)``.
 
     Parameters
@@ -159,8 +149,7 @@ class StackedMLP(nn.Module):
     """
 
     def __init__(self, spec: StackSpec, seeds: Sequence[int], dtype: torch.dtype) -> None:
-        super().__init__()
-        self.n_members = len(seeds)
+        super().__init__(seeds)
         self.activation = ACTIVATIONS[spec.activation]
         self.dropout = spec.dropout
         widths = [spec.in_features, *spec.hidden_layers, spec.out_features]
@@ -170,99 +159,23 @@ class StackedMLP(nn.Module):
         generators = member_generators(seeds, INIT_STREAM)
         for layer in self.layers:
             layer.reset_parameters(generators)
-        self.dropout_generators: list[torch.Generator] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers[:-1]:
             x = self.activation(layer(x))
             if self.training and self.dropout > 0:
-                x = self._dropout(x)
+                x = member_dropout(x, self.dropout, self.dropout_generators)
         return self.layers[-1](x)
 
-    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
-        # Masks come from each member's own generator, so a member drops the same units
-        # whether it is trained alone or stacked (torch's dropout would use the global RNG).
-        if self.dropout_generators is None:
-            return F.dropout(x, self.dropout, training=True)
-        keep = torch.stack(
-            [
-                torch.rand(x.shape[1:], generator=g, device=x.device, dtype=x.dtype)
-                for g in self.dropout_generators
-            ]
-        )
-        return x * (keep >= self.dropout) / (1.0 - self.dropout)
 
-
-class StackedModule(nn.Module):
-    """A user-supplied ``nn.Module`` ensemble, vectorized with ``torch.func``.
-
-    The parameters of ``k`` copies are stacked (``torch.func.stack_module_state``) and the forward
-    pass is ``vmap`` over the member axis of ``functional_call``. Each copy is initialised by the
-    factory under its own seed inside ``torch.random.fork_rng``, so the caller's global RNG is
-    never touched.
-
-    Parameters
-    ----------
-    factory : callable
-        ``factory(in_features, out_features) -> nn.Module`` building one member.
-    spec : StackSpec
-        Supplies ``in_features`` and ``out_features``.
-    seeds : sequence of int
-        One seed per member.
-    dtype : torch.dtype
-        Parameter dtype.
-
-    Examples
-    --------
-    >>> spec = StackSpec(in_features=3, out_features=1, module_factory=nn.Linear)
-    >>> stack = spec.build([0, 1])
-    >>> type(stack).__name__
-    'StackedModule'
-    >>> stack(torch.zeros(2, 4, 3)).shape
-    torch.Size([2, 4, 1])
-    """
-
-    def __init__(
-        self, factory, spec: StackSpec, seeds: Sequence[int], dtype: torch.dtype
-    ) -> None:
-        super().__init__()
-        from torch.func import stack_module_state
-
-        self.n_members = len(seeds)
-        members = []
-        for seed in seeds:
-            with torch.random.fork_rng(devices=[]):
-                torch.default_generator.manual_seed(derive_seed(seed, INIT_STREAM))
-                members.append(factory(spec.in_features, spec.out_features).to(dtype))
-        params, buffers = stack_module_state(members)
-        self._names = list(params)
-        self._buffer_names = list(buffers)
-        self.params = nn.ParameterList(nn.Parameter(params[name]) for name in self._names)
-        for i, name in enumerate(self._buffer_names):
-            self.register_buffer(f"buffer_{i}", buffers[name])
-        self._template = [members[0].to("meta")]  # a list keeps it out of the module tree
-        self.dropout_generators = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from torch.func import functional_call, vmap
-
-        template = self._template[0]
-        template.train(self.training)
-        params = dict(zip(self._names, self.params))
-        buffers = {name: getattr(self, f"buffer_{i}") for i, name in enumerate(self._buffer_names)}
-
-        def one_member(p, b, inputs):
-            return functional_call(template, (p, b), (inputs,))
-
-        return vmap(one_member, randomness="different")(params, buffers, x)
-
-
-def merge_members(stacks: Sequence[nn.Module], spec: StackSpec, seeds: Sequence[int]) -> nn.Module:
+def merge_members(
+    stacks: Sequence[MemberStack], spec: StackSpec, seeds: Sequence[int]
+) -> MemberStack:
     """Concatenate single-member (or smaller) stacks along the member axis into one stack.
 
     Parameters
     ----------
-    stacks : sequence of nn.Module
+    stacks : sequence of MemberStack
         Stacks built from the same ``spec``, in member order.
     spec : StackSpec
         Their common architecture.
@@ -271,7 +184,7 @@ def merge_members(stacks: Sequence[nn.Module], spec: StackSpec, seeds: Sequence[
 
     Returns
     -------
-    nn.Module
+    MemberStack
         One stack with ``len(seeds)`` members holding the given weights.
 
     Examples
@@ -289,12 +202,14 @@ def merge_members(stacks: Sequence[nn.Module], spec: StackSpec, seeds: Sequence[
     return merged
 
 
-def select_members(stack: nn.Module, spec: StackSpec, seeds: Sequence[int], index) -> nn.Module:
+def select_members(
+    stack: MemberStack, spec: StackSpec, seeds: Sequence[int], index: Sequence[int]
+) -> MemberStack:
     """A new stack holding members ``index`` of ``stack`` (seeds are those of the kept members).
 
     Parameters
     ----------
-    stack : nn.Module
+    stack : MemberStack
         A stack built from ``spec``.
     spec : StackSpec
         Its architecture.
@@ -305,7 +220,7 @@ def select_members(stack: nn.Module, spec: StackSpec, seeds: Sequence[int], inde
 
     Returns
     -------
-    nn.Module
+    MemberStack
         A stack with ``len(index)`` members, copies of the selected ones.
 
     Examples

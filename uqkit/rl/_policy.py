@@ -1,7 +1,7 @@
 """A stable-baselines3 actor-critic policy whose value function is an uncertainty-aware ensemble.
 
-The value layer of SB3's ``ActorCriticPolicy`` is replaced by a :class:`~uqkit.rl.GGDValueHead`
-(or, with ``error_model="gaussian"``, a :class:`~uqkit.rl.GaussianValueHead`). By default the
+The value layer of SB3's ``ActorCriticPolicy`` is replaced by a :class:`~uqkit.nn.GGDValueHead`
+(or, with ``error_model="gaussian"``, a :class:`~uqkit.nn.GaussianValueHead`). By default the
 critic part of the MLP extractor is empty (``net_arch=dict(pi=[64, 64], vf=[])``), so each of the
 ``n_critics`` members is a full, independent value network on the observation features; layers
 given in ``net_arch["vf"]`` become a trunk shared by all members.
@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from uqkit.exceptions import InvalidInputError, require
+from uqkit.nn import GaussianHeadOutput, GaussianValueHead, GGDHeadOutput, GGDValueHead
 from uqkit.prediction import RegressionPrediction
-from uqkit.rl._heads import GaussianHeadOutput, GaussianValueHead, GGDHeadOutput, GGDValueHead
 
 _policies = require("stable_baselines3.common.policies", "rl")
 _torch_layers = require("stable_baselines3.common.torch_layers", "rl")
@@ -50,9 +50,9 @@ class GGDActorCriticPolicy(_policies.ActorCriticPolicy):
         Number of critic members.
     error_model : {"ggd", "gaussian"}, default="ggd"
         TD-error model of each member: GGD with a β-head, or Gaussian with a variance head.
-    learn_alpha : bool, default=False
-        GGD only: learn the scale α instead of fixing it at 1.
-    critic_hidden_sizes : sequence of int, default=(64, 64)
+    learn_scale : bool, default=False
+        GGD only: learn the GGD scale (α in Kim et al., 2024) instead of fixing it at 1.
+    critic_hidden_layers : sequence of int, default=(64, 64)
         Hidden layers of each critic member.
 
     Examples
@@ -86,8 +86,8 @@ class GGDActorCriticPolicy(_policies.ActorCriticPolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 5,
         error_model: ErrorModel = "ggd",
-        learn_alpha: bool = False,
-        critic_hidden_sizes: Sequence[int] = (64, 64),
+        learn_scale: bool = False,
+        critic_hidden_layers: Sequence[int] = (64, 64),
     ) -> None:
         if error_model not in ("ggd", "gaussian"):
             raise InvalidInputError(
@@ -100,8 +100,8 @@ class GGDActorCriticPolicy(_policies.ActorCriticPolicy):
             )
         self.n_critics = int(n_critics)
         self.error_model = error_model
-        self.learn_alpha = bool(learn_alpha)
-        self.critic_hidden_sizes = tuple(int(h) for h in critic_hidden_sizes)
+        self.learn_scale = bool(learn_scale)
+        self.critic_hidden_layers = tuple(int(h) for h in critic_hidden_layers)
         if net_arch is None:
             net_arch = {"pi": [64, 64], "vf": []}
         super().__init__(
@@ -132,15 +132,15 @@ class GGDActorCriticPolicy(_policies.ActorCriticPolicy):
             head = GGDValueHead(
                 in_features,
                 n_members=self.n_critics,
-                hidden_sizes=self.critic_hidden_sizes,
-                learn_alpha=self.learn_alpha,
+                hidden_layers=self.critic_hidden_layers,
+                learn_scale=self.learn_scale,
                 activation=activation,
             )
         else:
             head = GaussianValueHead(
                 in_features,
                 n_members=self.n_critics,
-                hidden_sizes=self.critic_hidden_sizes,
+                hidden_layers=self.critic_hidden_layers,
                 activation=activation,
             )
         self.value_net = head.to(self.device)
@@ -154,8 +154,8 @@ class GGDActorCriticPolicy(_policies.ActorCriticPolicy):
         data.update(
             n_critics=self.n_critics,
             error_model=self.error_model,
-            learn_alpha=self.learn_alpha,
-            critic_hidden_sizes=self.critic_hidden_sizes,
+            learn_scale=self.learn_scale,
+            critic_hidden_layers=self.critic_hidden_layers,
         )
         return data
 

@@ -12,10 +12,9 @@ import numpy as np
 import torch
 
 from uqkit.exceptions import DivergenceError, InvalidInputError, require
+from uqkit.losses import CriticLoss, gaussian_critic_loss, ggd_critic_loss
 from uqkit.prediction import RegressionPrediction
 from uqkit.rl._buffer import EnsembleRolloutBuffer
-from uqkit.rl._ggd import NLLForm
-from uqkit.rl._losses import CriticLoss, gaussian_critic_loss, ggd_critic_loss
 from uqkit.rl._policy import ErrorModel, GGDActorCriticPolicy
 
 _ppo = require("stable_baselines3.ppo", "rl")
@@ -29,7 +28,8 @@ class GGDPPO(_ppo.PPO):
     """PPO whose value function is an ensemble of GGD (or Gaussian) critics.
 
     Every critic member :math:`i` predicts a value :math:`V_i(s)` and the shape :math:`\\beta_i(s)`
-    (and optionally the scale :math:`\\alpha_i(s)`) of a generalized Gaussian model of its TD error
+    (and optionally the scale :math:`\\alpha_i(s)`; ``shape`` and ``scale`` in uqkit's names) of a
+    generalized Gaussian model of its TD error
     (Kim et al., "Generalized Gaussian Temporal Difference Error for Uncertainty-aware Reinforcement
     Learning", 2024). Each member is trained on its own GAE(λ) return :math:`R_i` with
 
@@ -66,9 +66,9 @@ class GGDPPO(_ppo.PPO):
         TD-error model of the critic members.
     nll_form : {"exact", "authors"}, default="exact"
         GGD NLL: the exact one, or the authors' :math:`\\beta|\\delta|` surrogate
-        (see :func:`uqkit.rl.ggd_nll`).
-    learn_alpha : bool, default=False
-        Learn the GGD scale instead of fixing :math:`\\alpha = 1`.
+        (see :func:`uqkit.losses.ggd_nll`).
+    learn_scale : bool, default=False
+        Learn the GGD scale instead of fixing it at 1 (:math:`\\alpha = 1` in the paper).
     uncertainty_weighting : {"biev", "biv"} or None, default="biev"
         Sample weights of the regulariser; ``None`` drops it.
     uncertainty_coef : float, default=0.1
@@ -77,7 +77,7 @@ class GGDPPO(_ppo.PPO):
         Effective-batch-size bound of the BIV/BIEV weights.
     regression_loss : {"mse", "mae"}, default="mse"
         Error of the regulariser (the authors' PPO code uses ``"mae"``).
-    critic_hidden_sizes : sequence of int, default=(64, 64)
+    critic_hidden_layers : sequence of int, default=(64, 64)
         Hidden layers of each critic member.
 
     Examples
@@ -120,13 +120,13 @@ class GGDPPO(_ppo.PPO):
         device: torch.device | str = "auto",
         n_critics: int = 5,
         error_model: ErrorModel = "ggd",
-        nll_form: NLLForm = "exact",
-        learn_alpha: bool = False,
+        nll_form: Literal["exact", "authors"] = "exact",
+        learn_scale: bool = False,
         uncertainty_weighting: Literal["biev", "biv"] | None = "biev",
         uncertainty_coef: float = 0.1,
         min_batch_size: int = 16,
         regression_loss: Literal["mse", "mae"] = "mse",
-        critic_hidden_sizes: Sequence[int] = (64, 64),
+        critic_hidden_layers: Sequence[int] = (64, 64),
         _init_setup_model: bool = True,
     ) -> None:
         self._check_critic_options(
@@ -136,17 +136,17 @@ class GGDPPO(_ppo.PPO):
         self.n_critics = int(n_critics)
         self.error_model = error_model
         self.nll_form = nll_form
-        self.learn_alpha = bool(learn_alpha)
+        self.learn_scale = bool(learn_scale)
         self.uncertainty_weighting = uncertainty_weighting
         self.uncertainty_coef = float(uncertainty_coef)
         self.min_batch_size = int(min_batch_size)
         self.regression_loss = regression_loss
-        self.critic_hidden_sizes = tuple(int(h) for h in critic_hidden_sizes)
+        self.critic_hidden_layers = tuple(int(h) for h in critic_hidden_layers)
         critic_kwargs = {
             "n_critics": self.n_critics,
             "error_model": error_model,
-            "learn_alpha": self.learn_alpha,
-            "critic_hidden_sizes": self.critic_hidden_sizes,
+            "learn_scale": self.learn_scale,
+            "critic_hidden_layers": self.critic_hidden_layers,
         }
         policy_kwargs = dict(policy_kwargs or {})
         clashes = sorted(set(policy_kwargs) & set(critic_kwargs))
@@ -270,7 +270,7 @@ class GGDPPO(_ppo.PPO):
         }
         if self.error_model == "ggd":
             return ggd_critic_loss(
-                critic.values, member_returns, critic.beta, critic.alpha,
+                critic.values, member_returns, critic.shape, critic.scale,
                 form=self.nll_form, **options,
             )
         return gaussian_critic_loss(critic.values, member_returns, critic.variance, **options)
@@ -285,7 +285,7 @@ class GGDPPO(_ppo.PPO):
             key: []
             for key in (
                 "entropy_loss", "policy_gradient_loss", "value_loss", "critic_nll",
-                "critic_regularizer", "clip_fraction", "effective_batch_size", "shape",
+                "critic_regularizer", "clip_fraction", "effective_batch_size", "spread",
             )
         }
         approx_kl_divs: list[float] = []
@@ -332,8 +332,8 @@ class GGDPPO(_ppo.PPO):
                 if terms.sample_weights is not None:
                     weights = terms.sample_weights
                     logs["effective_batch_size"].append(float(1.0 / weights.square().sum()))
-                shape = critic.beta if self.error_model == "ggd" else critic.variance
-                logs["shape"].append(shape.detach().mean().item())
+                spread = critic.shape if self.error_model == "ggd" else critic.variance
+                logs["spread"].append(spread.detach().mean().item())
 
                 if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
                     continue_training = False
@@ -353,10 +353,10 @@ class GGDPPO(_ppo.PPO):
         explained_var = _sb3_utils.explained_variance(
             self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()
         )
-        shape_name = "mean_beta" if self.error_model == "ggd" else "mean_variance"
+        spread_name = "mean_shape" if self.error_model == "ggd" else "mean_variance"
         for key, values in logs.items():
             if values:
-                name = shape_name if key == "shape" else key
+                name = spread_name if key == "spread" else key
                 self.logger.record(f"train/{name}", float(np.mean(values)))
         if approx_kl_divs:
             self.logger.record("train/approx_kl", float(np.mean(approx_kl_divs)))

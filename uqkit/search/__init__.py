@@ -1,49 +1,54 @@
-"""AutoDEUQ: automated deep ensembles by joint architecture + hyperparameter search on Ray Tune
-(Egele, Maulik, Raghavan, Lusch, Guyon & Balaprakash, ICPR 2022).
+"""The AutoDEUQ toolbox on Ray Tune (Egele, Maulik, Raghavan, Lusch, Guyon & Balaprakash,
+ICPR 2022): the joint space, its network, the searchers, one trial, the catalog on disk and the
+search driver. The estimators built from them, :class:`~uqkit.ensemble.AutoDEUQRegressor` and
+:class:`~uqkit.ensemble.AutoDEUQClassifier`, live with the other ensembles in
+:mod:`uqkit.ensemble`; this package imports no estimator.
 
-The space, the network, aging evolution and the selection work without Ray; the search itself
-(:class:`AutoDEUQRegressor.fit`, :class:`RegularizedEvolutionSearcher`) needs
-``pip install 'uqkit[search]'`` and imports Ray only when used.
+The space, the network, aging evolution, a trial and the catalog work without Ray; the Tune
+pieces (:func:`run_search`, :class:`RegularizedEvolutionSearcher`, :func:`make_searcher`)
+need ``pip install 'uqkit[search]'`` and import Ray only when used.
 """
 
 from __future__ import annotations
 
-from uqkit.search._estimator import AutoDEUQClassifier, AutoDEUQRegressor, SearchFailedError
+import importlib
+
+from uqkit.exceptions import require
+from uqkit.search._catalog import load_network, load_trial
 from uqkit.search._evolution import AgingEvolution
-from uqkit.search._network import SearchNet
-from uqkit.search._selection import (
-    SelectionResult,
-    greedy_selection,
-    member_log_likelihoods,
-    mixture_nll,
-    top_k_selection,
-)
+from uqkit.search._network import SearchNet, build_search_net
 from uqkit.search._space import DEFAULT_ACTIVATIONS, SearchSpace, Variable
+from uqkit.search._trial import TrialSetup, fit_network, network_outputs, run_trial, trial_seed
+
+# Names whose modules import Ray at the top: loaded on first use.
+_WITH_RAY = {
+    "RegularizedEvolutionSearcher": "uqkit.search._searchers",
+    "make_searcher": "uqkit.search._searchers",
+    "run_search": "uqkit.search._driver",
+}
 
 __all__ = [
     "DEFAULT_ACTIVATIONS",
     "AgingEvolution",
-    "AutoDEUQClassifier",
-    "AutoDEUQRegressor",
     "RegularizedEvolutionSearcher",
-    "SearchFailedError",
     "SearchNet",
     "SearchSpace",
-    "SelectionResult",
+    "TrialSetup",
     "Variable",
-    "greedy_selection",
-    "member_log_likelihoods",
-    "mixture_nll",
-    "top_k_selection",
+    "build_search_net",
+    "fit_network",
+    "load_network",
+    "load_trial",
+    "make_searcher",
+    "network_outputs",
+    "run_search",
+    "run_trial",
+    "trial_seed",
 ]
 
 
 def __getattr__(name: str):
-    if name == "RegularizedEvolutionSearcher":  # a ray.tune Searcher subclass: needs Ray
-        from uqkit.exceptions import require
-
+    if name in _WITH_RAY:
         require("ray", "search")
-        from uqkit.search._tune import RegularizedEvolutionSearcher
-
-        return RegularizedEvolutionSearcher
+        return getattr(importlib.import_module(_WITH_RAY[name]), name)
     raise AttributeError(f"module 'uqkit.search' has no attribute {name!r}")

@@ -12,6 +12,11 @@ where ``S_i`` are the skip-connection sources chosen by the search and ``P_ij`` 
 projection to the width of ``h_{i-1}`` (the identity when the widths agree). The output layer
 maps the last node to ``2d`` raw values, read by :func:`~uqkit.nn.gaussian_head` as the mean and
 ``softplus(.) + min_variance`` variance (paper Eq. 2 trains it with the Gaussian NLL).
+
+Randomness: a trial trains its network as a one-member :class:`~uqkit.nn.StackedModule`, which
+runs the forward pass with the member's own dropout generator (seeded from the trial seed), and
+:func:`build_search_net` builds networks without drawing from torch's global generator, so a
+search never moves the caller's random state.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["SearchNet"]
+from uqkit.nn import ACTIVATIONS
+
+__all__ = ["SearchNet", "build_search_net"]
 
 
 class SearchNet(nn.Module):
@@ -35,6 +42,12 @@ class SearchNet(nn.Module):
         ``{"layers": [{"units", "activation", "skips"}, ...], "dropout": float}`` as made by
         :meth:`SearchSpace.architecture`; ``units = 0`` marks a skipped layer.
 
+    Notes
+    -----
+    In training mode, dropout calls ``F.dropout``: trials run the network inside
+    :func:`uqkit.nn.use_generator` (through :class:`~uqkit.nn.StackedModule`), so the masks come
+    from the trial's own dropout generator, never from torch's global one.
+
     Examples
     --------
     >>> import torch
@@ -47,8 +60,6 @@ class SearchNet(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, architecture: dict) -> None:
         super().__init__()
-        from uqkit.nn import ACTIVATIONS
-
         self.architecture = architecture
         self.dropout = float(architecture.get("dropout", 0.0))
         self._activations = []
@@ -87,8 +98,39 @@ class SearchNet(nn.Module):
         return state
 
     def __setstate__(self, state):
-        from uqkit.nn import ACTIVATIONS
-
         self.__dict__.update(state)
         self._activations = [ACTIVATIONS[layer["activation"]]
                              for layer in self.architecture["layers"]]
+
+
+def build_search_net(
+    in_features: int, out_features: int, architecture: dict,
+    state: dict[str, torch.Tensor] | None = None,
+) -> SearchNet:
+    """A :class:`SearchNet` built without touching torch's global generator, in eval mode.
+
+    ``nn.Linear`` initialises its weights from the global generator; a network that is about
+    to receive trained weights (``state``, or a saved model's on load) must not move the
+    caller's random state for it.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    architecture : dict
+        As for :class:`SearchNet`.
+    state : dict of Tensor, optional
+        Weights to load (a ``state_dict`` of the same architecture).
+
+    Examples
+    --------
+    >>> arch = {"layers": [{"units": 4, "activation": "relu", "skips": []}], "dropout": 0.1}
+    >>> before = torch.get_rng_state()
+    >>> net = build_search_net(3, 2, arch)
+    >>> torch.equal(before, torch.get_rng_state()), net.training
+    (True, False)
+    """
+    with torch.random.fork_rng(devices=[]):
+        net = SearchNet(in_features, out_features, architecture)
+    if state is not None:
+        net.load_state_dict(state)
+    return net.eval()

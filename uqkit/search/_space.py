@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from uqkit.exceptions import InvalidInputError
+from uqkit.nn import ACTIVATIONS
 
 __all__ = ["DEFAULT_ACTIVATIONS", "SearchSpace", "Variable"]
 
@@ -166,8 +167,6 @@ class SearchSpace:
     _cache: list = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from uqkit.nn import ACTIVATIONS
-
         self.units = tuple(int(u) for u in self.units)
         self.activations = tuple(self.activations)
         self.dropout = tuple(float(v) for v in self.dropout)

@@ -1,32 +1,41 @@
 """Training: the lock-step member loop, early stopping and the backends that run it."""
 
-from uqkit.training._backends import BACKENDS, MemberData, RayOptions, fit_members
-from uqkit.training._estimator import (
-    ClassificationTargets,
-    NetworkEstimator,
-    RegressionTargets,
-    StackedEstimator,
+from uqkit.training._backends import (
+    BACKENDS,
+    Backend,
+    SerialBackend,
+    VectorizedBackend,
+    fit_members,
+    resolve_backend,
 )
-from uqkit.training._loop import (
-    CrossEntropyMemberLoss,
-    GaussianMemberLoss,
-    TrainConfig,
-    member_losses,
-    train_stack,
-)
+from uqkit.training._early_stopping import EarlyStopping
+from uqkit.training._loop import TrainConfig, member_losses, train_stack
+from uqkit.training._member_data import MemberData
+from uqkit.training._network_estimator import NetworkEstimator
+from uqkit.training._ray_backend import RayBackend
+from uqkit.training._ray_connect import connect_ray
+from uqkit.training._ray_driver import RayFitResult, train_members_ray
+from uqkit.training._stacked_estimator import StackedEstimator
+from uqkit.training._targets import ClassificationTargets, RegressionTargets
 
 __all__ = [
     "BACKENDS",
+    "Backend",
     "ClassificationTargets",
-    "CrossEntropyMemberLoss",
-    "GaussianMemberLoss",
+    "EarlyStopping",
     "MemberData",
     "NetworkEstimator",
-    "RayOptions",
+    "RayBackend",
+    "RayFitResult",
     "RegressionTargets",
+    "SerialBackend",
     "StackedEstimator",
     "TrainConfig",
+    "VectorizedBackend",
+    "connect_ray",
     "fit_members",
     "member_losses",
+    "resolve_backend",
+    "train_members_ray",
     "train_stack",
 ]

@@ -18,7 +18,8 @@ Examples
 --------
 >>> import tempfile, torch
 >>> from uqkit.nn import StackSpec
->>> from uqkit.training import GaussianMemberLoss, TrainConfig
+>>> from uqkit.losses import GaussianMemberLoss
+>>> from uqkit.training import TrainConfig
 >>> spec = StackSpec(in_features=1, out_features=2, hidden_layers=(4,))
 >>> arrays = {"X": torch.zeros(3, 1).numpy(), "y": torch.zeros(3).numpy()}
 >>> with tempfile.TemporaryDirectory() as root:
@@ -146,7 +147,8 @@ def problem_fingerprint(spec, loss_fn, arrays: Mapping[str, np.ndarray | None], 
     Examples
     --------
     >>> from uqkit.nn import StackSpec
-    >>> from uqkit.training import GaussianMemberLoss, TrainConfig
+    >>> from uqkit.losses import GaussianMemberLoss
+    >>> from uqkit.training import TrainConfig
     >>> spec = StackSpec(in_features=1, out_features=2)
     >>> a = problem_fingerprint(spec, GaussianMemberLoss(), {"X": np.zeros((2, 1))},
     ...                         TrainConfig(epochs=3))

@@ -13,72 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
-from uqkit._random import DROPOUT_STREAM, ORDER_STREAM, member_generators
+from uqkit._random import ORDER_STREAM, member_generators
 from uqkit.exceptions import DivergenceError
-from uqkit.losses import gaussian_nll
-from uqkit.nn import gaussian_head
+from uqkit.losses import MemberLoss
+from uqkit.nn import MemberStack
+from uqkit.training._early_stopping import EarlyStopping
 
-__all__ = ["CrossEntropyMemberLoss", "GaussianMemberLoss", "TrainConfig", "train_stack"]
-
-
-@dataclass
-class GaussianMemberLoss:
-    """Per-member Gaussian NLL of a mean/variance head; ``(k, b, 2d)`` → ``(k,)``.
-
-    The raw output is split by :func:`uqkit.nn.gaussian_head` into a mean and a variance
-    ``softplus(raw) + min_variance``; the loss is :func:`uqkit.losses.gaussian_nll` averaged over
-    the batch and the target columns of each member.
-
-    Parameters
-    ----------
-    min_variance : float, default 1e-6
-        Variance floor of the head.
-    beta : float, default 0.0
-        β of the β-NLL (Seitzer et al., 2022); 0 is the plain Gaussian NLL.
-
-    Examples
-    --------
-    A mean of 0 and a variance of 1 (``softplus(log(e - 1)) = 1``) at target 0 give
-    ``0.5 * log(2 * pi)`` for every member:
-
-    >>> loss = GaussianMemberLoss(min_variance=0.0)
-    >>> raw = torch.zeros(3, 4, 2)
-    >>> raw[..., 1] = math.log(math.e - 1)
-    >>> values = loss(raw, torch.zeros(3, 4, 1))
-    >>> values.shape, torch.allclose(values, torch.tensor(0.5 * math.log(2 * math.pi)))
-    (torch.Size([3]), True)
-    """
-
-    min_variance: float = 1e-6
-    beta: float = 0.0
-
-    def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        mean, var = gaussian_head(raw, self.min_variance)
-        nll = gaussian_nll(mean, var, target, beta=self.beta, reduction="none")
-        return nll.flatten(1).mean(dim=1)
-
-
-@dataclass
-class CrossEntropyMemberLoss:
-    """Per-member cross-entropy of logits ``(k, b, C)`` against labels ``(k, b)`` → ``(k,)``.
-
-    Examples
-    --------
-    Uniform logits over 4 classes cost ``log 4`` whatever the label:
-
-    >>> loss = CrossEntropyMemberLoss()
-    >>> values = loss(torch.zeros(2, 5, 4), torch.randint(0, 4, (2, 5)))
-    >>> values.shape, torch.allclose(values, torch.tensor(math.log(4.0)))
-    (torch.Size([2]), True)
-    """
-
-    def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        k, b, c = raw.shape
-        loss = F.cross_entropy(raw.reshape(k * b, c), target.reshape(k * b), reduction="none")
-        return loss.reshape(k, b).mean(dim=1)
+__all__ = ["TrainConfig", "member_losses", "train_stack"]
 
 
 @dataclass
@@ -126,15 +68,17 @@ def _batch_loss(stack, loss_fn, xb, yb, eps) -> torch.Tensor:
 
 
 @torch.no_grad()
-def member_losses(stack: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, batch: int = 8192):
-    """Loss of every member on the full data set ``(X, y)`` (eval mode), shape ``(k,)``.
+def member_losses(
+    stack: MemberStack, loss_fn: MemberLoss, X: torch.Tensor, y: torch.Tensor, batch: int = 8192
+) -> torch.Tensor:
+    """Validation loss of every member on the full data set ``(X, y)`` (eval mode), shape ``(k,)``.
 
     Parameters
     ----------
-    stack : nn.Module
+    stack : MemberStack
         Stacked model with ``n_members`` members.
-    loss_fn : callable
-        Per-member loss (its ``validation_loss`` attribute is used instead when present).
+    loss_fn : MemberLoss
+        Per-member loss; its :meth:`~uqkit.losses.MemberLoss.validation_loss` scores the data.
     X, y : Tensor
         Data shared by all members, ``(n, in)`` and ``(n, ...)``.
     batch : int, default 8192
@@ -147,6 +91,7 @@ def member_losses(stack: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, b
 
     Examples
     --------
+    >>> from uqkit.losses import GaussianMemberLoss
     >>> from uqkit.nn import StackSpec
     >>> stack = StackSpec(in_features=3, out_features=2, hidden_layers=(8,)).build([0, 1])
     >>> X, y = torch.randn(10, 3), torch.randn(10, 1)
@@ -160,21 +105,18 @@ def member_losses(stack: nn.Module, loss_fn, X: torch.Tensor, y: torch.Tensor, b
     was_training = stack.training
     stack.eval()
     k = stack.n_members
-    # a loss whose training objective changes over epochs (annealing) scores validation data
-    # with a fixed criterion, its ``validation_loss``
-    score = getattr(loss_fn, "validation_loss", loss_fn)
     total = torch.zeros(k, dtype=torch.float64, device=X.device)
     for start in range(0, len(X), batch):
         xb, yb = X[start : start + batch], y[start : start + batch]
         xb, yb = xb.unsqueeze(0).expand(k, *xb.shape), yb.unsqueeze(0).expand(k, *yb.shape)
-        total += score(stack(xb), yb).double() * len(xb[0])
+        total += loss_fn.validation_loss(stack(xb), yb).double() * len(xb[0])
     stack.train(was_training)
     return total / len(X)
 
 
 def train_stack(
-    stack: nn.Module,
-    loss_fn,
+    stack: MemberStack,
+    loss_fn: MemberLoss,
     X: torch.Tensor,
     y: torch.Tensor,
     seeds: Sequence[int],
@@ -189,11 +131,11 @@ def train_stack(
 
     Parameters
     ----------
-    stack : nn.Module
+    stack : MemberStack
         Stacked model mapping ``(k, b, in)`` to ``(k, b, out)``; ``k = len(seeds)``.
-    loss_fn : callable
-        ``loss_fn(raw_output, target) -> (k,)`` per-member losses. If it has a
-        ``set_epoch(epoch)`` method, it is called at the start of every epoch (0-based).
+    loss_fn : MemberLoss
+        ``loss_fn(raw_output, target) -> (k,)`` per-member losses; its ``set_epoch(epoch,
+        epochs)`` hook is called at the start of every epoch (0-based).
     X, y : Tensor
         Training data on the stack's device (shared by all members).
     seeds : sequence of int
@@ -209,8 +151,9 @@ def train_stack(
     Returns
     -------
     list of dict
-        Per member: ``member`` (global index), ``epochs`` trained, ``best_epoch`` (restored when
-        early stopping), and the per-epoch ``train_loss`` and ``val_loss``.
+        Per member: ``member`` (global index), ``epochs`` trained, ``best_epoch`` (whose
+        parameters and buffers the member holds: restored when early stopping), and the
+        per-epoch ``train_loss`` and ``val_loss`` (empty without validation data).
 
     Raises
     ------
@@ -219,6 +162,7 @@ def train_stack(
 
     Examples
     --------
+    >>> from uqkit.losses import GaussianMemberLoss
     >>> from uqkit.nn import StackSpec
     >>> stack = StackSpec(in_features=3, out_features=2, hidden_layers=(8,)).build([0, 1])
     >>> g = torch.Generator().manual_seed(0)
@@ -233,29 +177,20 @@ def train_stack(
     member_ids = list(range(k)) if member_ids is None else list(member_ids)
     device = X.device
     order_generators = member_generators(seeds, ORDER_STREAM)
-    if hasattr(stack, "dropout_generators"):
-        stack.dropout_generators = member_generators(seeds, DROPOUT_STREAM, device=device)
+    stack.seed_dropout(seeds, device=device)
     optimizer = torch.optim.Adam(stack.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     eps = None
     if config.adversarial_eps is not None:
         eps = torch.as_tensor(config.adversarial_eps, dtype=X.dtype, device=device)
-    early_stopping = X_val is not None and config.patience is not None
-    best_loss = torch.full((k,), math.inf, dtype=torch.float64, device=device)
-    best_epoch = [0] * k
-    best_state = (
-        {name: p.detach().clone() for name, p in stack.named_parameters()} if early_stopping else {}
-    )
-    active = torch.ones(k, dtype=torch.bool, device=device)
-    epochs_trained = [config.epochs] * k
-    waited = torch.zeros(k, dtype=torch.long, device=device)
+    # without validation data there is nothing to stop on; patience=None tracks, never stops
+    stopper = None if X_val is None else EarlyStopping(config.patience, n_members=k)
     history: dict[str, list] = {"train_loss": [], "val_loss": []}
     n = len(X)
     batch_size = min(config.batch_size, n)
     n_batches = math.ceil(n / batch_size)
     stack.train()
     for epoch in range(config.epochs):
-        if hasattr(loss_fn, "set_epoch"):  # e.g. annealed regularisers
-            loss_fn.set_epoch(epoch)
+        loss_fn.set_epoch(epoch, config.epochs)
         order = torch.stack([torch.randperm(n, generator=g) for g in order_generators]).to(device)
         epoch_loss = torch.zeros(k, dtype=torch.float64, device=device)
         for b in range(n_batches):
@@ -270,15 +205,16 @@ def train_stack(
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             optimizer.step()
-            if not bool(active.all()):
-                _freeze(stack, best_state, ~active)
+            if stopper is not None:
+                stopper.freeze(stack)  # stopped members stay at their best state
             epoch_loss += losses.detach().double() * index.shape[1]
         history["train_loss"].append((epoch_loss / n).tolist())
         if progress is not None:
-            progress.update(int(active.sum()))
-        if X_val is None:
+            progress.update(k if stopper is None else int(stopper.active.sum()))
+        if stopper is None:
             continue
         val = member_losses(stack, loss_fn, X_val, y_val)
+        active = stopper.active.to(device)
         if not bool(torch.isfinite(val[active]).all()):
             bad = int(torch.nonzero(~torch.isfinite(val) & active)[0, 0])
             raise DivergenceError(
@@ -286,43 +222,25 @@ def train_stack(
                 "loss). Lower lr or raise min_variance."
             )
         history["val_loss"].append(val.tolist())
-        if not early_stopping:
-            continue
-        improved = (val < best_loss) & active
-        best_loss = torch.where(improved, val, best_loss)
-        waited = torch.where(improved, torch.zeros_like(waited), waited + 1)
-        for i in torch.nonzero(improved).flatten().tolist():
-            best_epoch[i] = epoch + 1
-        with torch.no_grad():
-            for name, p in stack.named_parameters():
-                best_state[name][improved] = p.detach()[improved]
-        stopping = active & (waited >= config.patience)
-        for i in torch.nonzero(stopping).flatten().tolist():
-            epochs_trained[i] = epoch + 1
-        active &= ~stopping
-        if progress is not None:
-            progress.set_postfix(val_loss=f"{float(val.mean()):.4g}", active=int(active.sum()))
-        if not bool(active.any()):
+        stopper.update(val, stack, epoch)
+        if progress is not None and config.patience is not None:
+            progress.set_postfix(val_loss=f"{float(val.mean()):.4g}",
+                                 active=int(stopper.active.sum()))
+        if stopper.stopped:
             break
     n_epochs = len(history["train_loss"])
-    if early_stopping:
-        _freeze(stack, best_state, torch.ones(k, dtype=torch.bool, device=device))
+    if stopper is None:
+        epochs_trained, best_epoch = [n_epochs] * k, [n_epochs] * k
     else:
-        best_epoch = [n_epochs] * k
+        stopper.restore(stack)
+        epochs_trained, best_epoch = stopper.epochs_trained, stopper.best_epoch
     return [
         {
             "member": member_ids[i],
-            "epochs": min(epochs_trained[i], n_epochs),
+            "epochs": epochs_trained[i],
             "best_epoch": best_epoch[i],
             "train_loss": [row[i] for row in history["train_loss"][: epochs_trained[i]]],
             "val_loss": [row[i] for row in history["val_loss"][: epochs_trained[i]]],
         }
         for i in range(k)
     ]
-
-
-@torch.no_grad()
-def _freeze(stack: nn.Module, state: dict[str, torch.Tensor], members: torch.Tensor) -> None:
-    """Put the stored parameters of the selected members back (stopped members stay fixed)."""
-    for name, p in stack.named_parameters():
-        p[members] = state[name][members]

@@ -1,0 +1,340 @@
+"""What the AutoDEUQ regressor and classifier share: search, catalog, selection, refit, members.
+
+Egele et al. (2022), "AutoDEUQ: Automated Deep Ensemble with Uncertainty Quantification",
+ICPR: the joint architecture/hyperparameter search (Sec. 3.1, Alg. 1) produces a catalog of
+trained networks with their validation predictions; greedy selection with replacement (Sec. 3.2,
+Alg. 2) picks the ensemble; the ensemble predicts the weighted mixture (Eq. 4).
+
+AutoDEUQ is a deep ensemble whose members are searched: it prepares the data as the deep
+ensembles do (:meth:`~uqkit.training.NetworkEstimator._prepare_data`: scaling, target encoding,
+the seeded validation hold-out) and predicts through the same mixture
+(:mod:`uqkit.ensemble._mixture`). The search itself is the toolbox :mod:`uqkit.search`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from uqkit._random import derive_seed
+from uqkit.base import check_fitted
+from uqkit.ensemble._selection import greedy_selection, top_k_selection
+from uqkit.exceptions import InvalidInputError, UQKitError, require
+from uqkit.search import (
+    SearchNet,
+    SearchSpace,
+    TrialSetup,
+    build_search_net,
+    fit_network,
+    load_network,
+    network_outputs,
+    trial_seed,
+)
+from uqkit.training import NetworkEstimator, RayBackend, resolve_backend
+
+__all__ = ["BaseAutoDEUQ", "SearchFailedError"]
+
+_REFIT_STREAM = 2**32 - 3
+
+
+class SearchFailedError(UQKitError):
+    """No trial of the search finished (every one failed after its retries).
+
+    Raised by ``fit`` of :class:`AutoDEUQRegressor` / :class:`AutoDEUQClassifier`; a subclass of
+    :class:`~uqkit.exceptions.UQKitError`, so ``except UQKitError`` catches it too.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import UQKitError
+    >>> try:
+    ...     raise SearchFailedError("None of the 2 trials finished.")
+    ... except UQKitError as error:
+    ...     print(type(error).__name__, "-", error)
+    SearchFailedError - None of the 2 trials finished.
+    """
+
+
+class BaseAutoDEUQ(NetworkEstimator):
+    """Shared implementation of ``AutoDEUQRegressor`` and ``AutoDEUQClassifier``."""
+
+    # The data preparation of the deep ensembles reads these two: the search always holds out
+    # validation rows (early stopping and selection need them) and trains in float32.
+    early_stopping = True
+    dtype = "float32"
+    _min_variance = 1e-6  # Gaussian head floor of every catalog network (standardised units)
+
+    _parameter_constraints: dict = {
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+        "selection": [StrOptions({"greedy", "topk"})],
+        "k_init": [Interval(Integral, 1, None, closed="left")],
+        "searcher": [StrOptions({"evolution", "random", "tpe"})],
+        "population_size": [Interval(Integral, 1, None, closed="left")],
+        "sample_size": [Interval(Integral, 1, None, closed="left")],
+        "scheduler": [StrOptions({"asha"}), None],
+        "space": [dict, SearchSpace, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "refit": ["boolean"],
+        "backend": [StrOptions({"ray"}), RayBackend],
+        "experiment_name": [str],
+        "resume": ["boolean"],
+        "max_concurrent": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_trials: int = 50,
+        ensemble_size: int = 5,
+        selection: str = "greedy",
+        k_init: int = 1,
+        searcher: str = "evolution",
+        population_size: int = 10,
+        sample_size: int = 3,
+        scheduler: str | None = None,
+        space: dict | SearchSpace | None = None,
+        validation_fraction: float = 0.2,
+        refit: bool = False,
+        backend: str | RayBackend = "ray",
+        experiment_name: str = "autodeuq",
+        resume: bool = False,
+        max_concurrent: int | None = None,
+        random_state=None,
+        device: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        self.n_trials = n_trials
+        self.ensemble_size = ensemble_size
+        self.selection = selection
+        self.k_init = k_init
+        self.searcher = searcher
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self.scheduler = scheduler
+        self.space = space
+        self.validation_fraction = validation_fraction
+        self.refit = refit
+        self.backend = backend
+        self.experiment_name = experiment_name
+        self.resume = resume
+        self.max_concurrent = max_concurrent
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # -- hooks of the two tasks -----------------------------------------------------------
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    def _log_likelihoods(self, records: list[dict], y_val: np.ndarray) -> np.ndarray:
+        """``(n_trials, n_val)`` validation log-likelihoods of the catalog networks."""
+        raise NotImplementedError
+
+    # -- parameters -------------------------------------------------------------------------
+    def _search_space(self) -> SearchSpace:
+        if isinstance(self.space, SearchSpace):
+            return self.space
+        return SearchSpace.from_dict(self.space)
+
+    def _ray_backend(self) -> RayBackend:
+        backend = resolve_backend(self.backend)
+        if not isinstance(backend, RayBackend):  # the constraints already refuse it; be explicit
+            raise InvalidInputError(f"AutoDEUQ searches on Ray; got backend={self.backend!r}.")
+        if backend.members_per_task != 1:
+            raise InvalidInputError(
+                f"RayBackend(members_per_task={backend.members_per_task}) does not apply to "
+                "AutoDEUQ: every trial trains one network. Leave members_per_task at 1."
+            )
+        return backend
+
+    def _check_search_params(self) -> None:
+        self._check_params()
+        if self.sample_size > self.population_size:
+            raise InvalidInputError(
+                f"sample_size={self.sample_size} exceeds population_size={self.population_size}."
+            )
+        if self.selection == "greedy" and self.k_init > self.ensemble_size:
+            raise InvalidInputError(
+                f"k_init={self.k_init} exceeds ensemble_size={self.ensemble_size}."
+            )
+
+    # -- fit ----------------------------------------------------------------------------------
+    def fit(self, X, y, *, X_val=None, y_val=None):
+        """Search, build the catalog, select the ensemble (and refit it if asked).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (regression: or (n_samples, n_targets))
+        X_val, y_val : array-like, optional
+            Validation data for early stopping and selection; by default a seeded random
+            ``validation_fraction`` of the rows (indices in ``validation_indices_``).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        MissingDependencyError
+            Ray Tune is not installed (``pip install 'uqkit[search]'``).
+        SearchFailedError
+            No trial finished; the message lists the trial errors.
+        """
+        require("ray", "search")
+        from uqkit.search import run_search  # the Tune driver: imports Ray
+
+        self._check_search_params()
+        backend = self._ray_backend()
+        space = self._search_space()
+        prepared = self._prepare_data(X, y, X_val, y_val)
+        data = {key: getattr(prepared, key).cpu().numpy() for key in ("X", "y", "X_val", "y_val")}
+        setup = TrialSetup(space=space.to_dict(),
+                           task="regression" if self._regression else "classification",
+                           out_features=self._n_outputs(), seed=int(self.random_state_ % 2**31),
+                           min_variance=self._min_variance)
+        with self._storage(backend) as storage:
+            records, failed = run_search(
+                data, setup, n_trials=self.n_trials, searcher=self.searcher,
+                storage_path=storage, experiment=self.experiment_name, resume=self.resume,
+                backend=backend, max_concurrent=self.max_concurrent, scheduler=self.scheduler,
+                population_size=self.population_size, sample_size=self.sample_size,
+                verbose=self.verbose, _fault_hook=getattr(self, "_fault_hook", None),
+            )
+            if not records:
+                causes = "; ".join(f"{f['trial_name']}: {f['error']}" for f in failed[:5])
+                raise SearchFailedError(
+                    f"None of the {self.n_trials} trials finished ({len(failed)} failed after "
+                    f"{backend.max_retries} retries). First errors: "
+                    f"{causes or 'none recorded'}. Check the space (e.g. lower lr) and the "
+                    "resources per trial."
+                )
+            self._select(records, data["y_val"])
+            nets = [load_network(records[i], self.n_features_in_, setup.out_features)
+                    for i in self.selected_rows_]
+        self.catalog_records_ = self._catalog(records, failed)
+        selected = [records[i] for i in self.selected_rows_]
+        self.member_architectures_ = [record["architecture"] for record in selected]
+        self.member_configs_ = [record["config"] for record in selected]
+        self.history_ = [_history(j, record) for j, record in enumerate(selected)]
+        if self.refit:
+            nets = self._refit(selected, setup, data)
+        self.members_ = torch.nn.ModuleList(nets).to(self.device_).eval()
+        if self.verbose:
+            print(f"AutoDEUQ: {len(records)} trial(s) in the catalog, {len(failed)} failed; "
+                  f"ensemble of {len(nets)} member(s), weights "
+                  f"{np.round(self.weights_, 3).tolist()}, validation NLL "
+                  f"{self.selection_path_[-1]:.4f}.", flush=True)
+        return self
+
+    @contextlib.contextmanager
+    def _storage(self, backend: RayBackend) -> Iterator[Path]:
+        """Where the trials go: ``backend.checkpoint_dir``, or a folder removed after ``fit``."""
+        if backend.checkpoint_dir is not None:
+            yield Path(backend.checkpoint_dir)
+            return
+        folder = Path(tempfile.mkdtemp(prefix="uqkit-search-"))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _select(self, records: list[dict], y_val: np.ndarray) -> None:
+        log_lik = self._log_likelihoods(records, y_val)
+        if self.selection == "greedy":
+            result = greedy_selection(log_lik, self.ensemble_size, k_init=self.k_init)
+        else:
+            result = top_k_selection(log_lik, self.ensemble_size)
+        self.selected_rows_ = [int(i) for i in result.indices]
+        self.weights_ = np.asarray(result.weights, dtype=np.float64)
+        self.selection_path_ = [float(v) for v in result["path"]]
+
+    def _catalog(self, records: list[dict], failed: list[dict]) -> list[dict]:
+        selected = dict(zip(self.selected_rows_, self.weights_.tolist()))
+        rows = []
+        for i, record in enumerate(records):
+            rows.append({
+                "trial": record["trial_name"], "run": record.get("run"), "status": "FINISHED",
+                "val_nll": record["val_nll"], "epochs": record["epochs"],
+                "best_epoch": record["best_epoch"], "seconds": record["seconds"],
+                "attempts": record.get("attempts", 1),
+                "errors": " | ".join(record.get("errors", [])),
+                "weight": selected.get(i, 0.0), **record["config"],
+            })
+        for record in failed:
+            rows.append({
+                "trial": record["trial_name"], "run": record.get("run"),
+                "status": record.get("status", "ERROR"),
+                "val_nll": None, "attempts": record.get("attempts"),
+                "errors": record.get("error", ""), "weight": 0.0, **record.get("config", {}),
+            })
+        return rows
+
+    @property
+    def catalog_(self):
+        """Every trial: its configuration, validation NLL, status, attempts, errors and ensemble
+        weight, as a ``pandas.DataFrame`` (one row per trial; failed trials have ``status``
+        ``"ERROR"`` and no NLL, trials cut by the ASHA scheduler ``"STOPPED"``)."""
+        import pandas as pd
+
+        check_fitted(self, "catalog_records_")
+        frame = pd.DataFrame(self.catalog_records_)
+        lead = [c for c in ("trial", "run", "status", "val_nll", "weight", "attempts", "epochs",
+                            "best_epoch", "seconds", "errors") if c in frame.columns]
+        return frame[lead + sorted(c for c in frame.columns if c not in lead)]
+
+    def _refit(self, selected: list[dict], setup: TrialSetup, data: dict) -> list[SearchNet]:
+        """Retrain each selected configuration on train + validation rows for the number of
+        epochs that early stopping chose (no held-out rows remain to stop on)."""
+        all_rows = {"X": np.concatenate([data["X"], data["X_val"]]),
+                    "y": np.concatenate([data["y"], data["y_val"]])}
+        nets, self.history_ = [], []
+        for j, record in enumerate(selected):
+            seed = derive_seed(trial_seed(setup.seed, record["config"]), _REFIT_STREAM)
+            net, history = fit_network(record["architecture"], record["config"], setup, all_rows,
+                                       seed, epochs=max(1, int(record["best_epoch"])),
+                                       patience=None, device=self.device_)
+            nets.append(net)
+            self.history_.append({**history, "member": j})
+            if self.verbose:
+                print(f"refit {j + 1}/{len(selected)} done", flush=True)
+        return nets
+
+    # -- prediction -----------------------------------------------------------------------------
+    def _build_module(self, name: str) -> torch.nn.Module:
+        if name != "members_":
+            return super()._build_module(name)
+        return torch.nn.ModuleList(
+            build_search_net(self.n_features_in_, self._n_outputs(), architecture)
+            for architecture in self.member_architectures_
+        )
+
+    @torch.no_grad()
+    def _member_outputs(self, X) -> torch.Tensor:
+        """Raw outputs ``(n_members, n_samples, n_outputs)``, float64 on the CPU."""
+        check_fitted(self, "members_")
+        Xs = self._scaled_features(X)
+        return torch.stack([network_outputs(net, Xs) for net in self.members_])
+
+    @property
+    def n_members_fitted_(self) -> int:
+        """Number of distinct ensemble members."""
+        check_fitted(self, "members_")
+        return len(self.members_)
+
+
+def _history(member: int, record: dict) -> dict:
+    """A catalog network's training history in the shape every ``history_`` has."""
+    return {"member": member, "epochs": record["epochs"], "best_epoch": record["best_epoch"],
+            "train_loss": list(record.get("train_loss", [])),
+            "val_loss": list(record.get("val_loss", []))}

@@ -1,0 +1,126 @@
+"""AutoDEUQ for regression (Egele, Maulik, Raghavan, Lusch, Guyon & Balaprakash, ICPR 2022)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from uqkit.base import UQRegressorMixin
+from uqkit.ensemble._autodeuq import BaseAutoDEUQ
+from uqkit.ensemble._mixture import GaussianMixtureMixin
+from uqkit.ensemble._selection import member_log_likelihoods
+from uqkit.prediction import RegressionPrediction
+from uqkit.training import RegressionTargets
+
+__all__ = ["AutoDEUQRegressor"]
+
+
+class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTargets, BaseAutoDEUQ):
+    """Automated deep ensemble for regression (AutoDEUQ; Egele et al., ICPR 2022).
+
+    A Ray Tune search over networks with mean and variance heads (the joint architecture and
+    training space of :class:`~uqkit.search.SearchSpace`) trains ``n_trials`` networks on the
+    Gaussian NLL, keeping each one's weights and validation predictions (the catalog). Greedy
+    selection with replacement on the validation NLL of the weighted mixture (or top-K) picks
+    the members and their weights; predictions are that mixture (mean ``sum w_i mu_i``,
+    aleatoric ``sum w_i sigma_i^2``, epistemic ``sum w_i (mu_i - mu)^2``, paper Eq. 4), in y's
+    units. Data preparation and the mixture are those of :class:`DeepEnsembleRegressor`.
+
+    Parameters
+    ----------
+    n_trials : int, default=50
+        Search budget: trained networks (finished trials of earlier runs count on resume).
+    ensemble_size : int, default=5
+        ``K``: distinct members selected.
+    selection : {"greedy", "topk"}, default="greedy"
+        Greedy selection with replacement (weights = counts / total) or the K best (equal weights).
+    k_init : int, default=1
+        Greedy selection starts from the ``k_init`` best single models.
+    searcher : {"evolution", "random", "tpe"}, default="evolution"
+        Aging evolution (the paper's), random search, or Optuna TPE (needs optuna).
+    population_size, sample_size : int, default=10, 3
+        Aging evolution's population and tournament sizes.
+    scheduler : {"asha"} or None, default=None
+        Optional ASHA early termination of poor trials (stopped trials have no catalog entry).
+    space : dict or SearchSpace, optional
+        The search space (a dict of :class:`~uqkit.search.SearchSpace` fields, as in the YAML
+        configs); a dict keeps the fitted model savable. Default: ``SearchSpace()``.
+    validation_fraction : float, default=0.2
+        Rows held out (seeded) for early stopping and selection when no ``X_val`` is given.
+    refit : bool, default=False
+        Retrain the selected configurations on train + validation rows (for their best epoch
+        count) before predicting.
+    backend : "ray" or RayBackend, default="ray"
+        Where and how trials run, in the vocabulary of the deep ensembles'
+        :class:`~uqkit.training.RayBackend`: ``address`` of a running cluster (``"auto"``,
+        ``"ray://host:10001"``; default: use an initialised Ray or start a local one),
+        ``resources`` of one trial (e.g. ``{"num_cpus": 1, "num_gpus": 0.25}``: GPU fractions
+        pack several trials on a GPU; default one CPU), ``max_retries`` of a failing trial
+        (Ray Tune ``FailureConfig``; trials that still fail are listed in ``catalog_`` with
+        ``status="ERROR"``) and ``checkpoint_dir``, where trials are checkpointed (a disk every
+        node sees on a cluster; default: a temporary folder removed after ``fit``).
+        ``members_per_task`` must stay 1 (a trial is one network).
+    experiment_name : str, default="autodeuq"
+        Sub-folder of ``checkpoint_dir`` holding this search.
+    resume : bool, default=False
+        Continue the search in ``checkpoint_dir/experiment_name``: finished trials are loaded,
+        not retrained, and count against ``n_trials``.
+    max_concurrent : int, optional
+        Most trials running at once (default: as many as the resources allow).
+    random_state : int, RandomState or None
+    device : str, default="auto"
+        Where the selected members predict (and refit).
+    verbose : int, default=0
+        0 silent; 1 search progress; 2 also Tune's detailed tables.
+
+    Attributes
+    ----------
+    members_ : torch.nn.ModuleList
+        The distinct selected networks (:class:`~uqkit.search.SearchNet`).
+    weights_ : ndarray of shape (n_members,)
+        Mixture weights, summing to one.
+    catalog_ : pandas.DataFrame
+        Every trial: configuration, validation NLL, status (``FINISHED``, ``ERROR`` or, under
+        ASHA, ``STOPPED``), attempts, errors, weight.
+    member_configs_ : list of dict
+        The configurations of the members.
+    selection_path_ : list of float
+        Validation NLL (standardised units) after each accepted selection step.
+    history_ : list of dict
+        Per member: ``member``, ``epochs``, ``best_epoch``, ``train_loss``, ``val_loss`` (of
+        the refit when ``refit=True``, then without validation loss).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from uqkit.ensemble import AutoDEUQRegressor
+    >>> X = np.random.default_rng(0).normal(size=(200, 3)); y = X.sum(1)
+    >>> model = AutoDEUQRegressor(n_trials=4, ensemble_size=2, population_size=2,
+    ...                           sample_size=2, space={"epochs": 5},
+    ...                           random_state=0).fit(X, y)  # doctest: +SKIP
+    >>> float(model.weights_.sum())  # doctest: +SKIP
+    1.0
+    """
+
+    def _n_outputs(self) -> int:
+        return 2 * self.n_outputs_
+
+    def _log_likelihoods(self, records: list[dict], y_val: np.ndarray) -> np.ndarray:
+        means = np.stack([r["predictions"]["val_mean"] for r in records])
+        variances = np.stack([r["predictions"]["val_var"] for r in records])
+        return member_log_likelihoods(means, variances, y_val)
+
+    def predict_uncertainty(self, X) -> RegressionPrediction:
+        """Weighted mixture of the members' Gaussians (paper Eq. 4), in y's units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        RegressionPrediction
+            ``distribution="mixture"`` with ``member_means``/``member_vars`` of shape
+            ``(n_members, n_samples)`` and ``weights`` = ``weights_``.
+        """
+        return self._mixture_prediction(self._member_outputs(X), self._min_variance,
+                                        self.weights_)

@@ -1,0 +1,134 @@
+"""A user-supplied ``nn.Module`` as a stack of members, vectorized with ``torch.func``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from uqkit._random import INIT_STREAM, derive_seed
+from uqkit.nn._dropout import use_generator
+from uqkit.nn._member_stack import MemberStack
+
+__all__ = ["StackedModule"]
+
+
+class StackedModule(MemberStack):
+    """A user-supplied ``nn.Module`` ensemble, vectorized with ``torch.func``.
+
+    The parameters and buffers of ``k`` copies are stacked (``torch.func.stack_module_state``)
+    and the forward pass is ``vmap`` over the member axis of ``functional_call``. Each copy is
+    initialised by the factory under its own seed inside ``torch.random.fork_rng``, so the
+    caller's global RNG is never touched.
+
+    Random operations (``nn.Dropout``, ``F.dropout``, ...) must not draw from torch's global
+    generator, or the same seed would give different members and ``fit`` would move the caller's
+    random state. A module whose forward pass is random (found once per mode: ``vmap`` refuses
+    random ops in its ``"error"`` mode) therefore runs member by member, each inside
+    :func:`~uqkit.nn.use_generator` with its own dropout generator: member ``i`` is then the
+    same network alone, stacked, or on Ray. Deterministic modules keep the vectorized pass.
+
+    Parameters
+    ----------
+    factory : callable
+        ``factory(in_features, out_features) -> nn.Module`` building one member.
+    spec : StackSpec
+        Supplies ``in_features`` and ``out_features``.
+    seeds : sequence of int
+        One seed per member.
+    dtype : torch.dtype
+        Parameter dtype.
+
+    Examples
+    --------
+    >>> from uqkit.nn import StackSpec
+    >>> spec = StackSpec(in_features=3, out_features=1, module_factory=nn.Linear)
+    >>> stack = spec.build([0, 1])
+    >>> type(stack).__name__
+    'StackedModule'
+    >>> stack(torch.zeros(2, 4, 3)).shape
+    torch.Size([2, 4, 1])
+    >>> sorted(stack.member_state_dict(1))
+    ['bias', 'weight']
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[int, int], nn.Module],
+        spec,
+        seeds: Sequence[int],
+        dtype: torch.dtype,
+    ) -> None:
+        super().__init__(seeds)
+        members = []
+        for seed in seeds:
+            with torch.random.fork_rng(devices=[]):
+                torch.default_generator.manual_seed(derive_seed(seed, INIT_STREAM))
+                members.append(factory(spec.in_features, spec.out_features).to(dtype))
+        params, buffers = stack_module_state(members)
+        self._names = list(params)
+        self._buffer_names = list(buffers)
+        self.params = nn.ParameterList(nn.Parameter(params[name]) for name in self._names)
+        for i, name in enumerate(self._buffer_names):
+            self.register_buffer(f"buffer_{i}", buffers[name])
+        self._template = [members[0].to("meta")]  # a list keeps it out of the module tree
+        self._random: dict[bool, bool] = {}  # training mode -> is the forward pass random?
+
+    def seed_dropout(self, seeds: Sequence[int], device: torch.device | str = "cpu") -> None:
+        """Give member ``i`` a fresh dropout generator from ``seeds[i]``; it only draws one seed
+        per forward pass, so it stays on the CPU whatever ``device`` is (no GPU sync)."""
+        super().seed_dropout(seeds, device="cpu")
+
+    def _stacked_state(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        params = dict(zip(self._names, self.params))
+        buffers = {name: getattr(self, f"buffer_{i}") for i, name in enumerate(self._buffer_names)}
+        return params, buffers
+
+    def member_state_dict(self, index: int) -> dict[str, torch.Tensor]:
+        """Parameters and buffers of member ``index`` under the factory module's names.
+
+        ``factory(in, out).load_state_dict(stack.member_state_dict(i))`` rebuilds member ``i``
+        as a plain module.
+        """
+        params, buffers = self._stacked_state()
+        return {name: tensor.detach()[index] for name, tensor in {**params, **buffers}.items()}
+
+    def _is_random(self, params, buffers, x: torch.Tensor) -> bool:
+        """Whether the forward pass in the current mode calls a random op (probed once, on
+        copies of the buffers so that e.g. BatchNorm statistics are not updated twice)."""
+        if self.training not in self._random:
+            template = self._template[0]
+            probe = {name: b.clone() for name, b in buffers.items()}
+
+            def one_member(p, b, inputs):
+                return functional_call(template, (p, b), (inputs,))
+
+            try:
+                with torch.no_grad():
+                    vmap(one_member, randomness="error")(params, probe, x)
+                self._random[self.training] = False
+            except RuntimeError as err:
+                if "randomness" not in str(err):
+                    raise
+                self._random[self.training] = True
+        return self._random[self.training]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        template = self._template[0]
+        template.train(self.training)
+        params, buffers = self._stacked_state()
+
+        def one_member(p, b, inputs):
+            return functional_call(template, (p, b), (inputs,))
+
+        if not self._is_random(params, buffers, x):
+            return vmap(one_member, randomness="error")(params, buffers, x)
+        outputs = []
+        for i, generator in enumerate(self.dropout_generators):
+            p = {name: value[i] for name, value in params.items()}
+            b = {name: value[i] for name, value in buffers.items()}
+            with use_generator(generator, x.device):
+                outputs.append(one_member(p, b, x[i]))
+        return torch.stack(outputs)

@@ -1,0 +1,33 @@
+"""The tensors every backend trains members on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["MemberData"]
+
+
+@dataclass
+class MemberData:
+    """Training (and optional validation) tensors, already standardised and on the device.
+
+    Parameters
+    ----------
+    X, y : Tensor
+        Training features ``(n, in)`` and targets ``(n, ...)`` shared by all members.
+    X_val, y_val : Tensor, optional
+        Validation data for early stopping.
+
+    Examples
+    --------
+    >>> data = MemberData(X=torch.zeros(20, 3), y=torch.zeros(20, 1))
+    >>> data.X.shape, data.X_val is None
+    (torch.Size([20, 3]), True)
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    X_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None

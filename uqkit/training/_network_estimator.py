@@ -1,0 +1,127 @@
+"""Data preparation shared by every estimator whose model is a network trained in ``fit``:
+validation, feature scaling, target encoding (through a target mixin) and the seeded
+early-stopping hold-out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from uqkit._data import Standardizer, resolve_device, resolve_dtype
+from uqkit._random import SPLIT_STREAM, derive_seed
+from uqkit.base import UQEstimator
+from uqkit.exceptions import InvalidInputError, ModelFileError
+from uqkit.training._member_data import MemberData
+from uqkit.training._ray_backend import RayBackend
+
+__all__ = ["NetworkEstimator"]
+
+
+class NetworkEstimator(UQEstimator):
+    """Data preparation for a network trained in ``fit``: validation, feature scaling, target
+    encoding and the seeded early-stopping hold-out. Used with a target mixin.
+
+    Subclasses need the parameters ``early_stopping``, ``validation_fraction``, ``device``,
+    ``dtype`` and ``random_state`` (and optionally ``feature_scaling``).
+
+    Examples
+    --------
+    With early stopping and no ``X_val``, a seeded ``validation_fraction`` of the rows is held
+    out; the same ``random_state`` holds out the same rows.
+
+    >>> from uqkit.ensemble import DeepEnsembleRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(20, 2)), rng.normal(size=20)
+    >>> def held_out():
+    ...     model = DeepEnsembleRegressor(
+    ...         n_members=1, hidden_layers=(4,), epochs=1, validation_fraction=0.2,
+    ...         random_state=3, verbose=0,
+    ...     )
+    ...     return model.fit(X, y).validation_indices_
+    >>> len(held_out()), np.array_equal(held_out(), held_out())
+    (4, True)
+    >>> issubclass(DeepEnsembleRegressor, NetworkEstimator)
+    True
+    """
+
+    # -- a RayBackend parameter is saved as its fields, under an explicit tag -------------------
+    _RAY_BACKEND_TAG = "__ray_backend__"
+
+    def _param_to_saved(self, name: str, value):
+        if isinstance(value, RayBackend):
+            return {self._RAY_BACKEND_TAG: super()._param_to_saved(name, value.to_dict())}
+        return super()._param_to_saved(name, value)
+
+    @classmethod
+    def _param_from_saved(cls, name: str, value):
+        if isinstance(value, dict) and set(value) == {cls._RAY_BACKEND_TAG}:
+            try:
+                return RayBackend.from_dict(value[cls._RAY_BACKEND_TAG])
+            except (TypeError, ValueError) as err:
+                message = f"Parameter {name!r} is not a valid RayBackend: {err}"
+                raise ModelFileError(message) from err
+        return super()._param_from_saved(name, value)
+
+    def _feature_scaler(self, X: np.ndarray) -> Standardizer:
+        return Standardizer.fit(X, mode=getattr(self, "feature_scaling", "column"))
+
+    def _check_architecture(self, n_features: int | None = None) -> None:
+        """Check architecture parameters (before the data is seen, then against its width)."""
+
+    def _split(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows for gradient steps and for early stopping (a seeded ``validation_fraction``)."""
+        n_val = math.ceil(self.validation_fraction * n)
+        if n - n_val < 2:
+            raise InvalidInputError(
+                f"{n} samples are too few to hold out validation_fraction="
+                f"{self.validation_fraction} for validation; pass more data or X_val/y_val"
+                + (", or early_stopping=False." if hasattr(self, "early_stopping") else ".")
+            )
+        order = np.random.default_rng(derive_seed(self.random_state_, SPLIT_STREAM)).permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _prepare_data(self, X, y, X_val=None, y_val=None) -> MemberData:
+        """Validate, scale and encode the data of ``fit``; hold out the early-stopping rows.
+
+        With ``early_stopping=True`` and no ``X_val``, a random ``validation_fraction`` of the
+        rows (seeded by ``random_state``) is held out; their indices go to
+        ``validation_indices_``. Sets ``x_mean_``, ``x_scale_``, ``device_``, ``random_state_``.
+        """
+        self._check_params()
+        self._check_architecture()
+        X, y = self._check_X_y(X, y, regression=self._regression)
+        self._check_architecture(X.shape[1])
+        y_encoded = self._encode_targets(y)
+        X_val, y_val = self._check_validation_data(X_val, y_val, regression=self._regression)
+        self._resolve_random_state()
+        self.device_ = resolve_device(self.device)
+        dtype = resolve_dtype(self.dtype)
+
+        scaler = self._feature_scaler(X)
+        self.x_mean_, self.x_scale_ = scaler.mean, scaler.scale
+        Xs = scaler.transform(X)
+        train_rows = np.arange(len(X))
+        X_val_s = y_val_enc = None
+        if X_val is not None:
+            X_val_s, y_val_enc = scaler.transform(X_val), self._encode_targets(y_val, fit=False)
+        elif self.early_stopping:
+            train_rows, val_rows = self._split(len(X))
+            self.validation_indices_ = val_rows
+            X_val_s, y_val_enc = Xs[val_rows], y_encoded[val_rows]
+
+        def tensor(values):
+            return torch.as_tensor(values, dtype=dtype, device=self.device_)
+
+        return MemberData(
+            X=tensor(Xs[train_rows]),
+            y=self._target_tensor(y_encoded[train_rows], dtype),
+            X_val=None if X_val_s is None else tensor(X_val_s),
+            y_val=None if y_val_enc is None else self._target_tensor(y_val_enc, dtype),
+        )
+
+    def _scaled_features(self, X) -> np.ndarray:
+        """Validated features of ``predict``, scaled as in ``fit``."""
+        X = self._check_X(X, reset=False)
+        return (X - self.x_mean_) / self.x_scale_

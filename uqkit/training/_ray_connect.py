@@ -1,0 +1,59 @@
+"""Finding or starting Ray: the caller's Ray, a cluster at an address, or a local one."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from uqkit.exceptions import require
+
+__all__ = ["RAY_EXTRA", "connect_ray"]
+
+RAY_EXTRA = "search"
+
+logger = logging.getLogger("uqkit.training")
+
+
+def connect_ray(address: str | None = None, *, verbose: int = 0) -> bool:
+    """Use the running Ray, or connect to ``address``, or start a local Ray.
+
+    An initialised Ray (the caller's) is used as it is and never shut down. ``address``
+    connects to a cluster (``"auto"`` or ``"ray://host:port"``). Otherwise a local Ray starts
+    with this machine's CPUs, no dashboard and quiet logging; it stays up for later fits in this
+    process (``ray.shutdown()`` stops it).
+
+    Parameters
+    ----------
+    address : str, optional
+        Cluster address; ``None`` starts a local Ray when none is running.
+    verbose : int, default 0
+        2 and above forward the workers' logs to this process.
+
+    Returns
+    -------
+    bool
+        Whether a local Ray was started by this call.
+
+    Raises
+    ------
+    MissingDependencyError
+        Ray is not installed (``pip install 'uqkit[search]'``).
+
+    Examples
+    --------
+    >>> started_here = connect_ray(verbose=0)  # doctest: +SKIP
+    """
+    ray = require("ray", RAY_EXTRA)
+    if ray.is_initialized():
+        return False
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": verbose >= 2}
+    if address is not None:
+        ray.init(address=address, **quiet)
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
+    logger.info("Started a local Ray with %d CPUs; it stays up for later fits.", cpus)
+    return True

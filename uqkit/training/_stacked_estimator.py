@@ -1,0 +1,148 @@
+"""The fit pipeline shared by every estimator whose model is a stack of members trained by
+:func:`uqkit.training.fit_members` (deep ensembles, evidential networks, ...).
+
+A family subclasses :class:`StackedEstimator` with a target mixin (:class:`RegressionTargets` or
+:class:`ClassificationTargets`) and says only what is its own: the architecture (``_spec``), the
+member seeds, the member loss and how raw outputs become a prediction.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from uqkit.base import check_fitted
+from uqkit.losses import MemberLoss
+from uqkit.nn import MemberStack, StackSpec
+from uqkit.training._backends import fit_members
+from uqkit.training._loop import TrainConfig
+from uqkit.training._network_estimator import NetworkEstimator
+
+__all__ = ["StackedEstimator"]
+
+
+class StackedEstimator(NetworkEstimator):
+    """The fit and stacked forward pass of estimators whose model is a stack of members.
+
+    Subclasses provide ``_spec()``, ``_member_seeds()``, ``_loss()`` and the target hooks, and may
+    override ``_feature_scaler``, ``_train_config`` and ``_backend``. Besides the parameters
+    of :class:`NetworkEstimator` they need ``epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+    ``patience``, ``verbose`` and ``predict_batch_size``.
+
+    Examples
+    --------
+    A minimal Gaussian-mean ensemble: the subclass gives only its architecture, seeds, loss and
+    the mapping from raw member outputs to a prediction.
+
+    >>> import numpy as np
+    >>> from uqkit._random import derive_seed
+    >>> from uqkit.base import UQRegressorMixin
+    >>> from uqkit.losses import GaussianMemberLoss
+    >>> from uqkit.prediction import RegressionPrediction
+    >>> from uqkit.training import RegressionTargets
+    >>> class TinyEnsemble(RegressionTargets, UQRegressorMixin, StackedEstimator):
+    ...     def __init__(self, n_members=2, epochs=2, batch_size=10, lr=1e-2,
+    ...                  weight_decay=0.0, patience=5, early_stopping=False,
+    ...                  validation_fraction=0.1, device="cpu", dtype="float32",
+    ...                  random_state=0, verbose=0, predict_batch_size=1024):
+    ...         self.n_members, self.epochs, self.batch_size = n_members, epochs, batch_size
+    ...         self.lr, self.weight_decay, self.patience = lr, weight_decay, patience
+    ...         self.early_stopping = early_stopping
+    ...         self.validation_fraction = validation_fraction
+    ...         self.device, self.dtype, self.random_state = device, dtype, random_state
+    ...         self.verbose, self.predict_batch_size = verbose, predict_batch_size
+    ...     def _spec(self):
+    ...         return StackSpec(self.n_features_in_, 2 * self.n_outputs_, hidden_layers=(8,))
+    ...     def _member_seeds(self):
+    ...         return [derive_seed(self.random_state_, i) for i in range(self.n_members)]
+    ...     def _loss(self):
+    ...         return GaussianMemberLoss()
+    ...     def predict_uncertainty(self, X):
+    ...         raw = self._member_outputs(X)
+    ...         mean = raw[..., 0].numpy() * self.y_scale_[0] + self.y_mean_[0]
+    ...         return RegressionPrediction.normal(mean.mean(axis=0), np.ones(mean.shape[1]))
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    >>> model = TinyEnsemble().fit(X, y)
+    >>> model.stack_.n_members, len(model.history_), model.predict(X[:5]).shape
+    (2, 2, (5,))
+    """
+
+    # -- hooks --------------------------------------------------------------------------------
+    def _spec(self) -> StackSpec:
+        raise NotImplementedError
+
+    def _member_seeds(self) -> list[int]:
+        raise NotImplementedError
+
+    def _loss(self) -> MemberLoss:
+        raise NotImplementedError
+
+    def _train_config(self, X_train: torch.Tensor, has_validation: bool) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience if has_validation and self.early_stopping else None,
+        )
+
+    def _backend(self):
+        """Where the members train: a ``backend`` value of :func:`~uqkit.training.fit_members`."""
+        return "vectorized"
+
+    def fit(self, X, y, *, X_val=None, y_val=None):
+        """Train the network(s).
+
+        With ``early_stopping=True`` and no ``X_val``, a random ``validation_fraction`` of the
+        rows (seeded by ``random_state``) is held out to choose each member's best epoch; it is
+        not used for gradient steps. Its row indices are kept in ``validation_indices_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+        X_val, y_val : array-like, optional
+            Explicit validation data for early stopping (used instead of a held-out part).
+
+        Returns
+        -------
+        self
+        """
+        data = self._prepare_data(X, y, X_val, y_val)
+        self.stack_, self.history_ = fit_members(
+            self._spec(),
+            self._loss(),
+            data,
+            self._member_seeds(),
+            self._train_config(data.X, data.X_val is not None),
+            device=self.device_,
+            backend=self._backend(),
+            verbose=self.verbose,
+        )
+        return self
+
+    # -- prediction -----------------------------------------------------------------------------
+    def _build_module(self, name: str) -> MemberStack:
+        if name != "stack_":
+            return super()._build_module(name)
+        return self._spec().build(self._member_seeds())
+
+    @torch.no_grad()
+    def _member_outputs(self, X) -> torch.Tensor:
+        """Raw outputs of every member, ``(n_members, n_samples, n_outputs)``, float64 on CPU."""
+        check_fitted(self, "stack_")
+        Xs = self._scaled_features(X)
+        stack = self.stack_
+        was_training = stack.training
+        stack.eval()
+        dtype = next(stack.parameters()).dtype
+        outputs = []
+        try:
+            for start in range(0, len(Xs), self.predict_batch_size):
+                xb = torch.as_tensor(
+                    Xs[start : start + self.predict_batch_size], dtype=dtype, device=self.device_
+                )
+                outputs.append(stack(xb.expand(stack.n_members, -1, -1)).double().cpu())
+        finally:
+            stack.train(was_training)
+        return torch.cat(outputs, dim=1)
