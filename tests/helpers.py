@@ -56,7 +56,7 @@ _NET = dict(epochs=20, lr=1e-2, verbose=0, random_state=0)
 _DCA = dict(n_instances=2, hidden_layers=(16,), n_train_proposals=2, n_predict_proposals=4,
             batch_size=64, **_NET)
 _AUTODEUQ = dict(n_trials=2, ensemble_size=2, population_size=2, sample_size=2,
-                 space={"max_layers": 1, "units": [8, 16], "epochs": 3, "patience": 2,
+                 space={"max_layers": 1, "units": [8, 16], "epochs": 30, "patience": 5,
                         "batch_size": [32, 64]},
                  device="cpu", verbose=0, random_state=0)
 

@@ -41,7 +41,6 @@ _LAZY = {
     "bayesianize_lora": "uqkit.bayes",
     "GloVeV": "uqkit.embeddings",
     "RayBackend": "uqkit.training",
-    "report": "uqkit.report",
 }
 
 __all__ = [

@@ -51,8 +51,8 @@ def jsonable(value, name: str):
 
     Examples
     --------
-    >>> jsonable((1, np.float64(2.5), {"a": None}), "x")
-    [1, 2.5, {'a': None}]
+    >>> jsonable((1, np.int64(2), {"a": None}), "x")
+    [1, 2, {'a': None}]
     """
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
 from sklearn.utils._param_validation import HasMethods
 
+from uqkit._data import to_numpy
 from uqkit.base import UQEstimator, check_fitted
 from uqkit.exceptions import InvalidInputError, NotFittedError
 
@@ -59,6 +61,7 @@ class Recalibrator(UQEstimator):
         """
         self._check_params()
         model = self._fitted_model()
+        _check_calibration_size(y, type(self).__name__)
         self._fit(model.predict_uncertainty(X), y)
         self._copy_model_attributes(model)
         return self
@@ -71,6 +74,7 @@ class Recalibrator(UQEstimator):
         self
         """
         self._check_params()
+        _check_calibration_size(y, type(self).__name__)
         self._fit(pred, y)
         return self
 
@@ -85,3 +89,14 @@ class Recalibrator(UQEstimator):
 
     def calibrate(self, pred):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _check_calibration_size(y, name: str) -> None:
+    """Refuse fewer than two held-out rows: one row gives a degenerate map (an infinite conformal
+    quantile, a temperature that sends every probability to 0 or 1), not an error."""
+    n = len(np.asarray(to_numpy(y)))
+    if n < 2:
+        raise InvalidInputError(
+            f"{name} needs at least 2 held-out calibration rows; got {n}. Hold out more data "
+            "the model has not seen (a few hundred rows is typical)."
+        )

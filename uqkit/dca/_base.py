@@ -137,8 +137,8 @@ class BaseDCA(NetworkEstimator):
         -------
         self
         """
+        data = self._prepare_data(X, y, X_val, y_val)  # checks the parameters first
         components = self._components_argument()
-        data = self._prepare_data(X, y, X_val, y_val)
         dca = self._build_module("dca_").to(self.device_)
         if self.weight_averaging:
             dca.check_weight_averaging()  # refuse coarse DCWA before spending time on training
