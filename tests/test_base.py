@@ -130,3 +130,62 @@ def test_random_state_none_is_recorded_and_reproducible():
     again = DeepEnsembleRegressor(n_members=1, epochs=3, verbose=0,
                                   random_state=first.random_state_).fit(X, y)
     assert np.array_equal(first.predict(X), again.predict(X))
+
+
+# ---------------------------------------------------------------- issue 17: arguments misread
+def test_non_numeric_targets_to_a_regressor_get_a_clear_error():
+    X, _ = sine_data()
+    y = np.array(["cat", "dog"] * (len(X) // 2))
+    with pytest.raises(InvalidInputError, match=r"y must be numeric; got non-numeric values such "
+                                                r"as 'cat'.*use a classifier"):
+        DeepEnsembleRegressor(**FAST).fit(X, y)
+    with pytest.raises(InvalidInputError, match="'dog'"):
+        DeepEnsembleRegressor(**FAST).fit(X, np.array([1.0, "dog"] * (len(X) // 2), dtype=object))
+
+
+@pytest.mark.parametrize("device, match", [
+    ("tpu", "device='tpu' is not a device torch knows; use 'auto', 'cpu', 'cuda'"),
+    ("cuda:x", "is not a device torch knows"),
+])
+def test_unknown_device_gets_a_clear_error(device, match):
+    X, y = sine_data()
+    with pytest.raises(InvalidInputError, match=match):
+        DeepEnsembleRegressor(device=device, **FAST).fit(X, y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_cuda_gets_a_clear_error():
+    from uqkit._data import resolve_device
+
+    with pytest.raises(InvalidInputError, match="CUDA is not available here; use device='cpu'"):
+        resolve_device("cuda:0")
+
+
+@pytest.mark.parametrize("name, data", [
+    ("DeepEnsembleRegressor", sine_data), ("DeepEnsembleClassifier", blobs),
+    ("EvidentialRegressor", sine_data), ("DCARegressor", sine_data),
+    ("BayesianMLPRegressor", sine_data),
+])
+def test_empty_hidden_layers_is_not_a_silent_linear_model(name, data):
+    X, y = data()
+    Model = getattr(uqkit, name)
+    with pytest.raises(InvalidInputError, match=r"hidden_layers=\(\) would give a linear model.*"
+                                                r"hidden_layers=\(50,\)"):
+        Model(hidden_layers=(), random_state=0).fit(X, y)
+
+
+def test_absurd_widths_are_refused_before_allocating():
+    X, y = sine_data()
+    with pytest.raises(InvalidInputError, match=r"needs about 2e\+12 parameters per network"):
+        DeepEnsembleRegressor(hidden_layers=(10**12,), **FAST).fit(X, y)
+    with pytest.raises(InvalidInputError, match="parameters per network"):
+        DeepEnsembleRegressor(hidden_layers=(10**5, 10**5), **FAST).fit(X, y)
+
+
+def test_interval_alpha_of_an_estimator_cannot_be_misread():
+    X, y = sine_data()
+    model = DeepEnsembleRegressor(n_members=2, **FAST).fit(X, y)
+    with pytest.raises(InvalidInputError, match=r"did you mean alpha=0\.1"):
+        model.predict_interval(X, 0.9)
+    np.testing.assert_allclose(np.stack(model.predict_interval(X, coverage=0.9)),
+                               np.stack(model.predict_interval(X, 0.1)), rtol=1e-12)

@@ -36,3 +36,74 @@ def test_console_script_entry_point():
     result = subprocess.run([sys.executable, "-m", "uqkit.cli", "--version"],
                             capture_output=True, text=True, check=True)
     assert result.stdout.startswith("uqkit ")
+
+
+# ------------------------------------------------------------------- report: CSV columns
+@pytest.fixture(scope="module")
+def frame():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
+    data["y"] = 3 * data["a"] + np.sin(data["b"]) - data["c"]
+    return data
+
+
+def _fitted(frame, tmp_path, *, named: bool):
+    from uqkit.ensemble import DeepEnsembleRegressor
+
+    X = frame[["a", "b", "c"]]
+    model = DeepEnsembleRegressor(n_members=2, epochs=5, verbose=0, random_state=0)
+    model.fit(X if named else X.to_numpy(), frame["y"])
+    return model, model.save(tmp_path / ("named" if named else "array"))
+
+
+def _seen_by_report(monkeypatch):
+    """Record the features that `uqkit report` hands to the report, without building one."""
+    import uqkit.report
+
+    seen = {}
+
+    def fake_report(model, X, y, X_ood=None, names=None):
+        seen["X"] = X
+        raise uqkit.exceptions.UQKitError("stopped after reading the CSV")
+
+    monkeypatch.setattr(uqkit.report, "report", fake_report)
+    return seen
+
+
+def test_report_matches_csv_columns_to_the_fitted_names(frame, tmp_path, monkeypatch):
+    import numpy as np
+
+    _, path = _fitted(frame, tmp_path, named=True)
+    frame[["y", "c", "a", "b"]].assign(extra=1.0).to_csv(tmp_path / "d.csv", index=False)
+    seen = _seen_by_report(monkeypatch)
+    main(["report", str(path), str(tmp_path / "d.csv"), "--target", "y"])
+    assert list(seen["X"].columns) == ["a", "b", "c"]
+    np.testing.assert_array_equal(np.asarray(seen["X"]), frame[["a", "b", "c"]].to_numpy())
+
+
+def test_report_refuses_a_csv_without_the_fitted_names(frame, tmp_path, capsys):
+    _, path = _fitted(frame, tmp_path, named=True)
+    frame[["y", "c", "a"]].rename(columns={"a": "A"}).to_csv(tmp_path / "d.csv", index=False)
+    code = main(["report", str(path), str(tmp_path / "d.csv"), "--target", "y"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "lacks the feature columns ['a', 'b']" in err and "fitted feature names" in err
+
+
+def test_report_without_feature_names_warns_about_file_order(
+    frame, tmp_path, monkeypatch, capsys
+):
+    from uqkit.exceptions import UQKitWarning
+
+    _, path = _fitted(frame, tmp_path, named=False)
+    frame[["c", "a", "b", "y"]].to_csv(tmp_path / "d.csv", index=False)
+    seen = _seen_by_report(monkeypatch)
+    with pytest.warns(UQKitWarning, match="taken in file order"):
+        main(["report", str(path), str(tmp_path / "d.csv"), "--target", "y"])
+    assert seen["X"].shape == (80, 3)
+    frame[["c", "a", "y"]].to_csv(tmp_path / "short.csv", index=False)
+    code = main(["report", str(path), str(tmp_path / "short.csv"), "--target", "y"])
+    assert code == 2 and "order used at fit" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,10 @@ def to_numpy(values) -> Any:
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``.
 
+    A device that torch does not know (``"tpu"``), or that is not available here (``"cuda"``
+    without a GPU, ``"cuda:3"`` on a two-GPU machine, ``"mps"`` off Apple silicon), raises
+    :class:`~uqkit.exceptions.InvalidInputError` naming the valid choices.
+
     Examples
     --------
     >>> resolve_device("cpu")
@@ -54,9 +59,29 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError("device='cuda' was requested but CUDA is not available here.")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InvalidInputError(
+            f"device={device!r} is not a device torch knows; use 'auto', 'cpu', 'cuda' or "
+            "'cuda:<index>'."
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidInputError(
+                f"device={str(device)!r} was requested but CUDA is not available here; "
+                "use device='cpu' or device='auto'."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InvalidInputError(
+                f"device={str(device)!r} was requested but only {torch.cuda.device_count()} "
+                "CUDA device(s) are visible; use an index below that, or device='auto'."
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidInputError(
+            "device='mps' was requested but MPS is not available here; use device='cpu' or "
+            "device='auto'."
+        )
     return device
 
 
@@ -65,18 +90,60 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     return {"float32": torch.float32, "float64": torch.float64}[dtype]
 
 
+# Parameters of one network whose widths alone need more than this (8 GiB in float32) are
+# refused before anything is allocated: such a width is a typo, not a model.
+MAX_PARAMETERS = 2**31
+
+
 def check_positive_ints(value, name: str, length: int | None = None) -> tuple[int, ...]:
-    """``value`` as a tuple of positive ints (e.g. ``hidden_layers``), or a clear error."""
-    values = tuple(value)
-    if not all(isinstance(v, (int, np.integer)) and v > 0 for v in values) or (
-        length is not None and len(values) != length
+    """``value`` as a tuple of positive ints (e.g. ``hidden_layers``), or a clear error.
+
+    An empty tuple is refused (for ``hidden_layers`` it would silently give a linear model), and
+    so are widths whose consecutive products alone exceed :data:`MAX_PARAMETERS` (2**31)
+    parameters, which no machine allocates.
+
+    Examples
+    --------
+    >>> check_positive_ints([64, 64], "hidden_layers")
+    (64, 64)
+    """
+    try:
+        values = tuple(value)
+    except TypeError:
+        values = None
+    size = f"{length} " if length is not None else ""
+    if (
+        values is None
+        or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in values
+        )
+        or (length is not None and len(values) != length)
     ):
-        size = f"{length} " if length is not None else ""
         raise InvalidInputError(
             f"{name} must be a tuple of {size}positive ints such as (50,) or (64, 64); "
             f"got {value!r}."
         )
-    return tuple(int(v) for v in values)
+    if not values:
+        linear = (
+            " hidden_layers=() would give a linear model; uqkit's networks need at least one "
+            "hidden layer: pass hidden_layers=(50,), or use sklearn.linear_model for a linear "
+            "model."
+            if name == "hidden_layers"
+            else ""
+        )
+        raise InvalidInputError(
+            f"{name} must be a non-empty tuple of positive ints such as (50,); got {value!r}."
+            + linear
+        )
+    values = tuple(int(v) for v in values)
+    # weights between consecutive layers plus a weight and a bias per unit, in Python ints
+    n_parameters = sum(a * b for a, b in itertools.pairwise(values)) + 2 * sum(values)
+    if n_parameters > MAX_PARAMETERS:
+        raise InvalidInputError(
+            f"{name}={value!r} needs about {n_parameters:.3g} parameters per network, more than "
+            f"the {MAX_PARAMETERS:.3g} uqkit allows; use widths such as (50,) or (256, 256)."
+        )
+    return values
 
 
 @dataclass
@@ -106,23 +173,44 @@ class Standardizer:
 
     @classmethod
     def fit(cls, values: np.ndarray, mode: str = "column") -> Standardizer:
-        """Fit on ``values`` of shape (n, p).
+        """Fit on ``values`` of shape (n, p), in float64 whatever the input dtype.
 
         ``mode="column"`` scales every column on its own; ``"global"`` uses one mean and scale
         for all columns (pixels: per-column scaling would blow up pixels that are almost always
         dark); ``"none"`` is the identity.
+
+        A column is constant (kept at scale 1) only when its spread is zero or within the
+        float64 rounding error *relative to its magnitude*: ``y * 1e-13`` is a real signal
+        and is scaled like ``y``. The moments are taken of the column divided by its largest
+        magnitude, so ``y * 1e200`` does not overflow.
+
+        Examples
+        --------
+        >>> tiny = Standardizer.fit(np.array([[1e-13], [3e-13]]))
+        >>> np.allclose(tiny.scale, 1e-13), Standardizer.fit(np.array([[7.0], [7.0]])).scale
+        (True, array([1.]))
         """
         if mode == "none":
             return cls.identity(values.shape[1])
-        if mode == "global":
-            scale = float(values.std()) or 1.0
-            width = values.shape[1]
-            return cls(np.full(width, float(values.mean())), np.full(width, scale))
-        if mode != "column":
+        if mode not in ("column", "global"):
             raise ValueError(f"mode must be 'column', 'global' or 'none'; got {mode!r}.")
-        mean = values.mean(axis=0)
-        scale = values.std(axis=0)
-        scale = np.where(scale > 1e-12 * np.maximum(np.abs(mean), 1.0), scale, 1.0)
+        # the moments are computed in float64, whose rounding leaves a spread of a few
+        # eps * |mean| on a column that is truly constant
+        tolerance = 64 * np.finfo(np.float64).eps
+        width = values.shape[1]
+        values = np.asarray(values, dtype=np.float64)
+        if mode == "global":
+            values = values.reshape(-1, 1)
+        magnitude = np.abs(values).max(axis=0)
+        # within 1e±100 the plain moments are exact enough (and unchanged from earlier releases);
+        # beyond, squares would overflow or underflow, so compute them in units of the magnitude
+        unit = np.where((magnitude > 1e100) | ((magnitude < 1e-100) & (magnitude > 0)),
+                        magnitude, 1.0)
+        mean = (values / unit).mean(axis=0) * unit
+        scale = ((values - mean) / unit).std(axis=0) * unit
+        scale = np.where((scale > 0) & (scale > tolerance * np.abs(mean)), scale, 1.0)
+        if mode == "global":
+            return cls(np.full(width, mean[0]), np.full(width, scale[0]))
         return cls(mean=mean, scale=scale)
 
     @classmethod

@@ -1,8 +1,10 @@
 """The uqkit file format: one safetensors file, a checked JSON header, never pickle.
 
-The header (``format_version``, the estimator's ``class``, its ``params`` and fitted ``state``)
-is stored as JSON in the safetensors metadata together with a SHA-256 over the header and every
-tensor; a file edited after saving is refused. Class paths are checked against ``uqkit.*`` before
+The header (``format_version``, the writing ``uqkit_version``, the estimator's ``class``, its
+``params`` and fitted ``state``) is stored as JSON in the safetensors metadata together with a
+SHA-256 over the header and every tensor's name, dtype, shape and bytes; a file edited after saving
+is refused. Files that are not safetensors (a zip archive, a pickle) are named for what they are
+before anything is parsed. Class paths are checked against ``uqkit.*`` before
 anything is imported, so loading a file never runs code from it. A nested estimator (the model a
 recalibrator wraps) is a header inside the header, its tensors under a prefix.
 """
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.metadata
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +33,48 @@ __all__ = [
     "import_uqkit_class",
     "jsonable",
     "read_model_file",
+    "uqkit_version",
     "write_model_file",
 ]
 
-FORMAT_VERSION = 1
+# 2: the digest covers every tensor's dtype and shape, and the header names the writing version
+FORMAT_VERSION = 2
 METADATA_KEY = "uqkit"
 _CLASS_PATH = re.compile(r"^uqkit(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def uqkit_version() -> str:
+    """The installed uqkit version (from the package metadata; ``"unknown"`` when not installed).
+
+    Read from the metadata rather than ``uqkit.__version__``: the package root imports this
+    module's users, so importing it here would make a circle.
+    """
+    try:
+        return importlib.metadata.version("uqkit")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def digest(text: str, tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over the header text and every tensor's name and bytes (in name order)."""
+    """SHA-256 over the header text and every tensor's name, dtype, shape and bytes.
+
+    Tensors are taken in name order; the safetensors offsets follow from that order and the
+    shapes, so the whole safetensors header is covered: a dtype rewritten from F32 to I32 (same
+    bytes, other numbers) changes the digest.
+
+    Examples
+    --------
+    >>> a = {"w": torch.zeros(2, dtype=torch.float32)}
+    >>> b = {"w": torch.zeros(2, dtype=torch.int32)}
+    >>> digest("{}", a) == digest("{}", b)
+    False
+    """
     sha = hashlib.sha256(text.encode())
     for key in sorted(tensors):
+        tensor = tensors[key]
         sha.update(key.encode())
-        sha.update(tensors[key].contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        sha.update(f"|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        sha.update(tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return sha.hexdigest()
 
 
@@ -139,20 +171,80 @@ def write_model_file(path: str | Path, header: dict, tensors: dict[str, torch.Te
     from safetensors.torch import save_file
 
     path = with_suffix(path)
-    text = json.dumps({"format_version": FORMAT_VERSION, **header}, sort_keys=True)
+    text = json.dumps(
+        {"format_version": FORMAT_VERSION, "uqkit_version": uqkit_version(), **header},
+        sort_keys=True,
+    )
     metadata = {METADATA_KEY: text, "sha256": digest(text, tensors)}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=metadata)
     return path
 
 
+def _foreign_file(path: Path) -> str | None:
+    """What ``path`` is when it is plainly not a safetensors file (by its first bytes), and how
+    to load it; ``None`` otherwise. Reads only bytes and zip member names, never unpickles."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    where = str(path)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            names = []
+        if any(n.endswith("data.pkl") for n in names):
+            return (
+                f"{where!r} is a torch.save archive (pickle inside), not a uqkit model file. "
+                "uqkit never loads pickle, since unpickling can run code from the file; save the "
+                "estimator with estimator.save(path) and load that file with uqkit.load(path)."
+            )
+        kind = "a stable-baselines3 model" if "policy.pth" in names else "perhaps stable-baselines3"
+        return (
+            f"{where!r} is a zip archive ({kind}), not a uqkit model file. Load a GGDPPO agent "
+            "with uqkit.rl.GGDPPO.load(path) (stable-baselines3's loader, which unpickles parts "
+            "of the archive: only load files you trust); uqkit.load reads files written by a "
+            "uqkit estimator's save()."
+        )
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return (
+            f"{where!r} is a Python pickle (e.g. a legacy torch.save or joblib file), not a uqkit "
+            "model file. uqkit never loads pickle, since unpickling can run code from the file; "
+            "save the estimator with estimator.save(path) and load that file with uqkit.load."
+        )
+    return None
+
+
+def _check_format_version(header: dict, where: str) -> None:
+    version = header.get("format_version")
+    writer = header.get("uqkit_version", "an unknown uqkit version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"{where!r} has no valid uqkit format version ({version!r}).")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{where!r} was written by uqkit {writer} in file format {version}; this uqkit "
+            f"({uqkit_version()}) reads format {FORMAT_VERSION} at most. Upgrade uqkit "
+            "(pip install -U uqkit) to load it."
+        )
+    if version < FORMAT_VERSION:
+        raise ModelFileError(
+            f"{where!r} is in the old uqkit file format {version}, whose checksum does not cover "
+            f"tensor dtypes and shapes; this uqkit reads format {FORMAT_VERSION}. Load it with "
+            "the uqkit release that wrote it and save it again, or refit the model."
+        )
+
+
 def read_model_file(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """Read and verify a file written by :func:`write_model_file`: ``(header, tensors)``.
+
+    The format version is checked before the checksum (a newer format may checksum
+    differently), and the checksum before any tensor is used.
 
     Raises
     ------
     ModelFileError
-        If the file is missing, unreadable, modified after saving or of another format version.
+        If the file is missing, unreadable, of another kind (zip archive, pickle), modified after
+        saving or of another format version.
     """
     from safetensors import safe_open
 
@@ -161,18 +253,30 @@ def read_model_file(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         path = with_suffix(path)
     if not path.is_file():
         raise ModelFileError(f"No model file at {str(path)!r}.")
+    foreign = _foreign_file(path)
+    if foreign is not None:
+        raise ModelFileError(foreign)
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
+            text = metadata[METADATA_KEY]
+            header = json.loads(text)
+            if not isinstance(header, dict):
+                raise ValueError("the uqkit header is not a JSON object")
+            _check_format_version(header, str(path))
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-        text = metadata[METADATA_KEY]
-        header = json.loads(text)
+    except ModelFileError:
+        raise
     except Exception as err:  # safetensors raises its own error types for corrupt files
-        raise ModelFileError(f"{str(path)!r} is not a readable uqkit model file: {err}") from err
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable uqkit model file: {err}. uqkit.load reads files "
+            "written by a uqkit estimator's save()."
+        ) from err
     if metadata.get("sha256") != digest(text, tensors):
-        raise ModelFileError(f"{str(path)!r} was modified after it was saved (checksum mismatch).")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"Unsupported uqkit file format {header.get('format_version')!r}.")
+        raise ModelFileError(
+            f"{str(path)!r} was modified after it was saved (checksum mismatch over the header, "
+            "tensor dtypes, shapes and bytes). Use the original file or refit and save again."
+        )
     return header, tensors
 
 

@@ -33,7 +33,7 @@ from uqkit._io import (
 from uqkit._random import resolve_entropy
 from uqkit.exceptions import InvalidInputError, ModelFileError, NotFittedError
 from uqkit.metrics import classification_metrics, regression_metrics
-from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.prediction import ClassificationPrediction, RegressionPrediction, check_miscoverage
 
 __all__ = [
     "UQClassifierMixin",
@@ -81,6 +81,33 @@ def check_fitted(estimator: BaseEstimator, attributes: str | list[str] | None = 
 
 
 # ---------------------------------------------------------------------------- the base class
+def _numeric_targets(y, owner: str):
+    """``y`` unchanged when numeric (or None: scikit-learn's check says y is required); strings
+    that are not numbers raise a clear error."""
+    if y is None:
+        return y
+    y_array = np.asarray(y)
+    if y_array.dtype.kind not in "USO":
+        return y
+    try:
+        return y_array.astype(np.float64)
+    except (TypeError, ValueError):
+        flat = y_array.reshape(-1)
+        example = str(next((v for v in flat if not _is_number(v)), flat[0]))
+        raise InvalidInputError(
+            f"{owner} is a regressor, so y must be numeric; got non-numeric values such as "
+            f"{example!r}. Encode the targets as numbers, or use a classifier for class labels."
+        ) from None
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class UQEstimator(BaseEstimator):
     """Base of every uqkit estimator: validation, seeding, device and save/load.
 
@@ -126,6 +153,8 @@ class UQEstimator(BaseEstimator):
     def _check_X_y(self, X, y, *, regression: bool) -> tuple[np.ndarray, np.ndarray]:
         """Validate features and targets together in ``fit``."""
         y = to_numpy(y)
+        if regression:
+            y = _numeric_targets(y, type(self).__name__)
         try:
             X, y = validate_data(
                 self,
@@ -224,26 +253,33 @@ class UQEstimator(BaseEstimator):
         return value
 
     @classmethod
-    def _from_saved(cls, header: dict, tensors: dict[str, torch.Tensor]) -> UQEstimator:
+    def _from_saved(
+        cls, header: dict, tensors: dict[str, torch.Tensor], device: str | None = None
+    ) -> UQEstimator:
+        """Rebuild an estimator from ``(header, tensors)``; ``device`` overrides the saved one."""
         params = {name: cls._param_from_saved(name, value)
                   for name, value in header["params"].items()}
         for name, parameter in inspect.signature(cls.__init__).parameters.items():
             # JSON has no tuples: give tuple-valued parameters (hidden_layers=(50,)) back their type
             if isinstance(parameter.default, tuple) and isinstance(params.get(name), list):
                 params[name] = tuple(params[name])
+        if device is not None and "device" in params:
+            params["device"] = device
         for name, inner_header in header.get("nested", {}).items():
             prefix = f"{_NESTED}{name}/"
             inner = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
             inner_cls = import_uqkit_class(inner_header.get("class", ""), UQEstimator)
-            params[name] = inner_cls._from_saved(inner_header, inner)
+            params[name] = inner_cls._from_saved(inner_header, inner, device=device)
         estimator = cls(**params)
         own = {k: v for k, v in tensors.items() if not k.startswith(_NESTED)}
         values, modules = decode_state(header["state"], own)
         for name, value in values.items():
             setattr(estimator, name, value)
-        if hasattr(estimator, "device") and not hasattr(estimator, "device_"):
-            estimator.device_ = resolve_device(estimator.device)
+        if hasattr(estimator, "device"):
+            if device is not None or not hasattr(estimator, "device_"):
+                estimator.device_ = resolve_device(estimator.device)
         for name, module_state in modules.items():
+            estimator._check_module_shapes(name, module_state)
             module = estimator._build_module(name)
             module.load_state_dict(module_state, strict=True)
             if hasattr(estimator, "device_"):
@@ -251,14 +287,76 @@ class UQEstimator(BaseEstimator):
             setattr(estimator, name, module.eval())
         return estimator
 
+    def _check_module_shapes(self, name: str, stored: dict[str, torch.Tensor]) -> None:
+        """Compare the module the saved configuration declares with the stored tensors, before
+        any of it is allocated: the module is first built on the ``meta`` device (shapes only).
 
-def load(path: str | Path) -> UQEstimator:
+        A file whose parameters declare a far larger network than its tensors (``hidden_layers``
+        edited to ``[4000, 4000]``) is refused here instead of after allocating it.
+        """
+        real = getattr(self, "device_", None)
+        try:
+            with torch.device("meta"):
+                if real is not None:
+                    self.device_ = torch.device("meta")
+                shell = self._build_module(name)
+            expected = shell.state_dict()
+        except Exception:
+            # a family that cannot build on meta (it computes on data while building) is still
+            # checked by the strict load_state_dict after the real build
+            return
+        finally:
+            if real is not None:
+                self.device_ = real
+        # tensors of another shape or dtype first (the most telling), then missing or extra ones
+        wrong = sorted(
+            key for key in set(expected) & set(stored)
+            if tuple(expected[key].shape) != tuple(stored[key].shape)
+            or expected[key].dtype != stored[key].dtype
+        )
+        wrong += sorted(set(expected) ^ set(stored))
+        if wrong:
+            key = wrong[0]
+            got = stored.get(key)
+            want = expected.get(key)
+            describe = f"{key!r}: declared {_shape(want)}, stored {_shape(got)}"
+            raise ModelFileError(
+                f"The saved parameters of {type(self).__name__} do not match its stored tensors "
+                f"in module {name!r} ({len(wrong)} tensors differ; first {describe}). The file "
+                "was edited or damaged: use the original file or refit and save again."
+            )
+
+
+def _shape(tensor: torch.Tensor | None) -> str:
+    if tensor is None:
+        return "absent"
+    return f"{tuple(tensor.shape)} {str(tensor.dtype).removeprefix('torch.')}"
+
+
+def _saved_devices(header: dict) -> list[str]:
+    """The ``device`` parameters of a header and of the headers nested in it."""
+    found = [str(header.get("params", {}).get("device", ""))]
+    for inner in header.get("nested", {}).values():
+        found += _saved_devices(inner)
+    return found
+
+
+def load(path: str | Path, device: str | None = None) -> UQEstimator:
     """Load an estimator written by ``save``. Never executes code from the file.
+
+    Before anything is built the file is checked: its first bytes (a zip archive or a pickle is
+    named for what it is), its format version (a newer one says which uqkit wrote it), its
+    checksum (over the header and every tensor's name, dtype, shape and bytes) and the shapes
+    that the saved configuration declares against the stored tensors.
 
     Parameters
     ----------
     path : str or Path
         A ``.safetensors`` file written by ``UQEstimator.save``.
+    device : str, optional
+        Where the loaded model runs, e.g. ``"cpu"`` for a model saved with ``device="cuda"``
+        on a machine without a GPU; it replaces the saved ``device`` parameter (of the wrapped
+        model too). By default the saved device is used.
 
     Returns
     -------
@@ -268,7 +366,9 @@ def load(path: str | Path) -> UQEstimator:
     Raises
     ------
     ModelFileError
-        If the file is missing, corrupt, modified after saving, or names an unknown class.
+        If the file is missing, corrupt, of another kind, modified after saving, of another
+        format version, names an unknown class, declares a network its tensors do not match, or
+        needs CUDA where there is none (pass ``device="cpu"``).
 
     Examples
     --------
@@ -283,7 +383,7 @@ def load(path: str | Path) -> UQEstimator:
     ... ).fit(X, y)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = model.save(Path(folder) / "ensemble")
-    ...     restored = uqkit.load(path)
+    ...     restored = uqkit.load(path, device="cpu")
     >>> path.name
     'ensemble.safetensors'
     >>> np.array_equal(restored.predict(X), model.predict(X))
@@ -292,8 +392,24 @@ def load(path: str | Path) -> UQEstimator:
     header, tensors = read_model_file(path)
     class_path = header.get("class", "")
     cls = import_uqkit_class(class_path, UQEstimator)
+    if device is None and not torch.cuda.is_available():
+        cuda = [d for d in _saved_devices(header) if d.startswith("cuda")]
+        if cuda:
+            raise ModelFileError(
+                f"{str(path)!r} holds a model saved with device={cuda[0]!r}, but CUDA is not "
+                "available here. Load it on the CPU with uqkit.load(path, device='cpu') (uqkit "
+                "report: --device cpu)."
+            )
+    if device is not None:
+        try:
+            resolve_device(device)
+        except (InvalidInputError, RuntimeError) as err:
+            raise InvalidInputError(
+                f"uqkit.load: device={device!r} cannot be used here ({err}). Pass "
+                "device='cpu', 'cuda' (with a GPU) or None for the saved device."
+            ) from err
     try:
-        return cls._from_saved(header, tensors)
+        return cls._from_saved(header, tensors, device=device)
     except ModelFileError:
         raise
     except Exception as err:
@@ -331,9 +447,16 @@ class UQRegressorMixin(RegressorMixin):
         """Predictive mean, in the units of the training targets."""
         return self.predict_uncertainty(X).mean
 
-    def predict_interval(self, X, alpha: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-        """Central ``1 - alpha`` interval of the predictive distribution: ``(lower, upper)``."""
-        return self.predict_uncertainty(X).interval(alpha)
+    def predict_interval(
+        self, X, alpha: float = 0.1, *, coverage: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Central ``1 - alpha`` interval of the predictive distribution: ``(lower, upper)``.
+
+        ``alpha`` is the miscoverage, in (0, 0.5] (0.1 gives a 90% interval); intervals of
+        coverage below 50% are asked for with ``coverage`` in (0, 1) instead.
+        """
+        check_miscoverage(alpha, coverage)  # refuse a misread level before predicting
+        return self.predict_uncertainty(X).interval(alpha, coverage=coverage)
 
     def evaluate(self, X, y) -> dict[str, float]:
         """Uncertainty metrics on ``(X, y)``: NLL, CRPS, RMSE, 90% coverage/width, variances.

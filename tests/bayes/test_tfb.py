@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -321,11 +322,29 @@ def test_accuracy_metric_bounds_the_pseudo_label_accuracy_drop():
 
 def test_sigma_max_feasible_is_returned_and_sigma_min_infeasible_warns():
     model, anchors = _search_model_and_anchors()
-    wide = BayesianLoRA(model, epsilon=10.0, sigma_range=(1e-3, 0.5), random_state=0).fit(anchors)
+    with pytest.warns(TFBWarning, match="top of its range"):
+        wide = BayesianLoRA(model, epsilon=10.0, sigma_range=(1e-3, 0.5), random_state=0)
+        wide.fit(anchors)
     assert wide.sigma_ == 0.5 and len(wide.search_trace_) == 1
     with pytest.warns(TFBWarning, match="sigma_min"):
         tight = BayesianLoRA(model, sigma_range=(1.0, 2.0), random_state=0).fit(anchors)
     assert tight.sigma_ == 0.0
+
+
+def test_search_ending_at_the_top_of_its_range_warns_and_says_what_to_raise():
+    # issue 17: sigma_max feasible used to be returned silently (only the bottom warned)
+    model, anchors = _search_model_and_anchors()
+    with pytest.warns(TFBWarning, match=r"sigma_max=0\.5.*Raise sigma_range\[1\]") as caught:
+        BayesianLoRA(model, epsilon=10.0, sigma_range=(1e-3, 0.5), random_state=0).fit(anchors)
+    assert [w.filename for w in caught] == [__file__]  # stacklevel=2: points at the caller
+    # an interior result, and a fixed sigma (no search), stay silent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TFBWarning)
+        inner = BayesianLoRA(
+            model, sigma_range=(0.05, 2.0), n_search_steps=4, n_samples=50, random_state=0
+        ).fit(anchors)
+        assert 0.05 <= inner.sigma_ < 2.0
+        BayesianLoRA(model, sigma=0.5, random_state=0).fit(anchors)
 
 
 # ---------------------------------------------------------------------------- causal LM

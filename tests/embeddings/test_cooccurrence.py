@@ -101,3 +101,23 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         count_cooccurrences([["a"]], window_size=0)
     with pytest.raises(InvalidInputError, match="duplicate"):
         count_cooccurrences([["a"]], vocab=["a", "a"])
+
+
+def test_a_str_corpus_is_a_path_to_a_file(tmp_path):
+    corpus = tmp_path / "corpus_data.txt"
+    corpus.write_text("the cat sat\nthe dog sat\n")
+    from_str = count_cooccurrences(str(corpus), window_size=2, min_count=1)
+    from_path = count_cooccurrences(corpus, window_size=2, min_count=1)
+    # the file's words, never the words of the path string itself
+    assert sorted(from_str.vocab) == ["cat", "dog", "sat", "the"]
+    assert from_str.vocab == from_path.vocab and from_str.n_documents == 2
+    np.testing.assert_array_equal(from_str.matrix.toarray(), from_path.matrix.toarray())
+    # with a fixed vocabulary (no first pass) too
+    fixed = count_cooccurrences(str(corpus), window_size=2, vocab=["cat", "sat"])
+    np.testing.assert_array_equal(fixed.word_counts, [1, 2])
+
+
+def test_a_str_that_is_no_file_is_refused_with_the_fix():
+    for vocab in (None, ["the"]):
+        with pytest.raises(InvalidInputError, match=r"not a file.*iterable of documents"):
+            count_cooccurrences("the cat sat on the mat", min_count=1, vocab=vocab)

@@ -296,3 +296,13 @@ def test_members_share_a_gpu(ray_session):
     result = train_members_ray(spec, loss, data, SEEDS, config, backend=backend, device="cuda")
     assert all(r["device"].startswith("cuda") for r in result.records)
     _assert_same_members(result.stack, serial.state_dict())
+
+
+@pytest.mark.ray
+def test_a_member_that_ends_worse_than_its_start_is_a_divergence_on_ray(ray_session):
+    # issue 17: lr=1e3 trained without a word on every backend; the end-of-training rule of
+    # train_stack runs inside the Ray task, and the error is not retried
+    spec, loss, data, config = _problem()
+    config = TrainConfig(epochs=4, batch_size=16, lr=1e3, patience=None)
+    with pytest.raises(DivergenceError, match=r"Member 0 diverged: .*Lower lr \(now 1000"):
+        train_members_ray(spec, loss, data, SEEDS[:1], config, backend=RayBackend(max_retries=3))

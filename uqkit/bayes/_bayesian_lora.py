@@ -32,6 +32,7 @@ from uqkit.bayes._tfb_search import (
     anchor_loss,
     check_sigma_range,
     largest_feasible,
+    range_end_message,
 )
 from uqkit.bayes._tfb_warning import TFBWarning
 from uqkit.exceptions import InvalidInputError, NotFittedError
@@ -67,7 +68,8 @@ class BayesianLoRA(UQClassifierMixin, UQEstimator):
     epsilon : float, optional
         Relative tolerance ``ε``; default 0.003 for ``"nll"`` and 0.01 for ``"accuracy"``.
     sigma_range : tuple of float, default=(1e-3, 0.2)
-        ``(σ_min, σ_max)`` searched by bisection.
+        ``(σ_min, σ_max)`` searched by bisection. A search that ends at either end warns
+        (:class:`TFBWarning`): the answer is then the range's, not the search's.
     n_search_steps : int, default=10
         Bisection steps after the two end points.
     n_samples : int, default=10
@@ -207,14 +209,10 @@ class BayesianLoRA(UQClassifierMixin, UQEstimator):
                 self.sigma_, self.search_trace_ = largest_feasible(
                     self._score_verbose, low, high, self.n_search_steps
                 )
-                if self.sigma_ == 0.0:
-                    warnings.warn(
-                        f"Even sigma_min={low:g} changes the anchor {self.metric} by more than "
-                        f"epsilon={self._epsilon():g} (relative); using sigma=0 (the deterministic "
-                        "adapter). Lower sigma_range[0] or raise epsilon.",
-                        TFBWarning,
-                        stacklevel=2,
-                    )
+                # an end of the range is the range's answer, not the search's: say so
+                message = range_end_message(self.sigma_, low, high, self.metric, self._epsilon())
+                if message is not None:
+                    warnings.warn(message, TFBWarning, stacklevel=2)
         except BaseException:
             self.restore()
             raise

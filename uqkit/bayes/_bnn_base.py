@@ -36,13 +36,13 @@ from pyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal, init
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from uqkit._data import Standardizer, resolve_device
+from uqkit._data import Standardizer, check_positive_ints, resolve_device
 from uqkit._random import derive_seed
 from uqkit.base import UQEstimator
 from uqkit.bayes._bnn_model import ACTIVATIONS, BayesianMLP, Posterior
 from uqkit.bayes._context import eval_mode, isolated
 from uqkit.bayes._history import single_model_history
-from uqkit.exceptions import DivergenceError, InvalidInputError
+from uqkit.exceptions import DivergenceError
 
 __all__ = ["SHARED_ATTRIBUTES_DOC", "SHARED_PARAMETERS_DOC", "BayesianMLPBase", "check_hidden"]
 
@@ -50,11 +50,8 @@ __all__ = ["SHARED_ATTRIBUTES_DOC", "SHARED_PARAMETERS_DOC", "BayesianMLPBase", 
 def check_hidden(sizes) -> tuple[int, ...]:
     """``hidden_layers`` as a tuple of positive ints, or an error saying what is expected."""
     sizes = tuple(sizes) if isinstance(sizes, (list, tuple)) else (sizes,)
-    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
-        raise InvalidInputError(
-            f"hidden_layers must be a tuple of positive ints, e.g. (50,); got {sizes!r}."
-        )
-    return tuple(int(s) for s in sizes)
+    # the shared check also refuses () (a silent linear model) and absurd widths
+    return check_positive_ints(sizes, "hidden_layers")
 
 
 class BayesianMLPBase(UQEstimator):

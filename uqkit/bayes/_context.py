@@ -14,15 +14,43 @@ every ``fit``/``predict`` of a Bayesian estimator runs inside :func:`isolated`:
 
 Prediction runs inside :func:`eval_mode`, which puts the modules in eval mode and gives every
 submodule back the mode it had before (STYLE convention 4).
+
+Threads: torch's global generator, Pyro's handler stack and parameter store, GPyTorch's settings
+and the train/eval flags of a fitted module are shared by every thread of the process, so two
+threads inside these contexts at once would interleave their draws (``predict_uncertainty`` from
+two threads raised Pyro's "Multiple sample sites named ..." or returned other numbers). Every
+context of this module therefore holds :func:`exclusive`, one re-entrant process-wide lock, for
+its whole body: the Bayesian estimators' ``fit`` and ``predict*`` calls that touch global state
+run one at a time, and each gives exactly its single-threaded answer (correct, not parallel).
+The lock is deliberate module-level state (STYLE convention 10 otherwise forbids it): it guards
+state that torch, Pyro and GPyTorch keep globally, which uqkit cannot make local.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+# Guards the global state described above; re-entrant, since the contexts nest
+# (``isolated`` inside ``eval_mode`` in a Bayesian MLP's prediction).
+_GLOBAL_STATE_LOCK = threading.RLock()
+
+
+@contextmanager
+def exclusive() -> Iterator[None]:
+    """Hold the process-wide lock of the Bayesian estimators' global-state sections.
+
+    Examples
+    --------
+    >>> with exclusive(), exclusive():  # re-entrant in one thread
+    ...     pass
+    """
+    with _GLOBAL_STATE_LOCK:
+        yield
 
 
 @contextmanager
@@ -46,7 +74,7 @@ def forked_rng(seed: int, device: torch.device) -> Iterator[None]:
     if device.type == "cuda":
         cuda_index = device.index if device.index is not None else torch.cuda.current_device()
     devices = [] if cuda_index is None else [cuda_index]
-    with torch.random.fork_rng(devices=devices):
+    with exclusive(), torch.random.fork_rng(devices=devices):
         torch.random.default_generator.manual_seed(int(seed))
         if cuda_index is not None:
             torch.cuda.default_generators[cuda_index].manual_seed(int(seed))
@@ -85,11 +113,12 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
     >>> net.training, net[0].training, net[1].training
     (True, True, False)
     """
-    modes = [(sub, sub.training) for sub in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for sub, training in modes:  # modules() is pre-order: parents before children
-            if sub.training != training:
-                sub.train(training)
+    with exclusive():  # another thread must not flip the modes while this one runs the module
+        modes = [(sub, sub.training) for sub in module.modules()]
+        module.eval()
+        try:
+            yield
+        finally:
+            for sub, training in modes:  # modules() is pre-order: parents before children
+                if sub.training != training:
+                    sub.train(training)

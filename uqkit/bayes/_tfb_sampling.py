@@ -4,6 +4,11 @@ TFB (Shi, Wang et al., arXiv:2412.05723): ``E = σ·Ω₁ ⊙ Z`` with ``Z`` sta
 ``Ω₁_ij = 1/d_i``; ``S`` samples are stacked along the batch dimension (or run a few at a time),
 and class probabilities of every sample are returned with the member axis first. Every function
 puts the model in eval mode and gives each submodule its own mode back.
+
+The noise reaches the forward hooks through ``layer.noise``, an attribute of the user's shared
+model, so each function holds :func:`~uqkit.bayes._context.exclusive` from the first noise it
+sets to the reset in its ``finally``: concurrent predictions run one at a time and each sees only
+its own noise.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from uqkit.bayes._context import eval_mode
+from uqkit.bayes._context import eval_mode, exclusive
 from uqkit.bayes._tfb_batches import prepare_batch
 from uqkit.bayes._tfb_layers import TFBLayer
 from uqkit.exceptions import InvalidInputError
@@ -146,26 +151,27 @@ def member_probs(
             rows = slice(start, min(start + per_pass, n_draws))
             chunks.append(_scaled_noise(layers, normals, sigma, device, rows))
     out = []
-    try:
-        with eval_mode(model), torch.no_grad():
-            for batch in batches:
-                if sigma == 0:  # q is a point mass: the deterministic adapter, bit for bit
-                    inputs, n = prepare_batch(batch, 1, device)
-                    probs = class_probs(model(**inputs), inputs, answer_ids)
-                    out.append(probs.expand(n_draws, *probs.shape).cpu().numpy())
-                    continue
-                parts = []
-                for noise in chunks:
-                    k = int(noise[0].shape[0])
-                    inputs, n = prepare_batch(batch, k, device)
-                    for layer, e in zip(layers, noise):
-                        layer.noise = e
-                    probs = class_probs(model(**inputs), inputs, answer_ids)
-                    parts.append(probs.reshape(k, n, -1).cpu().numpy())
-                out.append(np.concatenate(parts, axis=0))
-    finally:
-        for layer in layers:
-            layer.noise = None
+    with exclusive():  # layer.noise lives on the shared model: one thread at a time
+        try:
+            with eval_mode(model), torch.no_grad():
+                for batch in batches:
+                    if sigma == 0:  # q is a point mass: the deterministic adapter, bit for bit
+                        inputs, n = prepare_batch(batch, 1, device)
+                        probs = class_probs(model(**inputs), inputs, answer_ids)
+                        out.append(probs.expand(n_draws, *probs.shape).cpu().numpy())
+                        continue
+                    parts = []
+                    for noise in chunks:
+                        k = int(noise[0].shape[0])
+                        inputs, n = prepare_batch(batch, k, device)
+                        for layer, e in zip(layers, noise):
+                            layer.noise = e
+                        probs = class_probs(model(**inputs), inputs, answer_ids)
+                        parts.append(probs.reshape(k, n, -1).cpu().numpy())
+                    out.append(np.concatenate(parts, axis=0))
+        finally:
+            for layer in layers:
+                layer.noise = None
     return np.concatenate(out, axis=1)
 
 
@@ -187,23 +193,24 @@ def weight_updates(
     """
     device = model_device(model)
     result = {}
-    try:
-        with eval_mode(model), torch.no_grad():
-            for layer, noise in zip(layers, _scaled_noise(layers, normals, sigma, device)):
-                if layer.module.merged:
-                    raise InvalidInputError(
-                        f"LoRA layer {layer.name!r} is merged into its base weight; call "
-                        "unmerge_adapter() to read the sampled updates."
-                    )
-                n_draws = int(noise.shape[0])
-                layer.noise = noise
-                eye = torch.eye(layer.in_features, device=device, dtype=noise.dtype)
-                x = eye.repeat(n_draws, 1)
-                diff = layer.module(x) - layer.module.get_base_layer()(x)
+    with exclusive():  # layer.noise lives on the shared model: one thread at a time
+        try:
+            with eval_mode(model), torch.no_grad():
+                for layer, noise in zip(layers, _scaled_noise(layers, normals, sigma, device)):
+                    if layer.module.merged:
+                        raise InvalidInputError(
+                            f"LoRA layer {layer.name!r} is merged into its base weight; call "
+                            "unmerge_adapter() to read the sampled updates."
+                        )
+                    n_draws = int(noise.shape[0])
+                    layer.noise = noise
+                    eye = torch.eye(layer.in_features, device=device, dtype=noise.dtype)
+                    x = eye.repeat(n_draws, 1)
+                    diff = layer.module(x) - layer.module.get_base_layer()(x)
+                    layer.noise = None
+                    updates = diff.reshape(n_draws, layer.in_features, -1).transpose(1, 2)
+                    result[layer.name] = updates.to(torch.float64).cpu().numpy()
+        finally:
+            for layer in layers:
                 layer.noise = None
-                updates = diff.reshape(n_draws, layer.in_features, -1).transpose(1, 2)
-                result[layer.name] = updates.to(torch.float64).cpu().numpy()
-    finally:
-        for layer in layers:
-            layer.noise = None
     return result

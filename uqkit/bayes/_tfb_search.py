@@ -2,7 +2,8 @@
 
 TFB (Shi, Wang et al., arXiv:2412.05723), variance search with an anchor set: ``σ`` is the
 largest value with ``|l(σ) - l(0)| ≤ ε·l(0)``, ``l`` the NLL (or accuracy) of the ``σ = 0`` model's
-own predictions (pseudo-labels) under the Bayesian model average.
+own predictions (pseudo-labels) under the Bayesian model average. A search that ends at either
+end of ``sigma_range`` did not find the largest feasible σ, and :func:`range_end_message` says so.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import numpy as np
 
 from uqkit.exceptions import InvalidInputError
 
-__all__ = ["DEFAULT_EPSILON", "anchor_loss", "check_sigma_range", "largest_feasible"]
+__all__ = [
+    "DEFAULT_EPSILON",
+    "anchor_loss",
+    "check_sigma_range",
+    "largest_feasible",
+    "range_end_message",
+]
 
 DEFAULT_EPSILON = {"nll": 0.003, "accuracy": 0.01}
 
@@ -83,3 +90,46 @@ def largest_feasible(score: Callable[[float], dict], low: float, high: float, n_
         else:
             high = mid
     return float(low), trace
+
+
+def range_end_message(
+    sigma: float, low: float, high: float, metric: str, epsilon: float
+) -> str | None:
+    """What to tell the user when the search result is an end of its range, else ``None``.
+
+    At the bottom (``σ = 0``: even ``low`` is infeasible) the model gets no noise at all; at the
+    top (``high`` is feasible) the search never saw an infeasible σ, so the returned value is the
+    limit of the range, not the largest feasible σ. Either way the answer is the range's, not the
+    method's, and the message names the setting to change.
+
+    Parameters
+    ----------
+    sigma : float
+        The result of :func:`largest_feasible`.
+    low, high : float
+        ``sigma_range``.
+    metric : {"nll", "accuracy"}
+    epsilon : float
+        The relative tolerance of the search.
+
+    Examples
+    --------
+    >>> range_end_message(0.05, 1e-3, 0.2, "nll", 0.003) is None
+    True
+    >>> "sigma_range[1]" in range_end_message(0.2, 1e-3, 0.2, "nll", 0.003)
+    True
+    """
+    if sigma == 0.0:
+        return (
+            f"Even sigma_min={low:g} changes the anchor {metric} by more than "
+            f"epsilon={epsilon:g} (relative); using sigma=0 (the deterministic adapter). Lower "
+            "sigma_range[0] or raise epsilon."
+        )
+    if sigma == high:
+        return (
+            f"The sigma search ended at the top of its range: sigma_max={high:g} still changes "
+            f"the anchor {metric} by at most epsilon={epsilon:g} (relative), so sigma_={high:g} "
+            "is the range limit and the largest feasible sigma may be larger. Raise "
+            "sigma_range[1] (or lower epsilon) to search further."
+        )
+    return None

@@ -26,7 +26,7 @@ from uqkit.metrics import (
     as_regression,
     as_regression_prediction,
 )
-from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.prediction import ClassificationPrediction, RegressionPrediction, check_miscoverage
 
 __all__ = ["ConformalClassifier", "ConformalRegressor"]
 
@@ -47,8 +47,8 @@ def conformal_rank(n: int, alpha: float) -> int:
     return math.ceil((n + 1) * (1.0 - alpha) - 1e-9)
 
 
-def _threshold(sorted_scores: np.ndarray, alpha: float) -> float:
-    k = conformal_rank(len(sorted_scores), alpha)
+def _threshold(sorted_scores: np.ndarray, miscoverage: float) -> float:
+    k = conformal_rank(len(sorted_scores), miscoverage)
     return float("inf") if k > len(sorted_scores) else float(sorted_scores[k - 1])
 
 
@@ -115,18 +115,30 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
     def conformal_quantile(self, alpha: float = 0.1) -> float:
         """The score threshold :math:`\\hat q` for miscoverage ``alpha`` (``inf``: n too small)."""
         check_fitted(self, "scores_")
-        return _threshold(self.scores_, alpha)
+        # alpha above 0.5 is almost always a coverage level misread as a miscoverage: refuse it.
+        return _threshold(self.scores_, check_miscoverage(alpha))
 
-    def interval(self, pred, alpha: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-        """Conformal ``1 - alpha`` interval around a prediction: ``(lower, upper)``."""
+    def interval(
+        self, pred, alpha: float = 0.1, *, coverage: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Conformal ``1 - alpha`` interval around a prediction: ``(lower, upper)``.
+
+        ``alpha`` is the miscoverage, in (0, 0.5]; intervals of coverage below 50% are asked
+        for with ``coverage`` in (0, 1) instead.
+        """
         pred = as_regression_prediction(pred)
-        half = self.conformal_quantile(alpha) * self._scale(pred)
+        check_fitted(self, "scores_")
+        half = _threshold(self.scores_, check_miscoverage(alpha, coverage)) * self._scale(pred)
         return pred.mean - half, pred.mean + half
 
-    def predict_interval(self, X, alpha: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    def predict_interval(
+        self, X, alpha: float = 0.1, *, coverage: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Conformal ``1 - alpha`` interval of the wrapped model on ``X``: ``(lower, upper)``."""
         check_fitted(self, "scores_")
-        return self.interval(self._fitted_model().predict_uncertainty(X), alpha)
+        check_miscoverage(alpha, coverage)  # refuse a misread level before predicting
+        pred = self._fitted_model().predict_uncertainty(X)
+        return self.interval(pred, alpha, coverage=coverage)
 
     def predict_uncertainty(self, X) -> RegressionPrediction:
         """The wrapped model's prediction on ``X``, unchanged."""
@@ -249,7 +261,8 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
     def conformal_quantile(self, alpha: float = 0.1) -> float:
         """The score threshold :math:`\\hat q` for miscoverage ``alpha`` (``inf``: n too small)."""
         check_fitted(self, "scores_")
-        return _threshold(self.scores_, alpha)
+        # alpha above 0.5 is almost always a coverage level misread as a miscoverage: refuse it.
+        return _threshold(self.scores_, check_miscoverage(alpha))
 
     def prediction_set(self, pred, alpha: float = 0.1) -> np.ndarray:
         """Membership mask of the ``1 - alpha`` prediction sets of a prediction.

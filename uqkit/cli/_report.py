@@ -24,27 +24,56 @@ def register(subparsers) -> None:
     )
     parser.add_argument("-o", "--output", default="report.html", help="HTML file to write")
     parser.add_argument("--name", default=None, help="model name shown in the report")
+    parser.add_argument(
+        "--device", default=None,
+        help="run the model here, e.g. 'cpu' for a model saved with device='cuda' (default: the "
+        "saved device)",
+    )
     parser.set_defaults(run=run)
 
 
 def _features(frame, model, target: str | None, source: str):
+    """The feature matrix of ``frame`` as the model was fitted on it.
+
+    With ``feature_names_in_`` the columns are matched by name (any order; other columns are
+    ignored) and a missing name is refused. Without names the columns besides the target are
+    taken in file order: a different count is refused, and a warning says the order is assumed.
+    """
+    import warnings
+
     import numpy as np
 
-    from uqkit.exceptions import InvalidInputError
+    from uqkit.exceptions import InvalidInputError, UQKitWarning
 
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        missing = [str(c) for c in names if c not in frame.columns]
+        names = [str(c) for c in names]
+        columns = {str(c): c for c in frame.columns}
+        missing = [c for c in names if c not in columns]
         if missing:
-            raise InvalidInputError(f"{source} lacks the feature columns {missing[:10]}.")
-        return frame[list(names)]
+            raise InvalidInputError(
+                f"{source} lacks the feature columns {missing[:10]} that the model was fitted "
+                f"on (it has {[str(c) for c in frame.columns][:20]}). Give the CSV a header with "
+                f"the fitted feature names {names[:20]}; their order does not matter."
+            )
+        return frame[[columns[c] for c in names]]
     columns = [c for c in frame.columns if c != target]
     expected = getattr(model, "n_features_in_", None)
     if expected is not None and len(columns) != expected:
         raise InvalidInputError(
             f"{source} has {len(columns)} feature columns besides the target but the model was "
-            f"fitted on {expected}."
+            f"fitted on {expected}. The model has no feature names (it was fitted on an array), "
+            "so pass a CSV whose columns besides the target are exactly its features, in the "
+            "order used at fit."
         )
+    warnings.warn(
+        f"The model was fitted without feature names, so the {len(columns)} columns of "
+        f"{source} besides the target are taken in file order ({[str(c) for c in columns][:10]})"
+        ". Check that it is the order used at fit, or fit on a DataFrame so that columns are "
+        "matched by name.",
+        UQKitWarning,
+        stacklevel=2,
+    )
     return np.asarray(frame[columns], dtype=float)
 
 
@@ -57,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from uqkit.report import report
 
     try:
-        model = uqkit.load(args.model)
+        model = uqkit.load(args.model, device=args.device)
         frame = pd.read_csv(args.data)
         if args.target not in frame.columns:
             raise KeyError(

@@ -22,7 +22,7 @@ from uqkit.dca._presets import ACTIVATION_MODULES, cnn_preset, mlp_preset
 from uqkit.dca._sampler import ProposalSampler
 from uqkit.dca._training import consistency_step
 from uqkit.exceptions import DivergenceError, InvalidInputError
-from uqkit.training import EarlyStopping, NetworkEstimator
+from uqkit.training import EarlyStopping, NetworkEstimator, check_diverged
 
 # Random streams derived from ``random_state_``: the base network's construction, the instance
 # initialisation and training proposals (the DCAModule seed), the data order and the evaluation
@@ -175,6 +175,8 @@ class BaseDCA(NetworkEstimator):
             unit="epoch",
             disable=not self.verbose,
         )
+        # the reference of the divergence rule: the aggregated NLL of the untrained network
+        start_loss = self._aggregate_nll(self._forward_all(dca, X), y)
         dca.train()
         for epoch in epochs:
             order = torch.randperm(n, generator=order_generator).to(X.device)
@@ -208,6 +210,11 @@ class BaseDCA(NetworkEstimator):
         if stopper is not None:
             stopper.restore(dca)  # parameters and buffers of the epoch of lowest validation NLL
             best_epoch = stopper.best_epoch[0]
+        with torch.no_grad():
+            finite = all(bool(torch.isfinite(p).all()) for p in dca.parameters())
+        end_loss = self._aggregate_nll(self._forward_all(dca, X), y) if finite else math.nan
+        check_diverged([start_loss], [end_loss], [finite], members=["The DCA network"],
+                       epochs=[best_epoch], lr=self.lr)
         return [
             {
                 "member": 0,
@@ -228,17 +235,21 @@ class BaseDCA(NetworkEstimator):
     def _forward_all(self, dca: DCAModule, X: torch.Tensor) -> torch.Tensor:
         """Raw outputs ``(m, n, out)`` of the evaluation proposals (one DCWA network if set)."""
         was_training = dca.training
-        dca.eval()
+        if was_training:  # a fitted module is in eval mode already: no write while predicting
+            dca.eval()
         try:
             if self.weight_averaging:
                 outputs = [self._batched(dca.average_instances(), X)]
             else:
-                outputs = []
-                for proposal in self.proposals_:
-                    with dca.use_proposal(proposal.tolist()):
-                        outputs.append(self._batched(dca, X))
+                # views, not use_proposal: prediction writes nothing on the shared module, so
+                # threads predicting with one fitted model cannot re-route each other
+                outputs = [
+                    self._batched(dca.proposal_view(proposal.tolist()), X)
+                    for proposal in self.proposals_
+                ]
         finally:
-            dca.train(was_training)
+            if was_training:
+                dca.train()
         return torch.stack(outputs).double().cpu()
 
     def _proposal_outputs(self, X) -> torch.Tensor:
@@ -246,7 +257,8 @@ class BaseDCA(NetworkEstimator):
         check_fitted(self, "dca_")
         Xs = self._scaled_features(X)
         dtype = next(self.dca_.parameters()).dtype
-        return self._forward_all(self.dca_, torch.as_tensor(Xs, dtype=dtype, device=self.device_))
+        Xs = torch.as_tensor(Xs, dtype=dtype, device=self.device_)
+        return self._check_outputs(self._forward_all(self.dca_, Xs))
 
     @property
     def n_proposals_(self) -> int:

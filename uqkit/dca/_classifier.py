@@ -10,7 +10,7 @@ from uqkit.base import UQClassifierMixin
 from uqkit.dca._base import BaseDCA
 from uqkit.dca._loss import classification_consistency_loss
 from uqkit.prediction import ClassificationPrediction
-from uqkit.training import ClassificationTargets
+from uqkit.training import ClassificationTargets, check_prediction
 
 
 class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
@@ -190,4 +190,5 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
             (``m = min(n_predict_proposals, K^S)``), or ``m = 1`` with ``weight_averaging``.
         """
         member_probs = torch.softmax(self._proposal_outputs(X), dim=-1).numpy()
-        return ClassificationPrediction.from_members(member_probs, classes=self.classes_)
+        prediction = ClassificationPrediction.from_members(member_probs, classes=self.classes_)
+        return check_prediction(prediction, type(self).__name__)

@@ -85,7 +85,9 @@ class DCAModule(nn.Module):
 
     Each call draws a fresh proposal from :attr:`sampler` (one index per component, uniform and
     independent, Sec. 2), so a whole mini-batch goes through one proposal, unless a proposal was
-    fixed with :meth:`use_proposal`.
+    fixed with :meth:`use_proposal`. Both route the module itself (they write the components'
+    ``active`` indices), which is what training needs; prediction uses :meth:`proposal_view`
+    instead, which writes nothing on the module, so threads can share a fitted one.
 
     Parameters
     ----------
@@ -239,6 +241,43 @@ class DCAModule(nn.Module):
             plain = _replace(plain, name, chosen)
         return plain
 
+    def proposal_view(self, proposal: Sequence[int]) -> nn.Module:
+        """A network made of the instances ``proposal`` that *shares* their parameters.
+
+        Unlike :meth:`proposal_network` nothing is copied but the containers on the paths from
+        the root to the components (shallow copies whose child lists point at the chosen
+        instances), and unlike :meth:`use_proposal` the module itself is left untouched: no
+        ``active`` index, fixed proposal or ``last_proposal`` is written. Prediction runs through
+        views, so several threads can predict with one fitted module at once, each with its own
+        proposals. The view is for inference: its parameters *are* the module's.
+
+        Examples
+        --------
+        >>> dca = DCAModule(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)), "layer", 3)
+        >>> x = torch.randn(4, 2)
+        >>> view = dca.proposal_view((2, 0))
+        >>> bool(torch.equal(view(x), dca.proposal_network((2, 0))(x)))
+        True
+        >>> view[0] is dca.components()[0].instances[2], dca.components()[0].active
+        (True, 0)
+        """
+        proposal = self._check_proposal(proposal)
+        if self.component_names == [""]:  # model-wise DCA: the view is the chosen instance
+            return self.network.instances[proposal[0]]
+        copies: set[int] = set()
+        root = _shallow_copy(self.network, copies)
+        for name, index in zip(self.component_names, proposal):
+            *path, leaf = name.split(".")
+            node = root
+            for part in path:
+                child = node._modules[part]
+                if id(child) not in copies:  # first visit: copy this container too
+                    child = _shallow_copy(child, copies)
+                    node._modules[part] = child
+                node = child
+            node._modules[leaf] = self._component(self.network, name).instances[index]
+        return root
+
     def check_weight_averaging(self) -> None:
         """Raise unless every component is fine-grain, so that DCWA is meaningful.
 
@@ -293,6 +332,14 @@ class DCAModule(nn.Module):
             mean.load_state_dict(merged)
             averaged = _replace(averaged, name, mean)
         return averaged
+
+
+def _shallow_copy(module: nn.Module, copies: set[int]) -> nn.Module:
+    """A copy of ``module`` with its own child table; parameters, buffers and children shared."""
+    clone = copy.copy(module)
+    clone.__dict__["_modules"] = copy.copy(module._modules)  # copy.copy shares the dict itself
+    copies.add(id(clone))
+    return clone
 
 
 def _replace(network: nn.Module, name: str, module: nn.Module) -> nn.Module:

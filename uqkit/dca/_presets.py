@@ -13,6 +13,7 @@ from numbers import Integral
 
 from torch import nn
 
+from uqkit._data import check_positive_ints
 from uqkit.exceptions import InvalidInputError
 
 __all__ = ["ACTIVATION_MODULES", "cnn_preset", "mlp_preset"]
@@ -67,7 +68,7 @@ def mlp_preset(
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     width = in_features
-    for i, hidden in enumerate(_widths(hidden_layers, "hidden_layers")):
+    for i, hidden in enumerate(check_positive_ints(hidden_layers, "hidden_layers")):
         layers[f"block{i}"] = nn.Sequential(nn.Linear(width, hidden), _activation(activation))
         width = hidden
     layers["head"] = nn.Linear(width, out_features)
@@ -132,7 +133,7 @@ def cnn_preset(
         raise InvalidInputError(f"{len(channels)} pooling stages are too many for {shape}.")
     head: list[nn.Module] = [nn.Flatten()]
     width = c * h * w
-    for hidden in _widths(hidden_layers, "hidden_layers"):
+    for hidden in check_positive_ints(hidden_layers, "hidden_layers"):
         head += [nn.Linear(width, hidden), _activation(activation)]
         width = hidden
     head.append(nn.Linear(width, out_features))

@@ -16,7 +16,7 @@ from uqkit.dca._loss import gaussian_consistency_loss
 from uqkit.losses import gaussian_nll
 from uqkit.nn import gaussian_head
 from uqkit.prediction import RegressionPrediction
-from uqkit.training import RegressionTargets
+from uqkit.training import RegressionTargets, check_prediction
 
 
 class DCARegressor(UQRegressorMixin, RegressionTargets, BaseDCA):
@@ -168,4 +168,5 @@ device, dtype, random_state, verbose, predict_batch_size
         scale, shift = self.y_scale_, self.y_mean_
         if self.single_output_:
             mean, var, scale, shift = mean[..., 0], var[..., 0], scale[0], shift[0]
-        return RegressionPrediction.mixture(mean, var).rescale(scale, shift)
+        prediction = RegressionPrediction.mixture(mean, var).rescale(scale, shift)
+        return check_prediction(prediction, type(self).__name__)

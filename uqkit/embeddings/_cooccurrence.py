@@ -95,7 +95,8 @@ class Cooccurrences:
 def _documents(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[list[str]]:
     """Yield each document of ``corpus`` as a list of tokens (files are read line by line)."""
     if isinstance(corpus, (str, os.PathLike)):
-        corpus = [corpus]
+        # a str on its own is a path (checked by _check_corpus), never a one-line document
+        corpus = [Path(corpus)]
     for item in corpus:
         if isinstance(item, os.PathLike):
             with open(item, encoding="utf-8", errors="replace") as handle:
@@ -107,13 +108,24 @@ def _documents(corpus, tokenizer: Callable[[str], list[str]]) -> Iterator[list[s
             yield [str(token) for token in item]
 
 
-def _check_corpus(corpus) -> None:
+def _check_corpus(corpus, *, read_twice: bool) -> None:
+    """Refuse a corpus that cannot be read as meant: a path that is no file, a one-shot iterator
+    that the two passes would read twice."""
     if isinstance(corpus, (str, os.PathLike)):
         if not Path(corpus).is_file():
+            shown = str(corpus) if len(str(corpus)) <= 60 else f"{str(corpus)[:57]}..."
             raise InvalidInputError(
-                f"corpus {str(corpus)!r} is not a file. Pass a path to a text file (one document "
-                "per line), a list of such paths, or a list of documents (strings or token lists)."
+                f"corpus {shown!r} is not a file: a str corpus is read as a path. Pass "
+                "a path to an existing text file (one document per line), a list of such paths, "
+                "or an iterable of documents (strings or token lists), e.g. [text]."
             )
+        return
+    if isinstance(corpus, (bytes, bytearray)):
+        raise InvalidInputError(
+            "corpus is bytes; pass a path to a text file or an iterable of documents (strings or "
+            "token lists)."
+        )
+    if not read_twice:
         return
     if iter(corpus) is corpus:
         raise InvalidInputError(
@@ -163,8 +175,10 @@ def count_cooccurrences(
     Parameters
     ----------
     corpus : path, or list of ``pathlib.Path`` objects and/or documents
-        A path (``str`` or ``Path``) names one text file; inside a list, ``Path`` objects name
-        files and strings are documents (tokenised by ``tokenizer``), as are sequences of tokens.
+        A path (``str`` or ``Path``) names one text file: a ``str`` on its own is always a path,
+        and one that is not an existing file is refused (wrap a text in a list, ``[text]``).
+        Inside a list, ``Path`` objects name files and strings are documents (tokenised by
+        ``tokenizer``), as are sequences of tokens.
         Text files hold one document per line. The corpus is read twice unless ``vocab`` is
         given, so it must not be a one-shot generator.
     window_size : int, default=10
@@ -211,8 +225,8 @@ def count_cooccurrences(
         raise InvalidInputError(f"max_vocab must be None or an integer >= 1; got {max_vocab!r}.")
     tokenizer = simple_tokenize if tokenizer is None else tokenizer
 
+    _check_corpus(corpus, read_twice=vocab is None)
     if vocab is None:
-        _check_corpus(corpus)
         words, counts = _build_vocab(corpus, tokenizer, min_count, max_vocab)
         known_counts = True
     else:

@@ -9,6 +9,7 @@ from uqkit.ensemble._classifier import DeepEnsembleClassifier
 from uqkit.ensemble._regressor import DeepEnsembleRegressor
 from uqkit.ensemble._selection import (
     SelectionResult,
+    SelectionWarning,
     greedy_selection,
     member_label_log_likelihoods,
     member_log_likelihoods,
@@ -23,6 +24,7 @@ __all__ = [
     "DeepEnsembleRegressor",
     "SearchFailedError",
     "SelectionResult",
+    "SelectionWarning",
     "greedy_selection",
     "member_label_log_likelihoods",
     "member_log_likelihoods",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
 from pathlib import Path
@@ -26,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from uqkit._random import derive_seed
 from uqkit.base import check_fitted
-from uqkit.ensemble._selection import greedy_selection, top_k_selection
+from uqkit.ensemble._selection import SelectionWarning, greedy_selection, top_k_selection
 from uqkit.exceptions import InvalidInputError, UQKitError, require
 from uqkit.search import (
     SearchNet,
@@ -76,6 +77,7 @@ class BaseAutoDEUQ(NetworkEstimator):
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "selection": [StrOptions({"greedy", "topk"})],
         "k_init": [Interval(Integral, 1, None, closed="left")],
+        "min_members": [Interval(Integral, 1, None, closed="left"), None],
         "searcher": [StrOptions({"evolution", "random", "tpe"})],
         "population_size": [Interval(Integral, 1, None, closed="left")],
         "sample_size": [Interval(Integral, 1, None, closed="left")],
@@ -98,6 +100,7 @@ class BaseAutoDEUQ(NetworkEstimator):
         ensemble_size: int = 5,
         selection: str = "greedy",
         k_init: int = 1,
+        min_members: int | None = None,
         searcher: str = "evolution",
         population_size: int = 10,
         sample_size: int = 3,
@@ -117,6 +120,7 @@ class BaseAutoDEUQ(NetworkEstimator):
         self.ensemble_size = ensemble_size
         self.selection = selection
         self.k_init = k_init
+        self.min_members = min_members
         self.searcher = searcher
         self.population_size = population_size
         self.sample_size = sample_size
@@ -166,6 +170,11 @@ class BaseAutoDEUQ(NetworkEstimator):
         if self.selection == "greedy" and self.k_init > self.ensemble_size:
             raise InvalidInputError(
                 f"k_init={self.k_init} exceeds ensemble_size={self.ensemble_size}."
+            )
+        if self.min_members is not None and self.min_members > self.ensemble_size:
+            raise InvalidInputError(
+                f"min_members={self.min_members} exceeds ensemble_size={self.ensemble_size}: "
+                "lower min_members or raise ensemble_size."
             )
 
     # -- fit ----------------------------------------------------------------------------------
@@ -219,7 +228,10 @@ class BaseAutoDEUQ(NetworkEstimator):
                     f"{causes or 'none recorded'}. Check the space (e.g. lower lr) and the "
                     "resources per trial."
                 )
-            self._select(records, data["y_val"])
+            small = self._small_ensemble_message(self._select(records, data["y_val"]),
+                                                 len(records))
+            if small is not None:
+                warnings.warn(small, SelectionWarning, stacklevel=2)
             nets = [load_network(records[i], self.n_features_in_, setup.out_features)
                     for i in self.selected_rows_]
         self.catalog_records_ = self._catalog(records, failed)
@@ -249,15 +261,38 @@ class BaseAutoDEUQ(NetworkEstimator):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _select(self, records: list[dict], y_val: np.ndarray) -> None:
+    def _select(self, records: list[dict], y_val: np.ndarray):
         log_lik = self._log_likelihoods(records, y_val)
         if self.selection == "greedy":
-            result = greedy_selection(log_lik, self.ensemble_size, k_init=self.k_init)
+            result = greedy_selection(log_lik, self.ensemble_size, k_init=self.k_init,
+                                      min_members=self.min_members or 1)
         else:
             result = top_k_selection(log_lik, self.ensemble_size)
         self.selected_rows_ = [int(i) for i in result.indices]
         self.weights_ = np.asarray(result.weights, dtype=np.float64)
         self.selection_path_ = [float(v) for v in result["path"]]
+        return result
+
+    def _small_ensemble_message(self, result, n_catalog: int) -> str | None:
+        """Why the ensemble has fewer distinct members than ``ensemble_size`` asked, or
+        ``None`` (with ``min_members`` set, only when even that floor was out of reach)."""
+        n = len(result.indices)
+        floor = self.ensemble_size if self.min_members is None else self.min_members
+        if n >= floor:
+            return None
+        if result["stopped"] == "catalog" or n >= n_catalog:
+            why = (f"the catalog holds only {n_catalog} finished trial(s). Raise n_trials (or "
+                   "resume the search) for a larger catalog")
+        else:
+            why = ("greedy selection with replacement found no catalog network whose addition "
+                   "lowers the validation NLL of the mixture"
+                   + (" within its step cap" if result["stopped"] == "max_steps" else "")
+                   + f". Pass min_members={self.ensemble_size} to force that many distinct "
+                   "members (the best remaining networks by validation NLL join with one vote "
+                   "each), or use selection='topk'")
+        lone = " (a single member: its epistemic variance is zero)" if n == 1 else ""
+        return (f"AutoDEUQ selection ended with {n} distinct member(s){lone} where "
+                f"ensemble_size={self.ensemble_size} was asked: {why}.")
 
     def _catalog(self, records: list[dict], failed: list[dict]) -> list[dict]:
         selected = dict(zip(self.selected_rows_, self.weights_.tolist()))

@@ -35,6 +35,13 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
         Greedy selection with replacement (weights = counts / total) or the K best (equal weights).
     k_init : int, default=1
         Greedy selection starts from the ``k_init`` best single models.
+    min_members : int, optional
+        Fewest distinct members of a greedy selection: when greedy selection stops below it
+        (no network lowers the validation NLL of the mixture), the best remaining networks by
+        validation NLL join with one vote each. Default ``None``: no fill-up, and a
+        :class:`~uqkit.ensemble.SelectionWarning` when the ensemble ends with fewer than
+        ``ensemble_size`` distinct members (with ``min_members`` set, it warns only when the
+        catalog cannot provide ``min_members``).
     searcher : {"evolution", "random", "tpe"}, default="evolution"
         Aging evolution (the paper's), random search, or Optuna TPE (needs optuna).
     population_size, sample_size : int, default=10, 3

@@ -13,6 +13,7 @@ import torch
 
 from uqkit.nn import gaussian_head
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.training import check_prediction
 
 __all__ = ["CategoricalMixtureMixin", "GaussianMixtureMixin"]
 
@@ -57,7 +58,8 @@ class GaussianMixtureMixin:
         """
         mean, var = gaussian_head(raw, min_variance)
         mean, var, scale, shift = self._target_units(mean.numpy(), var.numpy())
-        return RegressionPrediction.mixture(mean, var, weights).rescale(scale, shift)
+        prediction = RegressionPrediction.mixture(mean, var, weights).rescale(scale, shift)
+        return check_prediction(prediction, type(self).__name__)
 
 
 class CategoricalMixtureMixin:
@@ -74,5 +76,6 @@ class CategoricalMixtureMixin:
             ``probs`` (n, C) and ``member_probs`` (n_members, n, C), columns as ``classes_``.
         """
         member_probs = torch.softmax(raw, dim=-1).numpy()
-        return ClassificationPrediction.from_members(member_probs, weights=weights,
-                                                     classes=self.classes_)
+        prediction = ClassificationPrediction.from_members(member_probs, weights=weights,
+                                                           classes=self.classes_)
+        return check_prediction(prediction, type(self).__name__)

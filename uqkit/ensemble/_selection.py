@@ -17,6 +17,11 @@ start from the ``k_init`` best single models, then repeatedly add the catalog mo
 chosen or not) whose addition gives the lowest ``L``, accepting it only when ``L`` strictly
 drops; stop at ``K`` distinct members (or when no addition helps). The weights are the
 selection counts over their total.
+
+Greedy selection can stop with fewer than ``K`` distinct members, down to one (a "1-member
+ensemble" has epistemic variance zero). ``min_members`` forces a floor: the best single models
+not yet chosen (lowest validation NLL) join with one vote each. The estimators warn with
+:class:`SelectionWarning` when the ensemble ends smaller than asked.
 """
 
 from __future__ import annotations
@@ -24,17 +29,33 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from uqkit.exceptions import InvalidInputError
+from uqkit.exceptions import InvalidInputError, UQKitWarning
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
-__all__ = ["SelectionResult", "greedy_selection", "member_label_log_likelihoods",
-           "member_log_likelihoods", "mixture_nll", "top_k_selection"]
+__all__ = ["SelectionResult", "SelectionWarning", "greedy_selection",
+           "member_label_log_likelihoods", "member_log_likelihoods", "mixture_nll",
+           "top_k_selection"]
+
+
+class SelectionWarning(UQKitWarning):
+    """Ensemble selection ended with fewer distinct members than asked; the message says why and
+    how to force more (``min_members``).
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import UQKitWarning
+    >>> issubclass(SelectionWarning, UQKitWarning)
+    True
+    """
 
 
 class SelectionResult(dict):
     """What a selection returns: ``indices`` (catalog rows, distinct, in selection order),
-    ``weights`` (same order, sum to one), ``counts`` (per catalog row) and ``path`` (the
-    objective after each accepted step, non-increasing).
+    ``weights`` (same order, sum to one), ``counts`` (per catalog row), ``path`` (the
+    objective after each accepted step: non-increasing, except for the ``min_members``
+    fill-up steps at its end), ``stopped`` (why greedy selection stopped: ``"size"``,
+    ``"no_gain"``, ``"max_steps"`` or ``"catalog"``, too few models) and ``filled`` (how many
+    members the fill-up added).
 
     A ``dict`` whose ``indices`` and ``weights`` are also readable as attributes.
 
@@ -158,11 +179,14 @@ def top_k_selection(log_lik: np.ndarray, ensemble_size: int) -> SelectionResult:
     counts = np.zeros(len(single))
     counts[order] = 1
     return SelectionResult(indices=order, weights=np.full(len(order), 1 / len(order)),
-                           counts=counts, path=[mixture_nll(log_lik, counts)])
+                           counts=counts, path=[mixture_nll(log_lik, counts)],
+                           stopped="size" if len(order) == ensemble_size else "catalog",
+                           filled=0)
 
 
 def greedy_selection(
-    log_lik: np.ndarray, ensemble_size: int, k_init: int = 1, max_steps: int | None = None
+    log_lik: np.ndarray, ensemble_size: int, k_init: int = 1, max_steps: int | None = None,
+    min_members: int = 1,
 ) -> SelectionResult:
     """Greedy (Caruana) selection with replacement on the mixture validation NLL.
 
@@ -178,6 +202,10 @@ def greedy_selection(
     max_steps : int, optional
         Cap on the number of accepted additions (default ``20 K``; re-selecting a model only
         changes weights, so without a cap the loop could run long on plateaus).
+    min_members : int, default 1
+        Fewest distinct members: when greedy selection stops below it, the best single models
+        not yet chosen join with one vote each (as far as the catalog allows). The objective
+        may rise there; those steps end ``path``.
 
     Returns
     -------
@@ -187,14 +215,23 @@ def greedy_selection(
     --------
     >>> ll = member_log_likelihoods([[0.0], [2.0], [-2.0]], [[1.0]] * 3, [0.0])
     >>> result = greedy_selection(ll, 3)
-    >>> result.indices.tolist(), float(result.weights.sum())
-    ([0], 1.0)
+    >>> result.indices.tolist(), float(result.weights.sum()), result["stopped"]
+    ([0], 1.0, 'no_gain')
+    >>> forced = greedy_selection(ll, 3, min_members=2)
+    >>> forced.indices.tolist(), forced.weights.tolist(), forced["filled"]
+    ([0, 1], [0.5, 0.5], 1)
     """
     log_lik = np.asarray(log_lik, dtype=np.float64)
     _check(log_lik, ensemble_size)
     m = log_lik.shape[0]
     if isinstance(k_init, bool) or not isinstance(k_init, (int, np.integer)) or k_init < 1:
         raise InvalidInputError(f"k_init must be an int >= 1; got {k_init!r}.")
+    if isinstance(min_members, bool) or not isinstance(min_members, (int, np.integer)) \
+            or not 1 <= min_members <= ensemble_size:
+        raise InvalidInputError(
+            f"min_members must be an int in [1, ensemble_size={ensemble_size}]; "
+            f"got {min_members!r}."
+        )
     k_init = min(k_init, ensemble_size, m)
     max_steps = 20 * ensemble_size if max_steps is None else int(max_steps)
     single = -log_lik.mean(axis=1)
@@ -205,7 +242,14 @@ def greedy_selection(
     path = [current]
     chosen = list(order)
     steps = 0
-    while len(chosen) < min(ensemble_size, m) and steps < max_steps:
+    stopped = "size"
+    while len(chosen) < ensemble_size:
+        if len(chosen) == m:
+            stopped = "catalog"
+            break
+        if steps >= max_steps:
+            stopped = "max_steps"
+            break
         # log of the un-normalised mixture density with the current counts, then one more vote
         # for candidate j: log(S + p_j) - log(total + 1)
         total = counts.sum()
@@ -215,6 +259,7 @@ def greedy_selection(
         # a gain within rounding is a tie, not a step: re-adding the only member, for one,
         # leaves the mixture as it is and must not count as an improvement
         if not trial[best] < current - _TIE * max(1.0, abs(current)):
+            stopped = "no_gain"
             break
         counts[best] += 1
         current = float(trial[best])
@@ -222,6 +267,16 @@ def greedy_selection(
         if best not in chosen:
             chosen.append(best)
         steps += 1
+    # the floor: the best single models not chosen yet, one vote each (top-k fill-up)
+    filled = 0
+    for j in np.argsort(single, kind="stable"):
+        if len(chosen) >= min(min_members, m):
+            break
+        if j not in chosen:
+            counts[j] += 1
+            chosen.append(int(j))
+            path.append(mixture_nll(log_lik, counts))
+            filled += 1
     indices = np.asarray(chosen, dtype=int)
     return SelectionResult(indices=indices, weights=counts[indices] / counts.sum(), counts=counts,
-                           path=path)
+                           path=path, stopped=stopped, filled=filled)

@@ -13,7 +13,7 @@ from uqkit.evidential._base import _EvidentialEstimator
 from uqkit.losses import DIRICHLET_LOSSES, DirichletMemberLoss
 from uqkit.nn import EVIDENCE_FUNCTIONS, dirichlet_concentration
 from uqkit.prediction import ClassificationPrediction
-from uqkit.training import ClassificationTargets
+from uqkit.training import ClassificationTargets, check_prediction
 
 
 class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _EvidentialEstimator):
@@ -213,4 +213,5 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
             ``differential_entropy``.
         """
         concentration = self.predict_concentration(X)
-        return ClassificationPrediction.from_dirichlet(concentration, classes=self.classes_)
+        prediction = ClassificationPrediction.from_dirichlet(concentration, classes=self.classes_)
+        return check_prediction(prediction, type(self).__name__)

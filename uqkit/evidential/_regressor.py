@@ -14,7 +14,7 @@ from uqkit.evidential._uncertainty import UNCERTAINTY_SPLITS, nig_prediction
 from uqkit.losses import NIGMemberLoss
 from uqkit.nn import nig_parameters
 from uqkit.prediction import RegressionPrediction
-from uqkit.training import RegressionTargets
+from uqkit.training import RegressionTargets, check_prediction
 
 
 class EvidentialRegressor(UQRegressorMixin, RegressionTargets, _EvidentialEstimator):
@@ -173,4 +173,4 @@ device, dtype, random_state, verbose, predict_batch_size
         gamma, nu, alpha, beta = (p.numpy() for p in nig_parameters(self._raw_outputs(X)))
         gamma, nu, alpha, beta, scale, shift = self._target_units(gamma, nu, alpha, beta)
         pred = nig_prediction(gamma, nu, alpha, beta, uncertainty=self.uncertainty)
-        return pred.rescale(scale, shift)
+        return check_prediction(pred.rescale(scale, shift), type(self).__name__)

@@ -30,11 +30,12 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import torch
 
-from uqkit.exceptions import InvalidInputError
+from uqkit.exceptions import InvalidInputError, UQKitWarning
 from uqkit.losses._inputs import ArrayLike, Reduction, as_tensors, check_positive, reduce_loss
 
 __all__ = ["ggd_excess_kurtosis", "ggd_log_pdf", "ggd_nll", "ggd_pdf", "ggd_variance"]
@@ -55,6 +56,35 @@ def _abs_power(z: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
     positive = z > 0
     safe = torch.where(positive, z, torch.ones_like(z))
     return torch.where(positive, safe.pow(shape), torch.zeros_like(safe))
+
+
+def _capped_abs_power(z: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+    """``z ** shape``, continued linearly in ``u = shape * log z`` past ``u = cap``, with a warning.
+
+    ``cap`` is half the log of the dtype's largest number (44.4 in float32, 354.9 in float64):
+    below it the result is exactly ``z ** shape``; above it ``exp(cap) * (1 + u - cap)``, which
+    keeps the loss and its gradient finite (``3 ** 100`` is 5e47, past float32's 3.4e38) and
+    still grows with the error, instead of an infinite loss and gradient.
+    """
+    cap = 0.5 * math.log(torch.finfo(z.dtype).max)
+    positive = z > 0
+    safe = torch.where(positive, z, torch.ones_like(z))
+    u = torch.log(safe) * shape
+    over = u > cap
+    if not bool(over.any()):
+        return _abs_power(z, shape)
+    warnings.warn(
+        f"GGD NLL: (|delta|/scale)**shape exceeds exp({cap:.1f}) in {z.dtype} for "
+        f"{int(over.sum())} value(s) (shape up to {float(shape.detach().max()):.3g}); the power is "
+        "continued linearly in log-space there so the loss stays finite. Bound the shape "
+        "(GGDValueHead's shape_max) or standardise the TD errors.",
+        UQKitWarning,
+        stacklevel=3,
+    )
+    # pow on a dummy base where capped, so that no inf enters the graph through torch.where
+    exact = torch.where(positive & ~over, safe, torch.ones_like(safe)).pow(shape)
+    linear = math.exp(cap) * (1.0 + torch.where(over, u, torch.full_like(u, cap)) - cap)
+    return torch.where(over, linear, torch.where(positive, exact, torch.zeros_like(exact)))
 
 
 def ggd_log_pdf(
@@ -229,7 +259,7 @@ def ggd_nll(
     _check_parameters(scale=scale, shape=shape)
     z = delta.abs() / scale
     if form == "exact":
-        fit = _abs_power(z, shape)
+        fit = _capped_abs_power(z, shape)
     elif form == "authors":
         fit = z * shape
     else:

@@ -1,9 +1,10 @@
 """GGD value head: an ensemble of critics that each predict a value and the generalized Gaussian
 of its TD errors (the β-head critic of Kim et al., 2024).
 
-Every member outputs a value and a shape ``shape = shape_min + softplus(.)`` of its GGD TD-error
-model (:math:`\\beta` in the paper), with the scale (:math:`\\alpha`) fixed at 1 as in the paper or
-learned (``learn_scale=True``).
+Every member outputs a value and a shape ``shape = min(shape_min + softplus(.), shape_max)`` of
+its GGD TD-error model (:math:`\\beta` in the paper), with the scale (:math:`\\alpha`) fixed at 1
+as in the paper or learned (``learn_scale=True``). A shape clamped at ``shape_max`` is said so
+with a :class:`~uqkit.exceptions.UQKitWarning`.
 
 Examples
 --------
@@ -16,13 +17,14 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
-from uqkit.exceptions import InvalidInputError
+from uqkit.exceptions import InvalidInputError, UQKitWarning
 from uqkit.nn._value_head import EnsembleValueHead, inverse_softplus
 from uqkit.nn._value_prediction import ggd_ensemble_prediction
 from uqkit.prediction import RegressionPrediction
@@ -86,6 +88,12 @@ class GGDValueHead(EnsembleValueHead):
     shape_min : float, default=0.05
         Floor of ``shape = shape_min + softplus(.)``; keeps :math:`\\ln\\Gamma(1/\\text{shape})`
         finite.
+    shape_max : float, default=10.0
+        Ceiling of the shape. Past it :math:`(|\\delta|/s)^{\\text{shape}}` overflows float32 for
+        moderate errors (:math:`3^{100} > 3.4\\times10^{38}`) while the GGD is already close to a
+        uniform (its variance stops falling at a shape of about 9.11). The clamp acts on the value
+        only: the gradient passes through unchanged (straight-through), so a member can still
+        move its shape back below the ceiling.
     initial_shape : float, default=2.0
         Shape at initialisation (2: every member starts Gaussian).
     activation : str, default="tanh"
@@ -114,17 +122,19 @@ class GGDValueHead(EnsembleValueHead):
         learn_scale: bool = False,
         shape_min: float = 0.05,
         initial_shape: float = 2.0,
+        shape_max: float = 10.0,
         activation: str = "tanh",
         generator: torch.Generator | None = None,
     ) -> None:
-        if not 0 < shape_min < initial_shape:
+        if not 0 < shape_min < initial_shape < shape_max:
             raise InvalidInputError(
-                f"need 0 < shape_min < initial_shape; got shape_min={shape_min}, "
-                f"initial_shape={initial_shape}."
+                f"need 0 < shape_min < initial_shape < shape_max; got shape_min={shape_min}, "
+                f"initial_shape={initial_shape}, shape_max={shape_max}."
             )
         super().__init__(in_features, 3 if learn_scale else 2, n_members, hidden_layers, activation)
         self.learn_scale = bool(learn_scale)
         self.shape_min = float(shape_min)
+        self.shape_max = float(shape_max)
         self.scale_min = 1e-3
         gains = [1.0, 0.01] + ([0.01] if self.learn_scale else [])
         self._orthogonal_init(gains, generator)
@@ -149,6 +159,17 @@ class GGDValueHead(EnsembleValueHead):
         raw = self._raw(latent)
         values = raw[..., 0]
         shape = F.softplus(raw[..., 1]) + self.shape_min
+        # the value is clamped to shape_max, the gradient is not (straight-through), so that a
+        # shape above the ceiling is never stuck there with a zero gradient
+        shape = shape + (shape.clamp(max=self.shape_max) - shape).detach()
+        if bool((shape.detach() >= self.shape_max).any()):
+            warnings.warn(
+                f"GGD shape reached its ceiling shape_max={self.shape_max:g} and is clamped "
+                "there (larger shapes overflow float32 in the NLL); the TD errors look close to "
+                "uniform. Lower the learning rate, or pass a larger shape_max (float64 only).",
+                UQKitWarning,
+                stacklevel=2,
+            )
         if self.learn_scale:
             scale = F.softplus(raw[..., 2]) + self.scale_min
         else:

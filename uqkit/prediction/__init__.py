@@ -23,8 +23,13 @@ Examples
 True
 """
 
-from uqkit.prediction._arrays import reduce_values
+from uqkit.prediction._arrays import check_miscoverage, reduce_values
 from uqkit.prediction._classification import ClassificationPrediction
 from uqkit.prediction._regression import RegressionPrediction
 
-__all__ = ["ClassificationPrediction", "RegressionPrediction", "reduce_values"]
+__all__ = [
+    "ClassificationPrediction",
+    "RegressionPrediction",
+    "check_miscoverage",
+    "reduce_values",
+]

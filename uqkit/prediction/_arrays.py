@@ -58,3 +58,124 @@ def reduce_values(values: np.ndarray, reduction: str = "mean") -> np.ndarray | f
     if reduction == "none":
         return values
     raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
+
+
+def check_miscoverage(alpha=0.1, coverage=None) -> float:
+    """The miscoverage of a central interval, from ``alpha`` or from ``coverage``.
+
+    ``alpha`` is the miscoverage, so it must lie in (0, 0.5]: ``interval(0.9)`` would otherwise
+    silently return a 10% interval where a 90% one was meant. An interval of coverage below 50%
+    (calibration curves need them) is asked for unambiguously with ``coverage`` in (0, 1).
+
+    Parameters
+    ----------
+    alpha : float in (0, 0.5], default 0.1
+        Miscoverage: 0.1 gives a 90% interval. Ignored when ``coverage`` is given.
+    coverage : float in (0, 1), optional
+        Nominal coverage of the interval; ``coverage=0.9`` is ``alpha=0.1``.
+
+    Returns
+    -------
+    float
+        The miscoverage ``1 - coverage`` or ``alpha``, in (0, 1).
+
+    Examples
+    --------
+    >>> check_miscoverage(0.1), check_miscoverage(coverage=0.25)
+    (0.1, 0.75)
+    """
+    if coverage is not None:
+        coverage = float(coverage)
+        if not 0.0 < coverage < 1.0:
+            raise InvalidInputError(
+                f"coverage must lie in (0, 1), e.g. coverage=0.9 for a 90% interval; "
+                f"got {coverage}."
+            )
+        return 1.0 - coverage
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"alpha must be a float in (0, 0.5] such as 0.1 (a 90% interval); got {alpha!r}."
+        ) from None
+    if not 0.0 < alpha <= 0.5:
+        hint = f"; did you mean alpha={1.0 - alpha:.3g}?" if 0.5 < alpha < 1.0 else "."
+        raise InvalidInputError(
+            f"alpha is the miscoverage: 0.1 gives a 90% interval; got alpha={alpha}{hint} "
+            "alpha must lie in (0, 0.5]; for an interval of coverage below 50% pass "
+            "coverage=... instead."
+        )
+    return alpha
+
+
+# Variances may come out a few ulps below zero from cancellation (a GP's k** - k*'K^-1 k*,
+# a float32 head): within this fraction of the largest variance they are rounding, read as 0.
+VARIANCE_RTOL = 1e-6
+# Probability rows may miss one by float32 rounding of a softmax; this much per class is allowed.
+PROBABILITY_TOL = 1e-6
+
+
+def check_finite(values, name: str, owner: str) -> np.ndarray:
+    """``values`` as a float array, or an error when it holds NaN or an infinity."""
+    values = as_float_array(values)
+    if not np.all(np.isfinite(values)):
+        raise InvalidInputError(
+            f"{owner}: {name} contains NaN or infinite values; pass finite numbers (a model "
+            "that predicts non-finite values has diverged: retrain it with a smaller lr)."
+        )
+    return values
+
+
+def check_variance(values, name: str, owner: str) -> np.ndarray:
+    """A finite, non-negative variance array; rounding-level negatives (see VARIANCE_RTOL) → 0."""
+    values = check_finite(values, name, owner)
+    if values.size and values.min() < 0:
+        tol = VARIANCE_RTOL * float(np.max(np.abs(values)))
+        if values.min() < -tol or not np.any(values > 0):
+            raise InvalidInputError(
+                f"{owner}: {name} is a variance and must be >= 0; got {values.min():.6g}. Pass "
+                "variances (squared standard deviations), not log-variances or residuals."
+            )
+        values = np.maximum(values, 0.0)
+    return values
+
+
+def check_positive(values, name: str, owner: str) -> np.ndarray:
+    """A finite array of strictly positive values (scales, shapes, degrees of freedom)."""
+    values = check_finite(values, name, owner)
+    if values.size and values.min() <= 0:
+        raise InvalidInputError(f"{owner}: {name} must be > 0; got {values.min():.6g}.")
+    return values
+
+
+def check_weights(weights, k: int, owner: str) -> np.ndarray:
+    """``k`` finite non-negative weights with a positive sum, normalised to sum to one."""
+    weights = as_float_array(weights).reshape(-1)
+    if (
+        weights.shape != (k,)
+        or not np.all(np.isfinite(weights))
+        or np.any(weights < 0)
+        or not weights.sum() > 0
+    ):
+        raise InvalidInputError(
+            f"{owner}: weights must be {k} finite, non-negative numbers with a positive sum "
+            f"(one per member); got {weights.tolist()}. Pass e.g. equal weights, or omit them."
+        )
+    return weights / weights.sum()
+
+
+def check_probabilities(probs, name: str, owner: str) -> np.ndarray:
+    """Rows of probabilities in [0, 1] summing to one (last axis), within PROBABILITY_TOL."""
+    probs = check_finite(probs, name, owner)
+    if probs.size == 0:
+        return probs
+    tol = PROBABILITY_TOL * max(1, probs.shape[-1])
+    sums = probs.sum(axis=-1)
+    if probs.min() < -tol or probs.max() > 1 + tol or np.max(np.abs(sums - 1)) > tol:
+        worst = float(sums.reshape(-1)[np.argmax(np.abs(sums - 1).reshape(-1))])
+        raise InvalidInputError(
+            f"{owner}: {name} must be probabilities in [0, 1] whose rows sum to one; got values "
+            f"in [{probs.min():.6g}, {probs.max():.6g}] and a row summing to {worst:.6g}. Pass "
+            "softmax outputs (scipy.special.softmax(logits, axis=-1)), not logits or scores."
+        )
+    return probs

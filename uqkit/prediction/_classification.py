@@ -8,7 +8,13 @@ import numpy as np
 from scipy import special
 
 from uqkit.exceptions import InvalidInputError
-from uqkit.prediction._arrays import as_float_array, reduce_values
+from uqkit.prediction._arrays import (
+    as_float_array,
+    check_positive,
+    check_probabilities,
+    check_weights,
+    reduce_values,
+)
 
 __all__ = ["ClassificationPrediction"]
 
@@ -65,6 +71,18 @@ class ClassificationPrediction:
             object.__setattr__(self, "classes", np.arange(probs.shape[1]))
         if len(self.classes) != probs.shape[1]:
             raise ValueError(f"{len(self.classes)} classes but probs has {probs.shape[1]} columns.")
+        # probabilities off the simplex would give entropies and intervals that mean nothing
+        owner = "ClassificationPrediction"
+        check_probabilities(probs, "probs", owner)
+        if self.member_probs is not None:
+            check_probabilities(self.member_probs, "member_probs", owner)
+            k = np.shape(self.member_probs)[0]
+            if self.weights is not None:
+                weights = check_weights(self.weights, k, owner)
+                if not np.allclose(weights, self.weights, rtol=1e-9, atol=0.0):
+                    object.__setattr__(self, "weights", weights)
+        if self.concentration is not None:
+            check_positive(self.concentration, "concentration", owner)
 
     @classmethod
     def from_members(cls, member_probs, weights=None, classes=None) -> ClassificationPrediction:
@@ -84,8 +102,9 @@ class ClassificationPrediction:
         if member_probs.ndim != 3:
             raise ValueError(f"member_probs must have shape (k, n, C); got {member_probs.shape}.")
         k = member_probs.shape[0]
-        weights = np.full(k, 1.0 / k) if weights is None else as_float_array(weights)
-        weights = weights / weights.sum()
+        owner = "ClassificationPrediction.from_members"
+        check_probabilities(member_probs, "member_probs", owner)
+        weights = np.full(k, 1.0 / k) if weights is None else check_weights(weights, k, owner)
         first = member_probs[0]
         probs = first + np.einsum("k,knc->nc", weights, member_probs - first)
         return cls(probs=probs, member_probs=member_probs, weights=weights, classes=classes)
@@ -99,7 +118,9 @@ class ClassificationPrediction:
         >>> ClassificationPrediction.from_dirichlet([[1.0, 3.0]]).probs
         array([[0.25, 0.75]])
         """
-        concentration = as_float_array(concentration)
+        concentration = check_positive(
+            concentration, "concentration", "ClassificationPrediction.from_dirichlet"
+        )
         probs = concentration / concentration.sum(axis=-1, keepdims=True)
         return cls(probs=probs, concentration=concentration, classes=classes)
 

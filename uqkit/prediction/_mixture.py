@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from uqkit.prediction._arrays import check_weights
 from uqkit.prediction._normal import Normal, crps_term
 
 # The bisection bracket holds every component's 1e-12 tail, so it always contains the root;
@@ -41,10 +42,9 @@ def check_members(
             f"got {member_means.shape} and {member_vars.shape}."
         )
     k = member_means.shape[0]
-    weights = np.full(k, 1.0 / k) if weights is None else weights.reshape(-1)
-    if weights.shape != (k,) or np.any(weights < 0) or weights.sum() <= 0:
-        raise ValueError(f"weights must be {k} non-negative numbers with a positive sum.")
-    return member_means, member_vars, weights / weights.sum()
+    if weights is None:
+        return member_means, member_vars, np.full(k, 1.0 / k)
+    return member_means, member_vars, check_weights(weights, k, "RegressionPrediction.mixture")
 
 
 def total_variance_split(

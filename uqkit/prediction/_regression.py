@@ -14,7 +14,17 @@ from typing import Literal
 
 import numpy as np
 
-from uqkit.prediction._arrays import align_targets, as_float_array, reduce_values
+from uqkit.exceptions import InvalidInputError
+from uqkit.prediction._arrays import (
+    align_targets,
+    as_float_array,
+    check_finite,
+    check_miscoverage,
+    check_positive,
+    check_variance,
+    check_weights,
+    reduce_values,
+)
 from uqkit.prediction._ggd import GeneralizedGaussian, variance_ratio
 from uqkit.prediction._mixture import GaussianMixture, check_members, total_variance_split
 from uqkit.prediction._normal import Normal
@@ -104,11 +114,12 @@ class RegressionPrediction:
             raise ValueError(
                 f"distribution must be one of {DISTRIBUTIONS}; got {self.distribution!r}."
             )
+        self._check_values()
         expected = np.shape(self.mean)
         for name in self._per_sample_fields[1:]:
             value = getattr(self, name)
             if value is not None and np.shape(value) != expected:
-                raise ValueError(
+                raise InvalidInputError(
                     f"{name} has shape {np.shape(value)} but mean has shape {expected}."
                 )
         missing = [n for n in _REQUIRED.get(self.distribution, ()) if getattr(self, n) is None]
@@ -123,6 +134,33 @@ class RegressionPrediction:
             if np.shape(self.base.mean) != expected:
                 raise ValueError("mean and base.mean must have the same shape.")
             check_map(self.pit_knots, self.level_knots)
+
+    def _check_values(self) -> None:
+        """Refuse what would give NaN intervals: non-finite means, negative variances, ...
+
+        A variance a few ulps below zero (``VARIANCE_RTOL`` of the largest) is float rounding
+        and is read as 0; the stored array is replaced only then, so good input is kept as is.
+        """
+        owner = "RegressionPrediction"
+        check_finite(self.mean, "mean", owner)
+        variances = ("aleatoric", "epistemic", "member_vars")
+        for name in variances:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            checked = check_variance(value, name, owner)
+            if np.any(checked != value):
+                object.__setattr__(self, name, checked)
+        for name in ("df", "scale", "shape"):
+            if getattr(self, name) is not None:
+                check_positive(getattr(self, name), name, owner)
+        if self.member_means is not None:
+            check_finite(self.member_means, "member_means", owner)
+        if self.weights is not None and self.member_means is not None:
+            k = np.shape(self.member_means)[0]
+            weights = check_weights(self.weights, k, owner)
+            if not np.allclose(weights, self.weights, rtol=1e-9, atol=0.0):
+                object.__setattr__(self, "weights", weights)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -216,8 +254,8 @@ class RegressionPrediction:
         0.5
         """
         loc = as_float_array(loc)
-        scale = as_float_array(scale)
-        shape = as_float_array(shape)
+        scale = check_positive(scale, "scale", "RegressionPrediction.ggd")
+        shape = check_positive(shape, "shape", "RegressionPrediction.ggd")
         ratio = variance_ratio(shape)
         aleatoric = scale**2 * ratio
         epistemic = np.zeros_like(loc) if epistemic is None else as_float_array(epistemic)
@@ -432,10 +470,20 @@ class RegressionPrediction:
         values = self._law().quantile(q_arr.reshape(-1))
         return values[0] if q_arr.ndim == 0 else values
 
-    def interval(self, alpha: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-        """Central ``1 - alpha`` interval of the predictive distribution: ``(lower, upper)``."""
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"alpha must lie in (0, 1); got {alpha}.")
+    def interval(
+        self, alpha: float = 0.1, *, coverage: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Central ``1 - alpha`` interval of the predictive distribution: ``(lower, upper)``.
+
+        Parameters
+        ----------
+        alpha : float in (0, 0.5], default 0.1
+            Miscoverage: 0.1 gives a 90% interval. A value above 0.5 raises
+            ``InvalidInputError`` (``interval(0.9)`` is almost always a 90% interval misread).
+        coverage : float in (0, 1), optional
+            The nominal coverage instead of ``alpha``; the way to ask for intervals below 50%.
+        """
+        alpha = check_miscoverage(alpha, coverage)
         lower, upper = self._law().quantile(np.array([alpha / 2.0, 1.0 - alpha / 2.0]))
         return lower, upper
 

@@ -200,10 +200,11 @@ def _predict(entry, X, name):
 def _interval_function(model, pred: RegressionPrediction, X):
     """The intervals the model itself reports (conformal ones included) and their label."""
     if isinstance(model, ConformalRegressor):
-        return (lambda alpha: model.interval(pred, alpha)), "conformal "
+        return (lambda alpha: model.interval(pred, coverage=1.0 - alpha)), "conformal "
     custom = getattr(type(model), "predict_interval", None)
     if custom is not None and custom is not UQRegressorMixin.predict_interval:
-        return (lambda alpha: model.predict_interval(X, alpha)), "model "
+        # the curve needs coverages below 50%, which ``alpha`` refuses as a likely misreading
+        return (lambda alpha: model.predict_interval(X, coverage=1.0 - alpha)), "model "
     return None, ""
 
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
+from uqkit._data import check_positive_ints, resolve_device
 from uqkit.exceptions import DivergenceError, InvalidInputError, require
 from uqkit.losses import CriticLoss, gaussian_critic_loss, ggd_critic_loss
 from uqkit.prediction import RegressionPrediction
@@ -141,7 +142,9 @@ class GGDPPO(_ppo.PPO):
         self.uncertainty_coef = float(uncertainty_coef)
         self.min_batch_size = int(min_batch_size)
         self.regression_loss = regression_loss
-        self.critic_hidden_layers = tuple(int(h) for h in critic_hidden_layers)
+        self.critic_hidden_layers = check_positive_ints(
+            critic_hidden_layers, "critic_hidden_layers"
+        )
         critic_kwargs = {
             "n_critics": self.n_critics,
             "error_model": error_model,
@@ -180,7 +183,9 @@ class GGDPPO(_ppo.PPO):
             policy_kwargs=policy_kwargs,
             verbose=verbose,
             seed=seed,
-            device=device,
+            # stable-baselines3 falls back to the CPU without a word when CUDA is missing;
+            # uqkit refuses, as its estimators do
+            device=resolve_device(device),
             _init_setup_model=_init_setup_model,
         )
 

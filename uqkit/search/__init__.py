@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 
 from uqkit.exceptions import require
-from uqkit.search._catalog import load_network, load_trial
+from uqkit.search._catalog import DamagedTrialWarning, inspect_trial, load_network, load_trial
 from uqkit.search._evolution import AgingEvolution
 from uqkit.search._network import SearchNet, build_search_net
 from uqkit.search._space import DEFAULT_ACTIVATIONS, SearchSpace, Variable
@@ -30,6 +30,7 @@ _WITH_RAY = {
 __all__ = [
     "DEFAULT_ACTIVATIONS",
     "AgingEvolution",
+    "DamagedTrialWarning",
     "RegularizedEvolutionSearcher",
     "SearchNet",
     "SearchSpace",
@@ -37,6 +38,7 @@ __all__ = [
     "Variable",
     "build_search_net",
     "fit_network",
+    "inspect_trial",
     "load_network",
     "load_trial",
     "make_searcher",

@@ -114,7 +114,7 @@ def run_search(
     digest = fingerprint(data, setup.to_dict())
     folder = Experiment(storage_path, experiment, digest)
     folder.open(resume=resume, description={"space": setup.space, "task": setup.task})
-    previous, failed = folder.earlier_results()
+    previous, failed = folder.earlier_results(data, setup)  # retrains damaged trials
     remaining = n_trials - len(previous)
     if verbose:
         print(f"AutoDEUQ search in {folder.root}: {len(previous)} finished trial(s) found, "

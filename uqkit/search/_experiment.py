@@ -4,15 +4,23 @@ what earlier runs left (finished trials, failures).
 Each (re)start of a search is one Ray Tune experiment ``run-NNN`` in that folder. ``resume=True``
 collects the finished trials of every earlier run, counts them against ``n_trials``, tells them
 to the searcher (warm start) and runs a new Tune experiment for the rest. Without Ray.
+
+Damage is tolerated, never a traceback: a finished trial whose files cannot be read back is
+retrained in place (same configuration, same seed) before the search goes on, a trial whose
+record itself is lost is left unfinished (the search trains a new one in its place), an
+unreadable ``failures.json`` or ``problem.json`` is set aside; one
+:class:`~uqkit.search.DamagedTrialWarning` line says what was done.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from uqkit.exceptions import InvalidInputError
-from uqkit.search._catalog import finished_trials
+from uqkit.search._catalog import DamagedTrialWarning, finished_trials
+from uqkit.search._trial import TrialSetup, run_trial
 
 __all__ = ["Experiment"]
 
@@ -42,6 +50,7 @@ class Experiment:
         self.root = Path(storage_path).expanduser().resolve() / name
         self.fingerprint = fingerprint
         self.runs: list[Path] = []
+        self.notes: list[str] = []  # damage found and what was done, for one warning
 
     @property
     def next_run(self) -> str:
@@ -65,7 +74,14 @@ class Experiment:
                 "resume=True to continue it, or choose another storage_path / experiment name."
             )
         if resume and problem.exists():
-            if json.loads(problem.read_text()).get("fingerprint") != self.fingerprint:
+            try:
+                stored = json.loads(problem.read_text())["fingerprint"]
+            except (OSError, ValueError, TypeError, KeyError):
+                # every trial record carries the fingerprint too, so other problems' trials
+                # are still left out: the file is only rewritten
+                self.notes.append("problem.json was unreadable and is rewritten")
+                stored = self.fingerprint
+            if stored != self.fingerprint:
                 raise InvalidInputError(
                     f"resume=True but the search in {str(self.root)!r} was run on other data or "
                     "another space (fingerprint mismatch). Pass the same data, validation split, "
@@ -74,18 +90,76 @@ class Experiment:
         self.root.mkdir(parents=True, exist_ok=True)
         problem.write_text(json.dumps({"fingerprint": self.fingerprint, **description}, indent=1))
 
-    def earlier_results(self) -> tuple[list[dict], list[dict]]:
-        """``(finished trial records, failed trial records)`` of the earlier runs."""
+    def earlier_results(self, data: dict | None = None,
+                        setup: TrialSetup | None = None) -> tuple[list[dict], list[dict]]:
+        """``(finished trial records, failed trial records)`` of the earlier runs.
+
+        With ``data`` and ``setup`` (those of the search), damaged trials are first retrained
+        in this process (:func:`~uqkit.search.run_trial` into their own checkpoint folder, the
+        old ``trial.json`` kept as ``trial.json.damaged``); a trial whose configuration is lost
+        too is left unfinished, so it does not count against the budget. Anything found
+        damaged is reported in one :class:`DamagedTrialWarning`.
+        """
         failed: list[dict] = []
         for run in self.runs:
             log = run / "failures.json"
             if log.exists():
-                failed += json.loads(log.read_text())
+                try:
+                    entries = json.loads(log.read_text())
+                    if not isinstance(entries, list) or not all(
+                            isinstance(e, dict) and "trial_name" in e for e in entries):
+                        raise ValueError("not a list of trial records")
+                except (OSError, ValueError) as error:
+                    # failed trials left no checkpoint and do not count against the budget:
+                    # only their rows in the catalog are lost
+                    self.notes.append(f"{run.name}/failures.json is unreadable "
+                                      f"({type(error).__name__}) and is ignored")
+                    continue
+                failed += entries
+        if data is not None and setup is not None:
+            self._repair(data, setup)
+        if self.notes:
+            warnings.warn(f"Damaged AutoDEUQ storage {str(self.root)!r}: "
+                          + "; ".join(self.notes) + ".", DamagedTrialWarning, stacklevel=2)
+            self.notes = []
         return finished_trials(self.root, self.fingerprint), failed
 
+    def _repair(self, data: dict, setup: TrialSetup) -> None:
+        """Retrain every damaged finished trial of the earlier runs, in place."""
+        damaged: list[dict] = []
+        finished_trials(self.root, self.fingerprint, damaged)
+        for entry in damaged:
+            folder, record = entry["folder"], entry["record"]
+            where = f"{entry['run']}/{entry['trial_name']}"
+            reason = entry["reason"].splitlines()[0]
+            # set aside first: an interrupted retraining leaves the trial unfinished, not stale
+            (folder / "trial.json").replace(folder / "trial.json.damaged")
+            if record is None:
+                self.notes.append(f"{where}: {reason}, its configuration is lost, a new trial "
+                                  "takes its place")
+                continue
+            try:
+                run_trial(record["config"], data, setup, folder, name=record["trial_name"],
+                          fingerprint=self.fingerprint, attempt=int(record.get("attempts", 1)))
+            except Exception as error:  # reported below; the search trains a replacement
+                cause = (str(error).strip().splitlines() or [""])[0]  # one warning line
+                self.notes.append(f"{where}: {reason}, retraining failed "
+                                  f"({type(error).__name__}: {cause}), a new trial takes its place")
+                continue
+            self.notes.append(f"{where}: {reason}, retrained")
+
     def trials(self) -> list[dict]:
-        """Every finished trial of every run (this one included), oldest run first."""
-        return finished_trials(self.root, self.fingerprint)
+        """Every finished trial of every run (this one included), oldest run first; trials
+        whose files cannot be read back are left out, with one :class:`DamagedTrialWarning`."""
+        damaged: list[dict] = []
+        records = finished_trials(self.root, self.fingerprint, damaged)
+        if damaged:
+            names = ", ".join(f"{e['run']}/{e['trial_name']} ({e['reason'].splitlines()[0]})"
+                              for e in damaged)
+            warnings.warn(f"Damaged AutoDEUQ storage {str(self.root)!r}: {names}: left out of "
+                          "the catalog; fit again with resume=True to retrain them.",
+                          DamagedTrialWarning, stacklevel=2)
+        return records
 
     def record_failures(self, run: str, failed: list[dict]) -> None:
         """Write the failed (or stopped) trials of ``run`` to its ``failures.json``."""

@@ -9,9 +9,14 @@ from uqkit.training._backends import (
     resolve_backend,
 )
 from uqkit.training._early_stopping import EarlyStopping
-from uqkit.training._loop import TrainConfig, member_losses, train_stack
+from uqkit.training._loop import (
+    TrainConfig,
+    check_diverged,
+    member_losses,
+    train_stack,
+)
 from uqkit.training._member_data import MemberData
-from uqkit.training._network_estimator import NetworkEstimator
+from uqkit.training._network_estimator import NetworkEstimator, check_prediction
 from uqkit.training._ray_backend import RayBackend
 from uqkit.training._ray_connect import connect_ray
 from uqkit.training._ray_driver import RayFitResult, train_members_ray
@@ -32,6 +37,8 @@ __all__ = [
     "StackedEstimator",
     "TrainConfig",
     "VectorizedBackend",
+    "check_diverged",
+    "check_prediction",
     "connect_ray",
     "fit_members",
     "member_losses",

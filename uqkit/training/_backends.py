@@ -4,17 +4,21 @@ backend never decides a member: its seed does."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Protocol
 
+import joblib
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from uqkit.exceptions import InvalidInputError
 from uqkit.losses import MemberLoss
 from uqkit.nn import MemberStack, StackSpec, merge_members
+from uqkit.training._checkpoint import stored_entropy
 from uqkit.training._loop import TrainConfig, train_stack
 from uqkit.training._member_data import MemberData
 from uqkit.training._ray_backend import RayBackend
@@ -27,9 +31,15 @@ __all__ = [
     "VectorizedBackend",
     "fit_members",
     "resolve_backend",
+    "resume_entropy",
 ]
 
 BACKENDS = ("vectorized", "serial", "ray")
+
+logger = logging.getLogger("uqkit.training")
+
+# Parameters that do not change the members a fit trains: a re-run that changes them resumes.
+_NOT_IN_SEED_KEY = ("random_state", "verbose", "backend", "device", "predict_batch_size")
 
 
 class Backend(Protocol):
@@ -235,3 +245,61 @@ def fit_members(
     stack, history = runner.train(spec, loss_fn, data, list(seeds), config, device=device,
                                   verbose=verbose)
     return stack.eval(), history
+
+
+def resume_entropy(backend, estimator, fresh: int, inputs) -> int:
+    """The entropy of a fit: ``fresh``, or the one stored in ``checkpoint_dir`` for this fit.
+
+    With a :class:`~uqkit.training.RayBackend` that has a ``checkpoint_dir`` and a
+    ``random_state`` that is not an int (``None``, a ``RandomState`` or a ``Generator``), the
+    first fit stores the entropy it drew in ``checkpoint_dir`` (keyed by the estimator class,
+    its parameters other than ``random_state``, ``verbose``, ``backend``, ``device`` and
+    ``predict_batch_size``, and a digest of the data given to ``fit``); a later fit of the same
+    problem finds it, gets the same member seeds and validation split, and so trains only the
+    members that are not saved yet. Every other fit gets ``fresh``.
+
+    Parameters
+    ----------
+    backend : str or RayBackend
+        The estimator's ``backend`` value (checked by :func:`resolve_backend`).
+    estimator : UQEstimator
+        The estimator being fitted.
+    fresh : int
+        The entropy this fit drew from ``random_state``.
+    inputs : tuple
+        ``(X, y, X_val, y_val)`` as given to ``fit`` (already validated).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from uqkit.ensemble import DeepEnsembleRegressor
+    >>> X = np.zeros((4, 1))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     model = DeepEnsembleRegressor(backend=RayBackend(checkpoint_dir=folder))
+    ...     first = resume_entropy(model.backend, model, 5, (X, X[:, 0], None, None))
+    ...     again = resume_entropy(model.backend, model, 6, (X, X[:, 0], None, None))
+    >>> first, again, resume_entropy("serial", model, 7, (X, X[:, 0], None, None))
+    (5, 5, 7)
+    """
+    random_state = getattr(estimator, "random_state", None)
+    if isinstance(random_state, (Integral, np.integer)) and not isinstance(random_state, bool):
+        return fresh
+    runner = resolve_backend(backend)
+    if not isinstance(runner, RayBackend) or runner.checkpoint_dir is None:
+        return fresh
+    params = estimator.get_params(deep=False)
+    description = {
+        "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+        "params": {k: v for k, v in params.items() if k not in _NOT_IN_SEED_KEY},
+        "inputs": joblib.hash(inputs),
+    }
+    entropy, stored = stored_entropy(runner.checkpoint_dir, description, fresh)
+    if stored:
+        logger.info("random_state=%r: using entropy %d stored in %r by an earlier fit of this "
+                    "problem, so that saved members are reused.", random_state, entropy,
+                    runner.checkpoint_dir)
+    return entropy

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CHECKPOINT_VERSION", "MemberCheckpoints", "problem_fingerprint"]
+__all__ = ["CHECKPOINT_VERSION", "MemberCheckpoints", "problem_fingerprint", "stored_entropy"]
 
 CHECKPOINT_VERSION = 1
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -278,3 +278,86 @@ class MemberCheckpoints:
         ):
             return None
         return state, payload["history"], payload.get("record", {})
+
+
+# ------------------------------------------------------------------------- stored seeds
+def stored_entropy(root: str | Path, description: Mapping, fresh: int) -> tuple[int, bool]:
+    """The entropy stored in ``root`` for a fit described by ``description``, or ``fresh``.
+
+    ``random_state=None`` draws a new entropy on every fit, and with it new member seeds, so a
+    re-run of an interrupted fit would find none of the members it saved. With a
+    ``checkpoint_dir`` the first fit therefore stores its entropy in
+    ``root/random-state-<key>.json``, keyed by a digest of ``description`` (estimator class,
+    parameters other than ``random_state``, digest of the data); a later fit with the same key
+    uses it and resumes. The first writer wins (the file is linked into place, never
+    overwritten), so two fits started together agree.
+
+    Parameters
+    ----------
+    root : str or Path
+        The user's ``checkpoint_dir``.
+    description : mapping
+        What identifies the fit apart from its seed; described with the fingerprint rules.
+    fresh : int
+        The entropy this fit drew; stored when nothing is stored yet.
+
+    Returns
+    -------
+    entropy : int
+        The entropy to use.
+    stored : bool
+        True when it came from an earlier fit.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     first = stored_entropy(root, {"data": "abc"}, 11)
+    ...     again = stored_entropy(root, {"data": "abc"}, 12)
+    ...     other = stored_entropy(root, {"data": "xyz"}, 13)
+    >>> first, again, other
+    ((11, False), (11, True), (13, False))
+    """
+    text = json.dumps(_describe(dict(description)), sort_keys=True)
+    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    folder = Path(root)
+    path = folder / f"random-state-{key}.json"
+    existing = _read_entropy(path, key)
+    if existing is not None:
+        return existing, True
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps({"version": CHECKPOINT_VERSION, "key": key, "entropy": int(fresh)})
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(payload)
+        if path.exists():  # damaged (it was unreadable above): replace it
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic and never replaces: the first fit's entropy stays
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links
+                os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    existing = _read_entropy(path, key)
+    if existing is None:
+        return int(fresh), False
+    return existing, existing != int(fresh)
+
+
+def _read_entropy(path: Path, key: str) -> int | None:
+    """The entropy in a seed file, or None when it is missing, damaged or not for ``key``."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(payload, dict) or payload.get("key") != key:
+        return None
+    entropy = payload.get("entropy")
+    if isinstance(entropy, bool) or not isinstance(entropy, int):
+        return None
+    return entropy

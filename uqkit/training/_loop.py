@@ -20,7 +20,16 @@ from uqkit.losses import MemberLoss
 from uqkit.nn import MemberStack
 from uqkit.training._early_stopping import EarlyStopping
 
-__all__ = ["TrainConfig", "member_losses", "train_stack"]
+__all__ = ["TrainConfig", "check_diverged", "member_losses", "train_stack"]
+
+# The divergence rule (docs/reliability.md): at the end of training a member has diverged when
+# its parameters are not finite, or when its loss on the training data exceeds its loss at
+# initialisation by more than DIVERGENCE_MARGIN * max(1, |initial loss|). Training only lowers
+# the training loss; a member that ends well above where it started has been thrown out of its
+# basin by too large steps. The margin is additive because a Gaussian NLL grows only with the
+# log of a blown-up variance: lr=10 gives an ensemble 400x off in RMSE whose NLL went from ~1.4
+# to ~8, which a ratio rule ("1000x its start") would never flag.
+DIVERGENCE_MARGIN = 1.0
 
 
 @dataclass
@@ -114,6 +123,70 @@ def member_losses(
     return total / len(X)
 
 
+@torch.no_grad()
+def _finite_members(stack: MemberStack, k: int) -> torch.Tensor:
+    """``(k,)`` bool: whether every parameter of each member is finite."""
+    finite = torch.ones(k, dtype=torch.bool)
+    for parameter in stack.parameters():
+        if parameter.dim() >= 1 and parameter.shape[0] == k:
+            member_ok = torch.isfinite(parameter).reshape(k, -1).all(dim=1).cpu()
+        else:  # a parameter without member axis is shared: it spoils every member
+            member_ok = torch.isfinite(parameter).all().cpu().expand(k)
+        finite &= member_ok
+    return finite
+
+
+def check_diverged(start, end, finite=None, *, members, epochs, lr) -> None:
+    """Raise :class:`~uqkit.exceptions.DivergenceError` for the first member that diverged.
+
+    The rule: a member diverged when its parameters are not finite, its final loss is not
+    finite, or its final loss on the training data exceeds its loss at initialisation by more
+    than ``DIVERGENCE_MARGIN * max(1, |start|)``.
+
+    Parameters
+    ----------
+    start, end : sequence of float
+        Each member's training-data loss at initialisation and at the end of training.
+    finite : sequence of bool, optional
+        Whether each member's parameters are finite.
+    members : sequence of int or str
+        Global member indices, or names such as ``"The DCA network"`` (for the message).
+    epochs : sequence of int
+        Epoch whose state each member holds (for the message).
+    lr : float
+        The learning rate used (for the message).
+
+    Examples
+    --------
+    >>> check_diverged([1.4, 1.4], [0.3, 0.9], members=[0, 1], epochs=[5, 5], lr=1e-3)
+    >>> try:
+    ...     check_diverged([1.4], [7.9], members=[3], epochs=[20], lr=10.0)
+    ... except DivergenceError as err:
+    ...     print(str(err)[:59])
+    Member 3 diverged: its training loss is 7.9 after epoch 20,
+    """
+    finite = [True] * len(start) if finite is None else list(finite)
+    for i, (first, last) in enumerate(zip(start, end)):
+        who = members[i] if isinstance(members[i], str) else f"Member {members[i]}"
+        where = f"{who} diverged"
+        fix = f"Lower lr (now {lr:g}), e.g. by a factor of 10."
+        if not finite[i]:
+            raise DivergenceError(
+                f"{where}: its parameters are not finite after epoch {epochs[i]} (the last "
+                f"optimiser steps blew up). {fix}"
+            )
+        if not math.isfinite(last):
+            raise DivergenceError(
+                f"{where}: its training loss is not finite after epoch {epochs[i]}. {fix}"
+            )
+        if math.isfinite(first) and last - first > DIVERGENCE_MARGIN * max(1.0, abs(first)):
+            raise DivergenceError(
+                f"{where}: its training loss is {last:.3g} after epoch {epochs[i]}, against "
+                f"{first:.3g} at initialisation (training made it worse than its random "
+                f"start). {fix}"
+            )
+
+
 def train_stack(
     stack: MemberStack,
     loss_fn: MemberLoss,
@@ -158,7 +231,10 @@ def train_stack(
     Raises
     ------
     DivergenceError
-        If a member's loss becomes non-finite; the message names the member and the epoch.
+        If a member's loss becomes non-finite during training, or at the end of training its
+        parameters are not finite or its training loss is above its loss at initialisation by
+        more than ``DIVERGENCE_MARGIN * max(1, |initial loss|)``; the message names the member,
+        the epoch and what to change.
 
     Examples
     --------
@@ -188,6 +264,8 @@ def train_stack(
     n = len(X)
     batch_size = min(config.batch_size, n)
     n_batches = math.ceil(n / batch_size)
+    # the reference of the divergence rule: each member's loss at its random initialisation
+    start_loss = member_losses(stack, loss_fn, X, y)
     stack.train()
     for epoch in range(config.epochs):
         loss_fn.set_epoch(epoch, config.epochs)
@@ -234,6 +312,9 @@ def train_stack(
     else:
         stopper.restore(stack)
         epochs_trained, best_epoch = stopper.epochs_trained, stopper.best_epoch
+    check_diverged(start_loss.tolist(), member_losses(stack, loss_fn, X, y).tolist(),
+                   _finite_members(stack, k).tolist(), members=member_ids, epochs=best_epoch,
+                   lr=config.lr)
     return [
         {
             "member": member_ids[i],

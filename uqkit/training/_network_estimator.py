@@ -12,11 +12,11 @@ import torch
 from uqkit._data import Standardizer, resolve_device, resolve_dtype
 from uqkit._random import SPLIT_STREAM, derive_seed
 from uqkit.base import UQEstimator
-from uqkit.exceptions import InvalidInputError, ModelFileError
+from uqkit.exceptions import DivergenceError, InvalidInputError, ModelFileError
 from uqkit.training._member_data import MemberData
 from uqkit.training._ray_backend import RayBackend
 
-__all__ = ["NetworkEstimator"]
+__all__ = ["NetworkEstimator", "check_prediction"]
 
 
 class NetworkEstimator(UQEstimator):
@@ -106,6 +106,7 @@ class NetworkEstimator(UQEstimator):
         X_val_s = y_val_enc = None
         if X_val is not None:
             X_val_s, y_val_enc = scaler.transform(X_val), self._encode_targets(y_val, fit=False)
+            self._check_representable(X_val_s, "X_val")
         elif self.early_stopping:
             train_rows, val_rows = self._split(len(X))
             self.validation_indices_ = val_rows
@@ -122,6 +123,88 @@ class NetworkEstimator(UQEstimator):
         )
 
     def _scaled_features(self, X) -> np.ndarray:
-        """Validated features of ``predict``, scaled as in ``fit``."""
+        """Validated features of ``predict``, scaled as in ``fit`` (in float64).
+
+        Raises
+        ------
+        InvalidInputError
+            If a scaled feature would overflow the model's dtype (``X = 1e39`` in float32): the
+            message names the column and the training mean and spread.
+        """
         X = self._check_X(X, reset=False)
-        return (X - self.x_mean_) / self.x_scale_
+        Xs = (np.asarray(X, dtype=np.float64) - self.x_mean_) / self.x_scale_
+        self._check_representable(Xs, "X")
+        return Xs
+
+    def _check_outputs(self, raw: torch.Tensor) -> torch.Tensor:
+        """``raw`` ``(n_members, n_samples, ...)`` unchanged, or a DivergenceError if not finite.
+
+        A network whose weights are finite can still overflow on inputs far outside the
+        training range; either way no prediction is returned from non-finite outputs.
+        """
+        finite = torch.isfinite(raw)
+        if bool(finite.all()):
+            return raw
+        member, row = (int(i) for i in torch.nonzero(~finite)[0, :2])
+        raise DivergenceError(
+            f"{type(self).__name__} produced a non-finite output (member {member}, row {row}) "
+            "instead of a prediction: the network diverged during training or overflows on "
+            "this input. Refit with a lower lr, or pass inputs closer to the training range."
+        )
+
+    def _check_representable(self, Xs: np.ndarray, name: str) -> None:
+        """Refuse standardised features that the model's dtype cannot hold (they would be inf)."""
+        limit = torch.finfo(resolve_dtype(self.dtype)).max
+        too_large = ~(np.abs(Xs) <= limit)
+        if not too_large.any():
+            return
+        row, column = (int(i) for i in np.argwhere(too_large)[0])
+        value = Xs[row, column] * self.x_scale_[column] + self.x_mean_[column]
+        raise InvalidInputError(
+            f"{name}[{row}, {column}] = {value:.3g} is {abs(Xs[row, column]):.3g} training "
+            f"standard deviations from the training mean of column {column} (mean "
+            f"{self.x_mean_[column]:.3g}, std {self.x_scale_[column]:.3g}): it overflows "
+            f"{self.dtype} inside the network. Pass features on the scale they had at fit, or "
+            "fit with dtype='float64' on data that covers this range."
+        )
+
+
+def check_prediction(prediction, owner: str):
+    """Return ``prediction`` unchanged, or raise when it holds a value that is not an answer.
+
+    Every family's prediction builder ends with it: a mean, a variance or a probability that is
+    not finite, or a negative variance, is a :class:`~uqkit.exceptions.DivergenceError`, never a
+    NaN handed back.
+
+    Parameters
+    ----------
+    prediction : RegressionPrediction or ClassificationPrediction
+    owner : str
+        Name of the estimator (for the message).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> pred = SimpleNamespace(mean=np.array([0.0, np.inf]), total=np.ones(2))
+    >>> try:
+    ...     check_prediction(pred, "DeepEnsembleRegressor")
+    ... except DivergenceError as err:
+    ...     print(str(err)[:54])
+    DeepEnsembleRegressor predicted a mean of inf at (1,):
+    """
+    if hasattr(prediction, "probs"):
+        values = {"probability": np.asarray(prediction.probs)}
+    else:
+        values = {"mean": np.asarray(prediction.mean), "variance": np.asarray(prediction.total)}
+    for what, array in values.items():
+        bad = ~np.isfinite(array)
+        if what == "variance":
+            bad |= array < 0
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise DivergenceError(
+                f"{owner} predicted a {what} of {float(array[index]):g} at {index}: the model "
+                "diverged or the input is far outside the training range. Refit with a lower "
+                "lr, or pass inputs closer to the training range."
+            )
+    return prediction

@@ -37,7 +37,8 @@ class RayBackend:
         Attempts of a failed task after the first (a diverging member is never retried).
     checkpoint_dir : str, optional
         Folder where every finished member is written at once, so that a re-run of ``fit``
-        trains only the missing ones.
+        trains only the missing ones. With ``random_state=None`` the entropy of the first fit
+        is stored there too, so that the re-run draws the same member seeds.
     members_per_task : int, default 1
         Members trained together (stacked, vectorized) in one Ray task.
 

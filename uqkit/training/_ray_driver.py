@@ -17,7 +17,10 @@ whose worker process dies (crash, kill, out-of-memory, lost node), is resubmitte
 ``max_retries`` times. The driver knows the attempt number, so the progress bar drops the failed
 attempt's epochs, the final error lists the cause of every attempt, and a
 :class:`~uqkit.exceptions.DivergenceError` — a property of the member's seed and
-hyperparameters, not of the machine — is raised at once instead of being retried. Members that
+hyperparameters, not of the machine — is raised at once instead of being retried. Tasks that
+are abandoned (after a divergence, an exhausted member without ``checkpoint_dir``, or an
+interrupt) are cancelled with ``force=True``, which ends their worker processes: an interrupted
+worker is never handed to a later fit. Members that
 finished are kept: with ``checkpoint_dir`` each one is written to disk as soon as it arrives
 (:mod:`uqkit.training._checkpoint`), the remaining tasks are allowed to finish when one member
 runs out of retries, and a re-run of ``fit`` trains only the missing members.
@@ -279,8 +282,12 @@ class _TaskRun:
                                     refresh=False)
                     bar.update(self.n_resumed * config.epochs + done_epochs + running - bar.n)
         finally:
+            # force=True ends the worker process of a running task. Without it Ray raises
+            # KeyboardInterrupt inside the task, which can land in the middle of an import
+            # (torch imports torch._dynamo lazily when the optimiser is built): the worker then
+            # stays in Ray's pool with a half-imported torch and fails every later task it gets.
             for ref in self.pending:
-                ray.cancel(ref)
+                ray.cancel(ref, force=True)
             if self.queue is not None:
                 self.queue.shutdown(force=True)
             bar.close()
@@ -332,7 +339,9 @@ class _TaskRun:
         members, seeds, retries = self.groups[g], self.seeds, self.backend.max_retries
         if self.store is not None and finished:
             kept = (f" Members {finished} finished and are saved in "
-                    f"{str(self.store.directory)!r}: a re-run of fit trains only the missing ones.")
+                    f"{str(self.store.directory)!r}: a re-run of fit with the same data and "
+                    "parameters trains only the missing ones (random_state=None reuses the seed "
+                    "stored there).")
         elif finished:
             kept = " Set RayBackend(checkpoint_dir=...) to keep finished members across fits."
         else:

@@ -15,7 +15,15 @@ import torch
 from uqkit.exceptions import InvalidInputError
 from uqkit.training._loop import TrainConfig, train_stack
 
-__all__ = ["FAULT_KINDS", "TaskProgress", "check_faults", "fault_for", "train_task"]
+__all__ = [
+    "BROKEN_WORKER_EXIT",
+    "FAULT_KINDS",
+    "TaskProgress",
+    "check_faults",
+    "fault_for",
+    "retire_if_broken",
+    "train_task",
+]
 
 FAULT_KINDS = ("raise", "kill")
 _REPORT_EVERY_S = 0.2
@@ -90,6 +98,31 @@ class TaskProgress:
         pass
 
 
+# ------------------------------------------------------------------------- the worker
+BROKEN_WORKER_EXIT = 70  # the exit status of a worker that retires itself (EX_SOFTWARE)
+
+
+def retire_if_broken() -> None:
+    """End this worker process if torch can no longer build an optimiser in it.
+
+    A task interrupted in the middle of an import (a ``KeyboardInterrupt`` from a non-forced
+    ``ray.cancel``, by uqkit before it forced its cancels or by other code on a shared cluster)
+    leaves a half-imported ``torch._dynamo`` in the process, and Ray keeps the process for later
+    tasks: each of them would fail with ``partially initialized module 'torch._dynamo'``. Building
+    an Adam optimiser is what every task does first and what imports ``torch._dynamo``; if that
+    fails here, the process exits, Ray replaces it, and the driver retries the task in a fresh
+    worker ("its worker process died"). In a sound worker the check costs microseconds.
+
+    Examples
+    --------
+    >>> retire_if_broken()  # a sound process carries on
+    """
+    try:
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    except (ImportError, AttributeError):
+        os._exit(BROKEN_WORKER_EXIT)
+
+
 # ------------------------------------------------------------------------- the task
 def _describe_device(device: torch.device) -> str:
     if device.type != "cuda":
@@ -104,6 +137,7 @@ def train_task(spec, loss_fn, arrays, seeds, member_ids, config: TrainConfig, *,
 
     Runs with ``torch.set_num_threads(threads)``, on CUDA when the task holds a GPU and sees one.
     """
+    retire_if_broken()
     torch.set_num_threads(threads)
     device = torch.device("cuda" if use_gpu and torch.cuda.is_available() else "cpu")
 

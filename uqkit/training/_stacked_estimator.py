@@ -13,7 +13,7 @@ import torch
 from uqkit.base import check_fitted
 from uqkit.losses import MemberLoss
 from uqkit.nn import MemberStack, StackSpec
-from uqkit.training._backends import fit_members
+from uqkit.training._backends import fit_members, resume_entropy
 from uqkit.training._loop import TrainConfig
 from uqkit.training._network_estimator import NetworkEstimator
 
@@ -108,7 +108,11 @@ class StackedEstimator(NetworkEstimator):
         -------
         self
         """
-        data = self._prepare_data(X, y, X_val, y_val)
+        self._fit_inputs = (X, y, X_val, y_val)  # for _resolve_random_state, this fit only
+        try:
+            data = self._prepare_data(X, y, X_val, y_val)
+        finally:
+            del self._fit_inputs
         self.stack_, self.history_ = fit_members(
             self._spec(),
             self._loss(),
@@ -120,6 +124,16 @@ class StackedEstimator(NetworkEstimator):
             verbose=self.verbose,
         )
         return self
+
+    def _resolve_random_state(self) -> int:
+        """This fit's entropy; with ``random_state=None`` and a ``checkpoint_dir``, the one an
+        earlier fit of the same problem stored there, so a re-run resumes
+        (``resume_entropy`` in ``uqkit.training._backends``)."""
+        fresh = super()._resolve_random_state()
+        inputs = getattr(self, "_fit_inputs", None)
+        if inputs is not None:
+            self.random_state_ = resume_entropy(self._backend(), self, fresh, inputs)
+        return self.random_state_
 
     # -- prediction -----------------------------------------------------------------------------
     def _build_module(self, name: str) -> MemberStack:
@@ -145,4 +159,4 @@ class StackedEstimator(NetworkEstimator):
                 outputs.append(stack(xb.expand(stack.n_members, -1, -1)).double().cpu())
         finally:
             stack.train(was_training)
-        return torch.cat(outputs, dim=1)
+        return self._check_outputs(torch.cat(outputs, dim=1))

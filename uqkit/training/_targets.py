@@ -13,6 +13,28 @@ from uqkit.exceptions import InvalidInputError
 __all__ = ["ClassificationTargets", "RegressionTargets"]
 
 
+# Predictions are computed in standardised units (float32 by default: outputs up to ~3e38, and
+# an evidential epistemic variance up to 3e38 / (1e-6 * 1e-6) = 3e50) and brought back as
+# ``mean * scale + shift`` and ``variance * scale**2`` in float64. Within these bounds neither
+# overflows (3e50 * 1e100**2 < 1.8e308) nor underflows (a variance floor of 1e-6 times
+# 1e-150**2 stays a normal float64).
+TARGET_SCALE_RANGE = (1e-150, 1e100)
+
+
+def _check_target_scale(scale: np.ndarray) -> None:
+    """Refuse target columns whose spread would overflow or underflow the back-transform."""
+    low, high = TARGET_SCALE_RANGE
+    for column, value in enumerate(np.asarray(scale, dtype=np.float64)):
+        if not low <= value <= high:
+            raise InvalidInputError(
+                f"y column {column} has a standard deviation of {value:.3g}; uqkit supports "
+                f"targets whose spread is between {low:g} and {high:g}, because predictive "
+                "variances in the units of y (spread squared) would otherwise overflow or "
+                f"underflow float64. Rescale y before fit (e.g. divide it by {value:.0e}) and "
+                "scale the predictions back."
+            )
+
+
 class RegressionTargets:
     """Targets standardised per column on the training data; 1-D or multi-output.
 
@@ -39,6 +61,7 @@ class RegressionTargets:
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         if fit:
             scaler = Standardizer.fit(y2)
+            _check_target_scale(scaler.scale)
             self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
             self.n_outputs_ = y2.shape[1]
             self.single_output_ = np.ndim(y) == 1
