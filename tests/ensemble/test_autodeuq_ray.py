@@ -8,7 +8,6 @@ selection, retries, resume, save/load), not accuracy.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -24,27 +23,6 @@ from uqkit.training import RayBackend
 pytestmark = pytest.mark.ray
 
 SPACE = {"max_layers": 2, "units": [16, 32], "epochs": 3, "patience": 2, "batch_size": [32, 64]}
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():  # someone else's Ray: use it, leave it running
-        yield ray
-        return
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        for attempt in range(2):  # Ray gives its node 30 s to start: once more if busy
-            try:
-                ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                         log_to_driver=False)
-                break
-            except Exception:
-                ray.shutdown()
-                if attempt:
-                    raise
-    yield ray
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

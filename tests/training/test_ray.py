@@ -57,25 +57,6 @@ def reference():
     return stack.state_dict(), history
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():  # someone else's Ray: use it, leave it running
-        yield ray
-        return
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
-        except Exception:  # Ray gives its node 30 s to start: once more on a busy machine
-            ray.shutdown()
-            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def _assert_same_members(stack, reference_state, atol=1e-6):
     state = stack.state_dict()
     assert state.keys() == reference_state.keys()

@@ -8,7 +8,6 @@ poisoning happened when a cancel reached a worker still importing torch.
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
 import pytest
@@ -39,25 +38,6 @@ def _problem():
     y = torch.sin(X[:, :1]) + 0.1 * torch.as_tensor(rng.normal(size=(40, 1)))
     spec = StackSpec(in_features=3, out_features=2, hidden_layers=(8,), dtype="float64")
     return spec, GaussianMemberLoss(), MemberData(X, y), TrainConfig(epochs=3, batch_size=16)
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():
-        yield ray
-        return
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
-        except Exception:  # Ray gives its node 30 s to start: once more on a busy machine
-            ray.shutdown()
-            ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 # ------------------------------------------------------------------ no poisoned workers
