@@ -267,7 +267,7 @@ def resume_entropy(backend, estimator, fresh: int, inputs) -> int:
     fresh : int
         The entropy this fit drew from ``random_state``.
     inputs : tuple
-        ``(X, y, X_val, y_val)`` as given to ``fit`` (already validated).
+        ``(X, y, X_val, y_val)`` of ``fit``, as validated.
 
     Returns
     -------

@@ -82,6 +82,11 @@ class NetworkEstimator(UQEstimator):
         order = np.random.default_rng(derive_seed(self.random_state_, SPLIT_STREAM)).permutation(n)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
+    def _fit_entropy(self, inputs: tuple) -> int:
+        """Fix this fit's entropy in ``random_state_``; ``inputs`` is the validated
+        ``(X, y, X_val, y_val)``, for subclasses whose entropy may depend on the problem."""
+        return self._resolve_random_state()
+
     def _prepare_data(self, X, y, X_val=None, y_val=None) -> MemberData:
         """Validate, scale and encode the data of ``fit``; hold out the early-stopping rows.
 
@@ -95,7 +100,7 @@ class NetworkEstimator(UQEstimator):
         self._check_architecture(X.shape[1])
         y_encoded = self._encode_targets(y)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=self._regression)
-        self._resolve_random_state()
+        self._fit_entropy((X, y, X_val, y_val))
         self.device_ = resolve_device(self.device)
         dtype = resolve_dtype(self.dtype)
 

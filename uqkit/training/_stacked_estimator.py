@@ -108,11 +108,7 @@ class StackedEstimator(NetworkEstimator):
         -------
         self
         """
-        self._fit_inputs = (X, y, X_val, y_val)  # for _resolve_random_state, this fit only
-        try:
-            data = self._prepare_data(X, y, X_val, y_val)
-        finally:
-            del self._fit_inputs
+        data = self._prepare_data(X, y, X_val, y_val)
         self.stack_, self.history_ = fit_members(
             self._spec(),
             self._loss(),
@@ -125,14 +121,12 @@ class StackedEstimator(NetworkEstimator):
         )
         return self
 
-    def _resolve_random_state(self) -> int:
+    def _fit_entropy(self, inputs: tuple) -> int:
         """This fit's entropy; with ``random_state=None`` and a ``checkpoint_dir``, the one an
         earlier fit of the same problem stored there, so a re-run resumes
         (``resume_entropy`` in ``uqkit.training._backends``)."""
-        fresh = super()._resolve_random_state()
-        inputs = getattr(self, "_fit_inputs", None)
-        if inputs is not None:
-            self.random_state_ = resume_entropy(self._backend(), self, fresh, inputs)
+        fresh = self._resolve_random_state()
+        self.random_state_ = resume_entropy(self._backend(), self, fresh, inputs)
         return self.random_state_
 
     # -- prediction -----------------------------------------------------------------------------
