@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 
 FAST = {"epochs": 15, "verbose": 0, "random_state": 0}
+# trials of the finished search that the search-storage tests damage (tests/search/conftest.py)
+SEARCH_TRIALS = 3
 
 
 def sine_data(n: int = 200, seed: int = 0, noise: float = 0.1):

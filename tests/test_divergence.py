@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from uqkit.bayes import BayesianMLPClassifier, BayesianMLPRegressor, GPClassifier, GPRegressor
 from uqkit.dca import DCAClassifier, DCARegressor
 from uqkit.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
 from uqkit.evidential import EvidentialClassifier, EvidentialRegressor
@@ -66,6 +67,28 @@ def _spoil(model, family: str) -> None:
     module = model.dca_ if family.startswith("dca") else model.stack_
     with torch.no_grad():
         next(module.parameters()).fill_(float("nan"))
+
+
+BAYES = {
+    "gp": (GPRegressor, {"epochs": 5}, "model_"),
+    "gp-classifier": (GPClassifier, {"epochs": 5, "n_inducing": 8}, "model_"),
+    "bnn": (BayesianMLPRegressor, {"hidden_layers": (8,), "epochs": 2}, "posterior_"),
+    "bnn-classifier": (BayesianMLPClassifier, {"hidden_layers": (8,), "epochs": 2}, "posterior_"),
+}
+
+
+@pytest.mark.parametrize("family", list(BAYES))
+def test_a_bayesian_prediction_from_non_finite_parameters_is_a_divergence(family):
+    """GPs and Bayesian MLPs check their parameters before predicting (and their latent
+    moments / posterior draws before a prediction type is built from them): a DivergenceError,
+    never GPyTorch's NanError, Pyro's ValueError or the constructor's InvalidInputError."""
+    cls, params, attribute = BAYES[family]
+    X, y = _data("classifier" in family)
+    model = cls(random_state=0, device="cpu", **params).fit(X[:60], y[:60])
+    with torch.no_grad():
+        next(getattr(model, attribute).parameters()).fill_(float("nan"))
+    with pytest.raises(DivergenceError, match=f"{cls.__name__} has non-finite parameters"):
+        model.predict_uncertainty(X[:5])
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 import uqkit
 from tests.helpers import sine_data
 from uqkit._io import digest
+from uqkit.bayes import BayesianMLPRegressor, GPRegressor
 from uqkit.ensemble import DeepEnsembleRegressor
 from uqkit.exceptions import InvalidInputError, ModelFileError
 
@@ -171,3 +172,45 @@ def test_foreign_files_are_named_for_what_they_are(tmp_path):
     (tmp_path / "model.pkl").write_bytes(pickle.dumps({"a": 1}, protocol=4))
     with pytest.raises(ModelFileError, match=r"Python pickle.*never loads pickle"):
         uqkit.load(tmp_path / "model.pkl")
+
+
+@pytest.mark.parametrize(
+    "make, inflate",
+    [
+        (lambda: BayesianMLPRegressor(hidden_layers=(4,), epochs=2, n_samples=4, random_state=0),
+         {"hidden_layers": [4000, 4000]}),
+        (lambda: GPRegressor(method="svgp", n_inducing=8, epochs=2, random_state=0),
+         {"n_inducing_": 10**9}),
+    ],
+    ids=["bnn-widths", "svgp-inducing"],
+)
+def test_families_that_cannot_build_on_meta_check_their_declared_size_first(
+    make, inflate, tmp_path, monkeypatch
+):
+    """Pyro and GPyTorch modules compute on values while they are built, so they cannot be
+    shape-checked on ``meta``; a lower bound on their declared size is checked instead, before
+    anything of that size is allocated."""
+    X, y = sine_data(n=40)
+    model = make().fit(X, y)
+    path = model.save(tmp_path / "model")
+
+    def edit(header):
+        for key, value in inflate.items():
+            if key in header["params"]:
+                header["params"][key] = value
+            else:  # a fitted attribute, stored as {"kind": "json", "value": ...}
+                header["state"][key]["value"] = value
+
+    _rewrite(path, tmp_path / "big.safetensors", edit)
+    built = []
+    original = type(model)._build_module
+
+    def spy(self, name):
+        if str(torch.empty(0).device) != "meta":
+            built.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(type(model), "_build_module", spy)
+    with pytest.raises(ModelFileError, match="declare a module .* but the file stores"):
+        uqkit.load(tmp_path / "big.safetensors")
+    assert built == []

@@ -12,6 +12,7 @@ registry :func:`uqkit.utils.all_estimators` and the common tests.
 from __future__ import annotations
 
 import inspect
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -302,8 +303,10 @@ class UQEstimator(BaseEstimator):
                 shell = self._build_module(name)
             expected = shell.state_dict()
         except Exception:
-            # a family that cannot build on meta (it computes on data while building) is still
-            # checked by the strict load_state_dict after the real build
+            # a family that cannot build on meta (Pyro and GPyTorch compute on values while
+            # building) declares a lower bound on its size instead; the strict load_state_dict
+            # after the real build checks the rest
+            self._check_declared_size(name, stored)
             return
         finally:
             if real is not None:
@@ -324,6 +327,24 @@ class UQEstimator(BaseEstimator):
                 f"The saved parameters of {type(self).__name__} do not match its stored tensors "
                 f"in module {name!r} ({len(wrong)} tensors differ; first {describe}). The file "
                 "was edited or damaged: use the original file or refit and save again."
+            )
+
+    def _declared_elements(self, name: str, stored: dict[str, torch.Tensor]) -> int | None:
+        """A lower bound on the number of tensor elements module ``name`` holds, computed from
+        the configuration alone (``stored`` only says which parts exist); None when unknown.
+        Overridden by the families that cannot be built on the ``meta`` device."""
+        return None
+
+    def _check_declared_size(self, name: str, stored: dict[str, torch.Tensor]) -> None:
+        """Refuse a configuration that declares more elements than the file stores, before the
+        module is built (a 3 KB file must not allocate a gigabyte to find out it is wrong)."""
+        declared = self._declared_elements(name, stored)
+        held = sum(int(tensor.numel()) for tensor in stored.values())
+        if declared is not None and declared > held:
+            raise ModelFileError(
+                f"The saved parameters of {type(self).__name__} declare a module {name!r} of at "
+                f"least {declared:,} numbers, but the file stores {held:,}. The file was edited "
+                "or damaged: use the original file or refit and save again."
             )
 
 
@@ -409,11 +430,40 @@ def load(path: str | Path, device: str | None = None) -> UQEstimator:
                 "device='cpu', 'cuda' (with a GPU) or None for the saved device."
             ) from err
     try:
-        return cls._from_saved(header, tensors, device=device)
+        estimator = cls._from_saved(header, tensors, device=device)
     except ModelFileError:
         raise
     except Exception as err:
         raise ModelFileError(f"Could not rebuild {class_path} from {str(path)!r}: {err}") from err
+    _check_loaded_model_predicts(estimator, path)
+    return estimator
+
+
+def _check_loaded_model_predicts(estimator: UQEstimator, path) -> None:
+    """Predict one row of zeros with a freshly loaded tabular model, so that a file which
+    rebuilds but cannot predict (a fitted attribute dropped by an edit that recomputed the
+    checksum) is refused here, as a ModelFileError, not at the user's first prediction."""
+    n_features = getattr(estimator, "n_features_in_", None)
+    if not isinstance(n_features, int | np.integer) or not hasattr(
+        estimator, "predict_uncertainty"
+    ):
+        return
+    X = np.zeros((1, int(n_features)))
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        import pandas as pd
+
+        X = pd.DataFrame(X, columns=list(names))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a row of zeros may be far from the data
+            estimator.predict_uncertainty(X)
+    except Exception as err:
+        raise ModelFileError(
+            f"{str(path)!r} rebuilds a {type(estimator).__name__}, but it cannot predict "
+            f"({type(err).__name__}: {err}). The file was edited or damaged: use the original "
+            "file or refit and save again."
+        ) from err
 
 
 # ---------------------------------------------------------------------------- mixins

@@ -58,10 +58,21 @@ def test_regression_constructors_validate(make, match):
 
 def test_rounding_level_negative_variance_is_read_as_zero():
     # a GP's k** - k*'K^-1 k* can come out a few ulps below zero: that is not user error
-    pred = RegressionPrediction.normal([0.0, 1.0], [2.0, -1e-12])
+    pred = RegressionPrediction.normal([0.0, 1.0], [2.0, -1e-12], [0.5, 0.5])
     assert pred.aleatoric.tolist() == [2.0, 0.0]
     good = np.array([1.0, 2.0])
     assert RegressionPrediction.normal([0.0, 1.0], good).aleatoric is good  # good input is kept
+
+
+@pytest.mark.parametrize("make", [
+    lambda: RegressionPrediction.normal([0.0, 1.0], [1.0, 0.0]),
+    lambda: RegressionPrediction.normal([0.0], [1e308], [1e308]),
+    lambda: RegressionPrediction.mixture([[0.0], [1.0]], [[1.0], [0.0]]),
+], ids=["zero-total", "overflowing-total", "zero-member-variance"])
+def test_a_gaussian_without_a_positive_finite_variance_is_refused(make):
+    # a point mass gave NaN NLL, CRPS and CDF; an overflowing total gave inf intervals
+    with pytest.raises(InvalidInputError, match="needs a positive, finite variance"):
+        make()
 
 
 @pytest.mark.parametrize("make, match", [

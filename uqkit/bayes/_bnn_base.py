@@ -25,6 +25,7 @@ modules, so two estimators never share them.
 
 from __future__ import annotations
 
+import itertools
 import math
 from numbers import Integral, Real
 
@@ -43,6 +44,7 @@ from uqkit.bayes._bnn_model import ACTIVATIONS, BayesianMLP, Posterior
 from uqkit.bayes._context import eval_mode, isolated
 from uqkit.bayes._history import single_model_history
 from uqkit.exceptions import DivergenceError
+from uqkit.training import check_finite_outputs, check_finite_parameters, check_representable
 
 __all__ = ["SHARED_ATTRIBUTES_DOC", "SHARED_PARAMETERS_DOC", "BayesianMLPBase", "check_hidden"]
 
@@ -85,6 +87,13 @@ class BayesianMLPBase(UQEstimator):
         if name != "posterior_":
             return super()._build_module(name)
         return self._new_posterior(0)
+
+    def _declared_elements(self, name: str, stored: dict[str, torch.Tensor]) -> int | None:
+        if name != "posterior_":
+            return None
+        # the guide stores at least one location per weight and bias of the declared network
+        widths = [self.n_features_in_, *check_hidden(self.hidden_layers), self.n_outputs_]
+        return sum((a + 1) * b for a, b in itertools.pairwise(widths))
 
     def _new_posterior(self, seed: int) -> Posterior:
         """Model and guide with initialised guide parameters (a prior draw seeded by ``seed``)."""
@@ -146,11 +155,10 @@ class BayesianMLPBase(UQEstimator):
     # -- prediction ---------------------------------------------------------------------------
     def _sample_sites(self, X: np.ndarray, sites: tuple[str, ...]) -> dict[str, torch.Tensor]:
         """``n_samples`` posterior draws of the deterministic ``sites`` at ``X`` (Predictive)."""
-        Xt = torch.as_tensor(
-            Standardizer(self.x_mean_, self.x_scale_).transform(X),
-            dtype=torch.float32,
-            device=self.device_,
-        )
+        Xs = Standardizer(self.x_mean_, self.x_scale_).transform(X)
+        check_representable(Xs, self.x_mean_, self.x_scale_, "float32", "X")
+        Xt = torch.as_tensor(Xs, dtype=torch.float32, device=self.device_)
+        check_finite_parameters(self.posterior_, type(self).__name__)
         model, guide = self.posterior_.model, self.posterior_.guide
         with (
             eval_mode(self.posterior_),
@@ -162,10 +170,13 @@ class BayesianMLPBase(UQEstimator):
             )
             samples = predictive(Xt)
         # (n_samples, n, k): drop the singleton plate dimension Predictive may add
-        return {
+        draws = {
             k: v.detach().cpu().double().reshape(self.n_samples, *v.shape[-2:])
             for k, v in samples.items()
         }
+        for values in draws.values():  # (draw, row, ...): a diverged posterior is no answer
+            check_finite_outputs(values, type(self).__name__)
+        return draws
 
     def _prepare_fit(self, X, y, regression: bool):
         self._check_params()

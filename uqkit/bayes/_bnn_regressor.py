@@ -17,6 +17,7 @@ from uqkit._data import Standardizer
 from uqkit.base import UQRegressorMixin, check_fitted
 from uqkit.bayes._bnn_base import SHARED_ATTRIBUTES_DOC, SHARED_PARAMETERS_DOC, BayesianMLPBase
 from uqkit.prediction import RegressionPrediction
+from uqkit.training import check_target_scale
 
 __all__ = ["BayesianMLPRegressor"]
 
@@ -117,6 +118,7 @@ class BayesianMLPRegressor(UQRegressorMixin, BayesianMLPBase):
         Y = y[:, None] if y.ndim == 1 else y
         self.n_outputs_ = Y.shape[1]
         scaler = Standardizer.fit(Y)
+        check_target_scale(scaler.scale)
         self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
         Yt = torch.as_tensor(scaler.transform(Y), dtype=torch.float32, device=self.device_)
         self._svi(Xt, Yt)

@@ -6,6 +6,7 @@ The training loops live in :mod:`uqkit.bayes._gp_training`, the models in
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from contextlib import ExitStack
 from numbers import Integral
@@ -18,6 +19,7 @@ from uqkit._data import Standardizer, resolve_device, resolve_dtype
 from uqkit.base import UQEstimator
 from uqkit.bayes._context import eval_mode
 from uqkit.exceptions import InvalidInputError
+from uqkit.training import check_finite_outputs, check_finite_parameters, check_representable
 
 __all__ = ["GPBase", "check_sizes", "gp_settings"]
 
@@ -86,18 +88,37 @@ class GPBase(UQEstimator):
         The model is put in eval mode for the call and every submodule gets its own mode back.
         """
         model = self.model_
+        check_finite_parameters(model, type(self).__name__)
         means, variances = [], []
-        Xt = self._tensor(self._x_scaler().transform(X))
+        Xs = self._x_scaler().transform(X)
+        check_representable(Xs, self.x_mean_, self.x_scale_, self.dtype, "X")
+        Xt = self._tensor(Xs)
         with eval_mode(model), torch.no_grad(), gp_settings(), warnings.catch_warnings():
             # predicting at the training inputs is legitimate; GPyTorch warns about it
             warnings.simplefilter("ignore", gpytorch.utils.warnings.GPInputWarning)
+            # k** - k*'K^-1 k* a few ulps below zero where the data pin f down (a constant y):
+            # clamped to 0 below, the noise keeps the predictive variance positive
+            warnings.simplefilter("ignore", gpytorch.utils.warnings.NumericalWarning)
             for rows in Xt.split(_PREDICT_BATCH):
                 latent = model(rows)
                 means.append(latent.mean)
                 variances.append(latent.variance)
         # rows are the last axis, except for the (n, C) output of a multitask SVGP
         dim = 0 if means[0].dim() == 2 and not self._latent_rows_last() else -1
-        return torch.cat(means, dim=dim), torch.cat(variances, dim=dim).clamp_min(0.0)
+        mean, variance = torch.cat(means, dim=dim), torch.cat(variances, dim=dim)
+        name = type(self).__name__
+        check_finite_outputs(mean[None], name), check_finite_outputs(variance[None], name)
+        return mean, variance.clamp_min(0.0)
+
+    def _declared_elements(self, name: str, stored: dict[str, torch.Tensor]) -> int | None:
+        if name != "model_":
+            return None
+        # inducing points (n_inducing_ x n_features_in_, SVGP only) and the deep kernel's weights
+        widths = [self.n_features_in_, *(check_sizes(self.deep_kernel, "deep_kernel") or [])]
+        count = sum(a * b for a, b in itertools.pairwise(widths))
+        if any(key.endswith("inducing_points") for key in stored):  # a sparse GP
+            count += int(self.n_inducing_) * int(self.n_features_in_)
+        return count
 
     def _latent_rows_last(self) -> bool:
         return True

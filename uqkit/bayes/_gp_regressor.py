@@ -39,6 +39,7 @@ from uqkit.bayes._gp_training import optimal_q, train_exact, train_svgp
 from uqkit.bayes._history import single_model_history
 from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import RegressionPrediction
+from uqkit.training import check_target_scale
 
 __all__ = ["GPRegressor"]
 
@@ -220,6 +221,7 @@ class GPRegressor(UQRegressorMixin, GPBase):
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=True)
         x_scaler = Standardizer.fit(X)
         y_scaler = Standardizer.fit(y[:, None])
+        check_target_scale(y_scaler.scale)
         self.x_mean_, self.x_scale_ = x_scaler.mean, x_scaler.scale
         self.y_mean_, self.y_scale_ = float(y_scaler.mean[0]), float(y_scaler.scale[0])
         Xs = x_scaler.transform(X)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from uqkit.exceptions import InvalidInputError
@@ -10,10 +12,44 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def as_float_array(values) -> np.ndarray:
-    """``values`` (numpy, list or torch tensor) as a float64 numpy array."""
+    """``values`` (numpy, list or torch tensor) as a float64 numpy array.
+
+    Raises
+    ------
+    InvalidInputError
+        For complex numbers, ragged lists and values that are not numbers (``None``, text).
+    """
     if hasattr(values, "detach"):  # a torch tensor
         values = values.detach().cpu().numpy()
-    return np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values)
+        if array.dtype.kind == "c":
+            raise TypeError("complex numbers have no order, so no intervals or CDF")
+        return np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(
+            f"Expected an array of real numbers; got {type(values).__name__} that cannot be "
+            f"read as one ({err}). Pass a numeric numpy array, list or tensor."
+        ) from None
+
+
+def saturating(method):
+    """Run a distribution's ``method`` with float overflow, underflow and ``log(0)`` taken as
+    their limits.
+
+    Far in a tail the exact values leave the float64 range: a density underflows to 0 (its log
+    to -inf), a standardised residual squared to inf, so an NLL is +inf and a CDF exactly 0 or
+    1. Those are the correctly rounded answers, not errors, and numpy's RuntimeWarnings about
+    them would only be noise. Invalid operations (NaN) are not silenced: the fuzz tests
+    (``tests/adversarial``) check that none reaches the user.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 def align_targets(y, shape: tuple[int, ...]) -> np.ndarray:

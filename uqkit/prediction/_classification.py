@@ -64,13 +64,19 @@ class ClassificationPrediction:
     classes: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
-        probs = np.asarray(self.probs)
+        # lists and tensors are stored as float arrays: every method reads .shape
+        for name in ("probs", "member_probs", "concentration"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, as_float_array(getattr(self, name)))
+        probs = self.probs
         if probs.ndim != 2:
-            raise ValueError(f"probs must have shape (n, C); got {probs.shape}.")
+            raise InvalidInputError(f"probs must have shape (n, C); got {probs.shape}.")
         if self.classes is None:
             object.__setattr__(self, "classes", np.arange(probs.shape[1]))
         if len(self.classes) != probs.shape[1]:
-            raise ValueError(f"{len(self.classes)} classes but probs has {probs.shape[1]} columns.")
+            raise InvalidInputError(
+                f"{len(self.classes)} classes but probs has {probs.shape[1]} columns."
+            )
         # probabilities off the simplex would give entropies and intervals that mean nothing
         owner = "ClassificationPrediction"
         check_probabilities(probs, "probs", owner)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from uqkit.prediction._arrays import saturating
 from uqkit.prediction._quadrature import quantile_crps
 
 
@@ -28,16 +29,20 @@ class GeneralizedGaussian:
     scale: np.ndarray
     shape: np.ndarray
 
+    @saturating
     def cdf(self, y: np.ndarray) -> np.ndarray:
         return stats.gennorm.cdf(y, self.shape, self.loc, self.scale)
 
+    @saturating
     def log_prob(self, y: np.ndarray) -> np.ndarray:
         return stats.gennorm.logpdf(y, self.shape, self.loc, self.scale)
 
+    @saturating
     def quantile(self, levels: np.ndarray) -> np.ndarray:
         levels = np.asarray(levels, dtype=np.float64).reshape((-1,) + (1,) * np.ndim(self.loc))
         return stats.gennorm.ppf(levels, self.shape, self.loc, self.scale)
 
+    @saturating
     def crps(self, y: np.ndarray) -> np.ndarray:
         """Quantile quadrature (no closed form is used)."""
         return quantile_crps(y, self.quantile)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from uqkit.prediction._arrays import check_weights
+from uqkit.prediction._arrays import check_weights, saturating
 from uqkit.prediction._normal import Normal, crps_term
 
 # The bisection bracket holds every component's 1e-12 tail, so it always contains the root;
@@ -77,6 +77,7 @@ class GaussianMixture:
     def _components(self):
         return (Normal(m, v) for m, v in zip(self.means, self.variances))
 
+    @saturating
     def cdf(self, y: np.ndarray) -> np.ndarray:
         """Mixture CDF; ``y`` may carry extra leading axes (evaluation grids)."""
         out = np.zeros(np.broadcast_shapes(np.shape(y), self.means.shape[1:]))
@@ -84,6 +85,7 @@ class GaussianMixture:
             out += w * component.cdf(y)
         return out
 
+    @saturating
     def log_prob(self, y: np.ndarray) -> np.ndarray:
         """Log-density by log-sum-exp over the components."""
         with np.errstate(divide="ignore"):
@@ -91,6 +93,7 @@ class GaussianMixture:
         terms = np.stack([c.log_prob(y) for c in self._components()])
         return special.logsumexp(log_w.reshape((-1,) + (1,) * (terms.ndim - 1)) + terms, axis=0)
 
+    @saturating
     def quantile(self, levels: np.ndarray) -> np.ndarray:
         """Quantiles at the 1-D ``levels``, shape ``(len(levels), *shape)``, by bisection."""
         levels = np.asarray(levels, dtype=np.float64).reshape(-1)
@@ -114,6 +117,7 @@ class GaussianMixture:
             out.append(0.5 * (lower + upper))
         return np.concatenate(out)
 
+    @saturating
     def crps(self, y: np.ndarray) -> np.ndarray:
         """Closed form :math:`\\mathbb E|X - y| - \\tfrac12\\mathbb E|X - X'|` (Grimit, 2006)."""
         w = self.weights.reshape((-1,) + (1,) * (self.means.ndim - 1))

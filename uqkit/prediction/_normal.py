@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from uqkit.prediction._arrays import saturating
+
 LOG_2PI = float(np.log(2.0 * np.pi))
 _SQRT_PI = float(np.sqrt(np.pi))
 
@@ -38,25 +40,32 @@ class Normal:
     mean: np.ndarray
     var: np.ndarray
 
+    @saturating
     def cdf(self, y: np.ndarray) -> np.ndarray:
         # special.ndtr is the standard normal CDF without scipy.stats' per-call overhead
         return special.ndtr((y - self.mean) / np.sqrt(self.var))
 
+    @saturating
     def log_prob(self, y: np.ndarray) -> np.ndarray:
         """:math:`-\\tfrac12 \\log(2\\pi\\sigma^2) - \\tfrac{(y-\\mu)^2}{2\\sigma^2}`."""
-        # in place: this is the hot path of every Gaussian NLL (10^6 samples in the benchmarks)
+        # in place: this is the hot path of every Gaussian NLL (10^6 samples in the benchmarks).
+        # The residual is divided by the standard deviation before squaring, so that (y - mu)^2
+        # cannot overflow where the standardised residual does not (mu = 1e300, sigma = 1e150);
+        # an NLL beyond the float64 range (sigma^2 = 1e-320, y - mu = 1) is +inf, as rounding says.
         out = np.subtract(y, self.mean, dtype=np.float64)
+        out /= np.sqrt(self.var)
         np.square(out, out=out)
-        out /= self.var
         out += np.log(self.var)
         out += LOG_2PI
         out *= -0.5
         return out
 
+    @saturating
     def quantile(self, levels: np.ndarray) -> np.ndarray:
         z = special.ndtri(levels).reshape((-1,) + (1,) * np.ndim(self.mean))
         return z * np.sqrt(self.var) + self.mean
 
+    @saturating
     def crps(self, y: np.ndarray) -> np.ndarray:
         """Closed form (Gneiting & Raftery, JASA 2007)."""
         return crps_term(y - self.mean, self.var) - np.sqrt(self.var) / _SQRT_PI

@@ -122,6 +122,7 @@ class RegressionPrediction:
                 raise InvalidInputError(
                     f"{name} has shape {np.shape(value)} but mean has shape {expected}."
                 )
+        self._check_spread("RegressionPrediction")
         missing = [n for n in _REQUIRED.get(self.distribution, ()) if getattr(self, n) is None]
         if missing:
             needs = ", ".join(_REQUIRED[self.distribution])
@@ -154,6 +155,13 @@ class RegressionPrediction:
         for name in ("df", "scale", "shape"):
             if getattr(self, name) is not None:
                 check_positive(getattr(self, name), name, owner)
+        if self.distribution == "student_t" and np.any(np.asarray(self.df) <= 1):
+            # for df <= 1 the Student-t has no mean (the prediction's ``mean``) and an infinite
+            # CRPS; scipy's quantiles are also wrong for df below ~0.01
+            raise InvalidInputError(
+                f"{owner}: a Student-t predictive needs df > 1 (its mean must exist); got "
+                f"df = {float(np.min(self.df)):g}. Evidential models give df = 2 alpha > 2."
+            )
         if self.member_means is not None:
             check_finite(self.member_means, "member_means", owner)
         if self.weights is not None and self.member_means is not None:
@@ -161,6 +169,35 @@ class RegressionPrediction:
             weights = check_weights(self.weights, k, owner)
             if not np.allclose(weights, self.weights, rtol=1e-9, atol=0.0):
                 object.__setattr__(self, "weights", weights)
+
+    def _check_spread(self, owner: str) -> None:
+        """Refuse a total variance that overflows float64 (any family), and a Gaussian (or
+        mixture component) of zero variance.
+
+        A zero variance is a point mass: its NLL is infinite and its CDF a step, so every
+        density-based metric would come out NaN. A total that overflows float64 is no variance.
+        """
+        with np.errstate(over="ignore"):
+            total = np.add(self.aleatoric, self.epistemic)
+        if not np.all(np.isfinite(total)):  # every family reports the total variance
+            spread, name = total, "aleatoric + epistemic"
+        elif self.distribution == "normal":
+            spread, name = total, "aleatoric + epistemic"
+        elif self.distribution == "mixture" and self.member_vars is not None:
+            spread, name = np.asarray(self.member_vars), "member_vars"
+        else:
+            return
+        bad = ~(spread > 0) | ~np.isfinite(spread)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = float(spread[index])
+            what = "overflows float64" if np.isinf(value) else f"is {value:g}"
+            raise InvalidInputError(
+                f"{owner}: the variance {name} {what} at {index}. A Gaussian needs a positive, "
+                "finite variance: a zero variance is a point mass, whose NLL and CDF are "
+                "undefined. Pass positive variances (rescale y if they overflow); a model "
+                "without uncertainty gets intervals from uqkit.calibration.ConformalRegressor."
+            )
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -466,7 +503,7 @@ class RegressionPrediction:
         """
         q_arr = np.asarray(q, dtype=np.float64)
         if np.any((q_arr <= 0) | (q_arr >= 1)):
-            raise ValueError(f"quantile levels must lie in (0, 1); got {q}.")
+            raise InvalidInputError(f"quantile levels must lie in (0, 1); got {q}.")
         values = self._law().quantile(q_arr.reshape(-1))
         return values[0] if q_arr.ndim == 0 else values
 
@@ -527,6 +564,11 @@ class RegressionPrediction:
         return (
             f"RegressionPrediction(distribution={self.distribution!r}{base}, "
             f"shape={np.shape(self.mean)}, n_members={self.n_members}, "
-            f"mean_aleatoric={np.mean(self.aleatoric):.4g}, "
-            f"mean_epistemic={np.mean(self.epistemic):.4g})"
+            f"mean_aleatoric={_mean_or_none(self.aleatoric)}, "
+            f"mean_epistemic={_mean_or_none(self.epistemic)})"
         )
+
+
+def _mean_or_none(values: np.ndarray) -> str:
+    """The mean for ``repr``, or "none" for an empty prediction (no NaN in a repr)."""
+    return f"{np.mean(values):.4g}" if np.size(values) else "none"

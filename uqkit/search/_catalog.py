@@ -48,6 +48,7 @@ METRIC = "val_nll"  # what trials report and searchers minimise
 
 # what a readable record holds, and the validation predictions of each task
 _RECORD_KEYS = ("config", "architecture", METRIC, "trial_name", "fingerprint")
+_TRIAL_FILES = ("weights.safetensors", "predictions.safetensors")
 _PREDICTION_KEYS = ({"val_mean", "val_var"}, {"val_probs"})
 # what reading a damaged file raises: safetensors' own error is no ValueError
 _READ_ERRORS = (OSError, ValueError, SafetensorError)
@@ -84,7 +85,14 @@ def write_checkpoint(folder: Path, record: dict, net: SearchNet,
               str(folder / "weights.safetensors"))
     save_file({k: v.contiguous() for k, v in predictions.items()},
               str(folder / "predictions.safetensors"))
+    # the record carries the files' checksums: a byte changed in a weight is a damaged trial
+    # (retrained on resume), not a network that silently predicts something else
+    record["sha256"] = {name: _file_digest(folder / name) for name in _TRIAL_FILES}
     (folder / "trial.json").write_text(json.dumps(record))  # last: marks completion
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def inspect_trial(folder: Path) -> tuple[dict | None, str | None]:
@@ -121,9 +129,16 @@ def inspect_trial(folder: Path) -> tuple[dict | None, str | None]:
         return None, f"trial.json is unreadable ({type(error).__name__})"
     if not isinstance(record, dict) or any(key not in record for key in _RECORD_KEYS):
         return None, "trial.json is not a trial record"
-    for name in ("weights.safetensors", "predictions.safetensors"):
-        if not (folder / name).exists():
+    for name in _TRIAL_FILES:
+        if not (folder / name).is_file():
             return record, f"{name} is missing"
+    checksums = record.get("sha256")  # absent in records written before uqkit stored them
+    if checksums is not None:
+        for name in _TRIAL_FILES:
+            if not isinstance(checksums, dict) or checksums.get(name) != _file_digest(
+                folder / name
+            ):
+                return record, f"{name} does not match its checksum (changed since it was written)"
     try:
         with safe_open(str(folder / "weights.safetensors"), "pt") as weights:
             if not list(weights.keys()):

@@ -88,6 +88,11 @@ class Experiment:
                     "space and random_state, or use a new storage_path."
                 )
         self.root.mkdir(parents=True, exist_ok=True)
+        if problem.exists() and not problem.is_file():
+            raise InvalidInputError(
+                f"{str(problem)!r} is a folder, where uqkit keeps the search's problem file. It "
+                "is not uqkit's: move it elsewhere, or use another storage_path."
+            )
         problem.write_text(json.dumps({"fingerprint": self.fingerprint, **description}, indent=1))
 
     def earlier_results(self, data: dict | None = None,

@@ -16,12 +16,18 @@ from uqkit.training._loop import (
     train_stack,
 )
 from uqkit.training._member_data import MemberData
-from uqkit.training._network_estimator import NetworkEstimator, check_prediction
+from uqkit.training._network_estimator import (
+    NetworkEstimator,
+    check_finite_outputs,
+    check_finite_parameters,
+    check_prediction,
+    check_representable,
+)
 from uqkit.training._ray_backend import RayBackend
 from uqkit.training._ray_connect import connect_ray
 from uqkit.training._ray_driver import RayFitResult, train_members_ray
 from uqkit.training._stacked_estimator import StackedEstimator
-from uqkit.training._targets import ClassificationTargets, RegressionTargets
+from uqkit.training._targets import ClassificationTargets, RegressionTargets, check_target_scale
 
 __all__ = [
     "BACKENDS",
@@ -38,7 +44,11 @@ __all__ = [
     "TrainConfig",
     "VectorizedBackend",
     "check_diverged",
+    "check_finite_outputs",
+    "check_finite_parameters",
     "check_prediction",
+    "check_representable",
+    "check_target_scale",
     "connect_ray",
     "fit_members",
     "member_losses",

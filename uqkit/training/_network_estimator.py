@@ -16,7 +16,13 @@ from uqkit.exceptions import DivergenceError, InvalidInputError, ModelFileError
 from uqkit.training._member_data import MemberData
 from uqkit.training._ray_backend import RayBackend
 
-__all__ = ["NetworkEstimator", "check_prediction"]
+__all__ = [
+    "NetworkEstimator",
+    "check_finite_outputs",
+    "check_finite_parameters",
+    "check_prediction",
+    "check_representable",
+]
 
 
 class NetworkEstimator(UQEstimator):
@@ -142,36 +148,76 @@ class NetworkEstimator(UQEstimator):
         return Xs
 
     def _check_outputs(self, raw: torch.Tensor) -> torch.Tensor:
-        """``raw`` ``(n_members, n_samples, ...)`` unchanged, or a DivergenceError if not finite.
-
-        A network whose weights are finite can still overflow on inputs far outside the
-        training range; either way no prediction is returned from non-finite outputs.
-        """
-        finite = torch.isfinite(raw)
-        if bool(finite.all()):
-            return raw
-        member, row = (int(i) for i in torch.nonzero(~finite)[0, :2])
-        raise DivergenceError(
-            f"{type(self).__name__} produced a non-finite output (member {member}, row {row}) "
-            "instead of a prediction: the network diverged during training or overflows on "
-            "this input. Refit with a lower lr, or pass inputs closer to the training range."
-        )
+        """``raw`` ``(n_members, n_samples, ...)`` unchanged, or a DivergenceError if not finite."""
+        return check_finite_outputs(raw, type(self).__name__)
 
     def _check_representable(self, Xs: np.ndarray, name: str) -> None:
         """Refuse standardised features that the model's dtype cannot hold (they would be inf)."""
-        limit = torch.finfo(resolve_dtype(self.dtype)).max
-        too_large = ~(np.abs(Xs) <= limit)
-        if not too_large.any():
-            return
-        row, column = (int(i) for i in np.argwhere(too_large)[0])
-        value = Xs[row, column] * self.x_scale_[column] + self.x_mean_[column]
-        raise InvalidInputError(
-            f"{name}[{row}, {column}] = {value:.3g} is {abs(Xs[row, column]):.3g} training "
-            f"standard deviations from the training mean of column {column} (mean "
-            f"{self.x_mean_[column]:.3g}, std {self.x_scale_[column]:.3g}): it overflows "
-            f"{self.dtype} inside the network. Pass features on the scale they had at fit, or "
-            "fit with dtype='float64' on data that covers this range."
-        )
+        check_representable(Xs, self.x_mean_, self.x_scale_, self.dtype, name)
+
+
+def check_finite_outputs(raw: torch.Tensor, owner: str) -> torch.Tensor:
+    """``raw`` ``(n_members, n_samples, ...)`` unchanged, or a DivergenceError if not finite.
+
+    A network whose weights are finite can still overflow on inputs far outside the training
+    range; either way no prediction is returned from non-finite outputs. The families whose
+    raw outputs are posterior draws (the Bayesian MLPs) or latent moments (the GPs) check them
+    here too, before a prediction type is built from them.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_finite_outputs(torch.tensor([[0.0], [float("nan")]]), "GPRegressor")
+    ... except DivergenceError as err:
+    ...     print(str(err)[:58])
+    GPRegressor produced a non-finite output (member 1, row 0)
+    """
+    finite = torch.isfinite(raw)
+    if bool(finite.all()):
+        return raw
+    position = [int(i) for i in torch.nonzero(~finite)[0]]
+    member, row = [*position, 0][:2]
+    raise DivergenceError(
+        f"{owner} produced a non-finite output (member {member}, row {row}) instead of a "
+        "prediction: the model diverged during training or overflows on this input. Refit "
+        "with a lower lr, or pass inputs closer to the training range."
+    )
+
+
+def check_finite_parameters(module: torch.nn.Module, owner: str) -> None:
+    """Refuse to predict from a module whose parameters are not finite (a DivergenceError).
+
+    The GPs and Bayesian MLPs call it before predicting: GPyTorch's Cholesky and Pyro's
+    distributions would otherwise fail on NaN parameters with their own tracebacks.
+    """
+    for name, parameter in module.named_parameters():
+        if not bool(torch.isfinite(parameter).all()):
+            raise DivergenceError(
+                f"{owner} has non-finite parameters ({name!r}) and cannot predict: the model "
+                "diverged during training or the file was damaged. Refit with a lower lr."
+            )
+
+
+def check_representable(
+    Xs: np.ndarray, mean: np.ndarray, scale: np.ndarray, dtype: str, name: str
+) -> None:
+    """Refuse standardised features ``Xs`` that ``dtype`` cannot hold (they would be inf).
+
+    ``mean`` and ``scale`` are the training standardisation (for the message, in user units).
+    """
+    limit = torch.finfo(resolve_dtype(dtype)).max
+    too_large = ~(np.abs(Xs) <= limit)
+    if not too_large.any():
+        return
+    row, column = (int(i) for i in np.argwhere(too_large)[0])
+    value = Xs[row, column] * scale[column] + mean[column]
+    raise InvalidInputError(
+        f"{name}[{row}, {column}] = {value:.3g} is {abs(Xs[row, column]):.3g} training "
+        f"standard deviations from the training mean of column {column} (mean "
+        f"{mean[column]:.3g}, std {scale[column]:.3g}): it overflows {dtype} inside the "
+        "model. Pass features on the scale they had at fit, or fit with dtype='float64' on "
+        "data that covers this range."
+    )
 
 
 def check_prediction(prediction, owner: str):

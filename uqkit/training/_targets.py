@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from uqkit._data import Standardizer
 from uqkit.exceptions import InvalidInputError
 
-__all__ = ["ClassificationTargets", "RegressionTargets"]
+__all__ = ["ClassificationTargets", "RegressionTargets", "check_target_scale"]
 
 
 # Predictions are computed in standardised units (float32 by default: outputs up to ~3e38, and
@@ -21,7 +21,7 @@ __all__ = ["ClassificationTargets", "RegressionTargets"]
 TARGET_SCALE_RANGE = (1e-150, 1e100)
 
 
-def _check_target_scale(scale: np.ndarray) -> None:
+def check_target_scale(scale: np.ndarray) -> None:
     """Refuse target columns whose spread would overflow or underflow the back-transform."""
     low, high = TARGET_SCALE_RANGE
     for column, value in enumerate(np.asarray(scale, dtype=np.float64)):
@@ -61,7 +61,7 @@ class RegressionTargets:
         y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         if fit:
             scaler = Standardizer.fit(y2)
-            _check_target_scale(scaler.scale)
+            check_target_scale(scaler.scale)
             self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
             self.n_outputs_ = y2.shape[1]
             self.single_output_ = np.ndim(y) == 1
