@@ -106,6 +106,16 @@ def test_an_affine_target_transform_is_mapped_back_exactly(data, transformer):
                                rtol=1e-10)
 
 
+def test_scikit_learn_own_ttr_cannot_forward_return_std(data):
+    """Why predict_uncertainty handles TransformedTargetRegressor itself: scikit-learn 1.9 passes
+    return_std to the regressor, then inverse-transforms the (mean, std) tuple and fails. If this
+    test starts failing, scikit-learn learned it: update docs/sklearn.md."""
+    X, y = data
+    ttr = TransformedTargetRegressor(LinearGaussianRegressor(), transformer=StandardScaler())
+    with pytest.raises(AttributeError, match="tuple"):
+        ttr.fit(X, y).predict(X, return_std=True)
+
+
 def test_a_multi_output_target_transform_scales_each_column():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 3))
