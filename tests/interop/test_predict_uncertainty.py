@@ -17,7 +17,13 @@ from sklearn.preprocessing import MinMaxScaler, QuantileTransformer, StandardSca
 import uqkit
 from tests.calibration.dummies import LinearGaussianRegressor, blobs, heteroscedastic
 from tests.helpers import QUICK
-from uqkit.calibration import IsotonicCalibration, TemperatureScaling, VarianceScaling
+from uqkit.calibration import (
+    ConformalClassifier,
+    ConformalRegressor,
+    IsotonicCalibration,
+    TemperatureScaling,
+    VarianceScaling,
+)
 from uqkit.ensemble import DeepEnsembleRegressor
 from uqkit.exceptions import InvalidInputError, NotFittedError
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
@@ -39,8 +45,9 @@ def _assert_same_prediction(got: RegressionPrediction, expected: RegressionPredi
 
 # ------------------------------------------------------------------ Pipeline and searches
 def test_deep_ensemble_in_a_pipeline_equals_the_inner_model_on_transformed_X(data):
-    X, y = data
-    pipe = make_pipeline(StandardScaler(), DeepEnsembleRegressor(**QUICK["DeepEnsembleRegressor"]))
+    X, y = data[0][:120], data[1][:120]
+    settings = {**QUICK["DeepEnsembleRegressor"], "epochs": 5, "hidden_layers": (8,)}
+    pipe = make_pipeline(StandardScaler(), DeepEnsembleRegressor(**settings))
     pipe.fit(X, y)
     scaler, inner = pipe[0], pipe[-1]
     Xt = scaler.transform(X)
@@ -253,3 +260,22 @@ def test_temperature_scaling_wraps_a_foreign_classifier():
         scaled.predict_proba(X),
         reference.calibrate(uqkit.predict_uncertainty(clf, X)).probs, rtol=1e-12,
     )
+
+
+def test_conformal_wrappers_take_a_search_and_a_foreign_classifier(data):
+    X, y = data
+    X_cal, y_cal = heteroscedastic(300, 1)
+    X_cal, y_cal = X_cal * np.array([100.0, 0.01]) + 5.0, 40.0 * y_cal - 3.0
+    search = GridSearchCV(make_pipeline(StandardScaler(), LinearGaussianRegressor()),
+                          {"lineargaussianregressor__std_factor": [0.5, 1.0]}, cv=2).fit(X, y)
+    wrapped = ConformalRegressor(search).fit(X_cal, y_cal)
+    reference = ConformalRegressor().fit_prediction(uqkit.predict_uncertainty(search, X_cal), y_cal)
+    assert wrapped.conformal_quantile(0.1) == reference.conformal_quantile(0.1)
+    lower, upper = wrapped.predict_interval(X, 0.1)
+    expected = reference.interval(uqkit.predict_uncertainty(search, X), 0.1)
+    np.testing.assert_allclose(lower, expected[0], rtol=1e-12)
+    np.testing.assert_allclose(upper, expected[1], rtol=1e-12)
+    Xc, yc = blobs(200, 0)
+    clf = LogisticRegression().fit(Xc, yc)
+    sets = ConformalClassifier(clf).fit(*blobs(200, 1))
+    np.testing.assert_array_equal(sets.predict_proba(Xc), clf.predict_proba(Xc))
