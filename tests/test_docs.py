@@ -43,6 +43,7 @@ PACKAGES = {
     "uqkit.training": "api/training.md",
     "uqkit.nn": "api/nn.md",
     "uqkit.losses": "api/losses.md",
+    "uqkit.interop": "api/interop.md",
     "uqkit.calibration": "api/calibration.md",
     "uqkit.search": "api/search.md",
     "uqkit.dca": "api/dca.md",

@@ -49,6 +49,7 @@ LAYERS: list[set[str]] = [
     {"nn", "losses"},
     {"training"},
     {"ensemble", "search", "dca", "evidential", "bayes", "rl", "embeddings"},
+    {"interop"},
     {"calibration"},
     {"report"},
     {"cli"},
@@ -65,8 +66,8 @@ LAZY_ALLOWED = ("", "cli", "utils")
 # Third-party packages heavy or optional enough that a module needing them is imported lazily.
 HEAVY = {"ray", "transformers", "peft", "stable_baselines3", "gymnasium", "pyro", "gpytorch"}
 ESTIMATOR_PACKAGES = (
-    "ensemble", "search", "dca", "evidential", "bayes", "rl", "embeddings", "calibration",
-    "report", "training",
+    "ensemble", "search", "dca", "evidential", "bayes", "rl", "embeddings", "interop",
+    "calibration", "report", "training",
 )
 
 

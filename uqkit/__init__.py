@@ -41,6 +41,7 @@ _LAZY = {
     "bayesianize_lora": "uqkit.bayes",
     "GloVeV": "uqkit.embeddings",
     "RayBackend": "uqkit.training",
+    "predict_uncertainty": "uqkit.interop",
 }
 
 __all__ = [

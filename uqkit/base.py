@@ -11,6 +11,8 @@ registry :func:`uqkit.utils.all_estimators` and the common tests.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import warnings
 from pathlib import Path
@@ -34,7 +36,7 @@ from uqkit._io import (
 from uqkit._random import resolve_entropy
 from uqkit.exceptions import InvalidInputError, ModelFileError, NotFittedError
 from uqkit.metrics import classification_metrics, regression_metrics
-from uqkit.prediction import ClassificationPrediction, RegressionPrediction, check_miscoverage
+from uqkit.prediction import ClassificationPrediction, RegressionPrediction, check_miscoverages
 
 __all__ = [
     "UQClassifierMixin",
@@ -467,6 +469,34 @@ def _check_loaded_model_predicts(estimator: UQEstimator, path) -> None:
 
 
 # ---------------------------------------------------------------------------- mixins
+def _keep_row_labels(cls) -> None:
+    """Make ``cls.predict_uncertainty`` (when ``cls`` defines one) give its prediction the index
+    of a pandas ``X``, so that ``to_frame()`` keeps the user's row labels.
+
+    Done once here, when the class is created, instead of in every family's prediction path;
+    the wrapper only reads ``X`` and returns a new prediction, so it is thread-safe.
+    """
+    method = cls.__dict__.get("predict_uncertainty")
+    if method is None or getattr(method, "_keeps_row_labels", False):
+        return
+
+    @functools.wraps(method)
+    def predict_uncertainty(self, X, *args, **kwargs):
+        pred = method(self, X, *args, **kwargs)
+        index = getattr(X, "index", None) if type(X).__module__.startswith("pandas") else None
+        if (
+            index is not None
+            and isinstance(pred, RegressionPrediction | ClassificationPrediction)
+            and pred.index is None
+            and len(index) == len(pred)
+        ):
+            pred = dataclasses.replace(pred, index=index)
+        return pred
+
+    predict_uncertainty._keeps_row_labels = True
+    cls.predict_uncertainty = predict_uncertainty
+
+
 class UQRegressorMixin(RegressorMixin):
     """``predict``, ``predict_interval`` and ``evaluate`` from ``predict_uncertainty``.
 
@@ -488,24 +518,55 @@ class UQRegressorMixin(RegressorMixin):
     >>> lower, upper = model.predict_interval(np.zeros((1, 1)), alpha=0.1)
     >>> np.round(upper - lower, 3)  # 2 * 1.645 * sqrt(1.25)
     array([3.678])
+    >>> mean, std = model.predict(np.zeros((1, 1)), return_std=True)  # scikit-learn's convention
+    >>> mean, std.round(3)
+    (array([1.5]), array([1.118]))
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _keep_row_labels(cls)
 
     def predict_uncertainty(self, X) -> RegressionPrediction:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def predict(self, X) -> np.ndarray:
-        """Predictive mean, in the units of the training targets."""
-        return self.predict_uncertainty(X).mean
+    def predict(self, X, return_std: bool = False):
+        """Predictive mean, in the units of the training targets; with ``return_std`` also the
+        total predictive standard deviation.
+
+        ``return_std`` is scikit-learn's convention (``GaussianProcessRegressor``,
+        ``BayesianRidge``), which ``Pipeline.predict(X, return_std=True)`` forwards to its last
+        step; it is the one place uqkit returns a tuple from a flag (docs/design-decisions.md).
+        :meth:`predict_uncertainty` gives the whole prediction instead.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+        return_std : bool, default False
+
+        Returns
+        -------
+        mean : ndarray of shape (n,) or (n, d)
+        std : ndarray, same shape as ``mean``
+            Only with ``return_std=True``: ``sqrt(aleatoric + epistemic)``.
+        """
+        pred = self.predict_uncertainty(X)
+        if return_std:
+            return pred.mean, pred.std()
+        return pred.mean
 
     def predict_interval(
-        self, X, alpha: float = 0.1, *, coverage: float | None = None
+        self, X, alpha=0.1, *, coverage=None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Central ``1 - alpha`` interval of the predictive distribution: ``(lower, upper)``.
+        """Central ``1 - alpha`` interval(s) of the predictive distribution: ``(lower, upper)``.
 
         ``alpha`` is the miscoverage, in (0, 0.5] (0.1 gives a 90% interval); intervals of
-        coverage below 50% are asked for with ``coverage`` in (0, 1) instead.
+        coverage below 50% are asked for with ``coverage`` in (0, 1) instead. A sequence of
+        levels (``alpha=[0.2, 0.1]`` or ``coverage=[0.8, 0.9]``) gives ``lower`` and ``upper``
+        of shape ``(n, k)`` (``(n, d, k)`` for multi-output), one column per level in the order
+        given; see :meth:`uqkit.RegressionPrediction.interval`.
         """
-        check_miscoverage(alpha, coverage)  # refuse a misread level before predicting
+        check_miscoverages(alpha, coverage)  # refuse a misread level before predicting
         return self.predict_uncertainty(X).interval(alpha, coverage=coverage)
 
     def evaluate(self, X, y) -> dict[str, float]:
@@ -538,6 +599,10 @@ class UQClassifierMixin(ClassifierMixin):
     >>> model.predict(np.zeros((2, 1)))
     array(['b', 'b'], dtype='<U1')
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _keep_row_labels(cls)
 
     def predict_uncertainty(self, X) -> ClassificationPrediction:  # pragma: no cover - abstract
         raise NotImplementedError

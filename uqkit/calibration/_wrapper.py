@@ -1,10 +1,16 @@
-"""What every recalibrator shares: it wraps a fitted uqkit model and is fitted on held-out data.
+"""What every recalibrator shares: it wraps a fitted model and is fitted on held-out data.
 
 A recalibrator is itself a uqkit estimator: ``fit(X_cal, y_cal)`` runs the wrapped model on the
 held-out rows and fits the calibration map; ``predict_uncertainty(X)`` returns the calibrated
 prediction. ``fit_prediction(pred, y)`` and ``calibrate(pred)`` do the same from predictions
 alone (no model needed). Saving stores the wrapped model inside the same file (the base
 class nests estimator parameters).
+
+The wrapped model may be any model :func:`uqkit.predict_uncertainty` reads: a uqkit estimator,
+a ``Pipeline`` or search around one, a ``TransformedTargetRegressor`` with an affine target
+transform, or a scikit-learn model with ``return_std`` / ``predict_proba``. Subclasses reach it
+through ``_fitted_model()``, whose ``predict_uncertainty`` goes through that function, so each
+of them accepts all of these without code of its own.
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ from sklearn.utils._param_validation import HasMethods
 from uqkit._data import to_numpy
 from uqkit.base import UQEstimator, check_fitted
 from uqkit.exceptions import InvalidInputError, NotFittedError
+from uqkit.interop import predict_uncertainty
 
 
 class Recalibrator(UQEstimator):
     """Base of the recalibration wrappers (private; subclasses implement ``_fit``/``calibrate``)."""
 
     _parameter_constraints: ClassVar[dict] = {
-        "estimator": [HasMethods(["predict_uncertainty"]), None]
+        # any fitted model predict_uncertainty reads (refused there, with the reason, if it
+        # gives no uncertainty)
+        "estimator": [HasMethods(["predict_uncertainty"]), HasMethods(["predict"]), None]
     }
 
     # -- the wrapped model --------------------------------------------------------
@@ -42,7 +51,9 @@ class Recalibrator(UQEstimator):
                 f"the wrapped {type(self.estimator).__name__} is not fitted. Fit it on the "
                 "training data first, then fit the calibrator on data the model has not seen."
             ) from err
-        return self.estimator
+        if isinstance(self.estimator, UQEstimator):
+            return self.estimator
+        return _ModelView(self.estimator)
 
     def _copy_model_attributes(self, model) -> None:
         for name in ("n_features_in_", "feature_names_in_"):
@@ -89,6 +100,20 @@ class Recalibrator(UQEstimator):
 
     def calibrate(self, pred):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class _ModelView:
+    """A wrapped scikit-learn model seen with a ``predict_uncertainty`` of
+    :func:`uqkit.predict_uncertainty`; every other attribute is the model's own."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict_uncertainty(self, X):
+        return predict_uncertainty(self.model, X)
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
 
 
 def _check_calibration_size(y, name: str) -> None:

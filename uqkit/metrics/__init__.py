@@ -9,7 +9,8 @@ too, for the recalibrators and reports that accept the same inputs.
 One module per concept: regression scoring rules (NLL, CRPS, pinball), regression calibration
 (PIT, coverage, calibration curves, QCE), variance calibration (ENCE, UCE), sharpness,
 classification scoring rules (NLL, Brier), classification calibration (ECE, MCE), uncertainty as
-a detector (misclassification, OOD, selective risk), and the summaries of all of them.
+a detector (misclassification, OOD, selective risk), the summaries of all of them, and
+scikit-learn scorers of them (``nll_scorer``, ...: greater is better, the negated loss).
 
 Examples
 --------
@@ -38,6 +39,7 @@ from uqkit.metrics._detection import (
     risk_coverage_curve,
     uncertainty_score,
 )
+from uqkit.metrics._interval_score import interval_score
 from uqkit.metrics._levels import DEFAULT_LEVELS, DEFAULT_QUANTILES, level_tag
 from uqkit.metrics._regression_calibration import (
     CoverageResult,
@@ -48,6 +50,14 @@ from uqkit.metrics._regression_calibration import (
     quantile_calibration_error,
 )
 from uqkit.metrics._regression_scores import crps, pinball_loss, regression_nll
+from uqkit.metrics._scorers import (
+    UncertaintyScorer,
+    crps_scorer,
+    ece_scorer,
+    interval_score_scorer,
+    make_interval_score_scorer,
+    nll_scorer,
+)
 from uqkit.metrics._sharpness import error_std_correlation, sharpness
 from uqkit.metrics._summary import classification_metrics, nll, regression_metrics
 from uqkit.metrics._validation import (
@@ -64,6 +74,7 @@ __all__ = [
     "DEFAULT_QUANTILES",
     "CoverageResult",
     "ReliabilityResult",
+    "UncertaintyScorer",
     "as_classification",
     "as_classification_prediction",
     "as_probabilities",
@@ -78,14 +89,20 @@ __all__ = [
     "classwise_ece",
     "coverage",
     "crps",
+    "crps_scorer",
+    "ece_scorer",
     "ence",
     "error_std_correlation",
     "expected_calibration_error",
+    "interval_score",
+    "interval_score_scorer",
     "level_tag",
+    "make_interval_score_scorer",
     "maximum_calibration_error",
     "miscalibration_area",
     "misclassification_detection",
     "nll",
+    "nll_scorer",
     "ood_detection",
     "pinball_loss",
     "pit",

@@ -23,7 +23,7 @@ Examples
 True
 """
 
-from uqkit.prediction._arrays import check_miscoverage, reduce_values
+from uqkit.prediction._arrays import check_miscoverage, check_miscoverages, reduce_values
 from uqkit.prediction._classification import ClassificationPrediction
 from uqkit.prediction._regression import RegressionPrediction
 
@@ -31,5 +31,6 @@ __all__ = [
     "ClassificationPrediction",
     "RegressionPrediction",
     "check_miscoverage",
+    "check_miscoverages",
     "reduce_values",
 ]

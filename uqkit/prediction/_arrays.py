@@ -144,6 +144,44 @@ def check_miscoverage(alpha=0.1, coverage=None) -> float:
     return alpha
 
 
+
+def check_miscoverages(alpha=0.1, coverage=None) -> float | np.ndarray:
+    """One miscoverage (a scalar level) or an array of them (a sequence of levels).
+
+    Every level of a sequence is checked as :func:`check_miscoverage` checks one, so
+    ``alpha=[0.2, 0.9]`` is refused for its 0.9 just as ``alpha=0.9`` is.
+
+    Parameters
+    ----------
+    alpha : float or sequence of float in (0, 0.5], default 0.1
+        Miscoverage(s). Ignored when ``coverage`` is given.
+    coverage : float or sequence of float in (0, 1), optional
+        Nominal coverage(s) instead of ``alpha``.
+
+    Returns
+    -------
+    float or ndarray of shape (k,)
+        A float for a scalar level, else the ``k`` miscoverages in the order given.
+
+    Examples
+    --------
+    >>> check_miscoverages([0.2, 0.1]), check_miscoverages(coverage=0.8)
+    (array([0.2, 0.1]), 0.19999999999999996)
+    """
+    levels = alpha if coverage is None else coverage
+    if np.ndim(levels) == 0:
+        return check_miscoverage(alpha, coverage)
+    flat = np.asarray(levels, dtype=object).reshape(-1)
+    if np.ndim(levels) != 1 or flat.size == 0:
+        name = "alpha" if coverage is None else "coverage"
+        raise InvalidInputError(
+            f"{name} must be one level or a flat, non-empty sequence of levels such as "
+            f"[0.2, 0.1]; got {levels!r}."
+        )
+    if coverage is None:
+        return np.array([check_miscoverage(a) for a in flat], dtype=np.float64)
+    return np.array([check_miscoverage(coverage=c) for c in flat], dtype=np.float64)
+
 # Variances may come out a few ulps below zero from cancellation (a GP's k** - k*'K^-1 k*,
 # a float32 head): within this fraction of the largest variance they are rounding, read as 0.
 VARIANCE_RTOL = 1e-6
@@ -215,3 +253,21 @@ def check_probabilities(probs, name: str, owner: str) -> np.ndarray:
             "softmax outputs (scipy.special.softmax(logits, axis=-1)), not logits or scores."
         )
     return probs
+
+
+def check_row_labels(index, n: int, owner: str) -> None:
+    """Refuse row labels (a prediction's ``index``) whose length is not the number of rows."""
+    if index is None:
+        return
+    try:
+        length = len(index)
+    except TypeError:
+        raise InvalidInputError(
+            f"{owner}: index must be a sequence of row labels (a pandas Index); got "
+            f"{type(index).__name__}."
+        ) from None
+    if length != n:
+        raise InvalidInputError(
+            f"{owner}: index has {length} row labels but the prediction has {n} rows; pass the "
+            "index of the DataFrame that was predicted on."
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -12,6 +13,7 @@ from uqkit.prediction._arrays import (
     as_float_array,
     check_positive,
     check_probabilities,
+    check_row_labels,
     check_weights,
     reduce_values,
 )
@@ -45,6 +47,9 @@ class ClassificationPrediction:
         Dirichlet concentration parameters.
     classes : ndarray of shape (C,), optional
         Class labels; defaults to ``0..C-1``.
+    index : pandas.Index of length n, optional
+        Row labels of the features predicted on (a DataFrame's index): estimators set it, and
+        :meth:`to_frame` uses it; ``None`` for array input.
 
     Examples
     --------
@@ -62,6 +67,7 @@ class ClassificationPrediction:
     weights: np.ndarray | None = None
     concentration: np.ndarray | None = None
     classes: np.ndarray | None = field(default=None)
+    index: Any = None
 
     def __post_init__(self) -> None:
         # lists and tensors are stored as float arrays: every method reads .shape
@@ -77,6 +83,7 @@ class ClassificationPrediction:
             raise InvalidInputError(
                 f"{len(self.classes)} classes but probs has {probs.shape[1]} columns."
             )
+        check_row_labels(self.index, probs.shape[0], "ClassificationPrediction")
         # probabilities off the simplex would give entropies and intervals that mean nothing
         owner = "ClassificationPrediction"
         check_probabilities(probs, "probs", owner)
@@ -206,7 +213,10 @@ class ClassificationPrediction:
             changes["concentration"] = self.concentration[index]
         if self.member_probs is not None:
             changes["member_probs"] = self.member_probs[:, index]
-        return replace(self, **changes)
+        labels = None
+        if self.index is not None and np.ndim(changes["probs"]) == 2:
+            labels = self.index[index]
+        return replace(self, **changes, index=labels)
 
     def class_index(self, y) -> np.ndarray:
         """Column index of each label in ``y``; raises for labels outside ``classes``.
@@ -248,7 +258,10 @@ class ClassificationPrediction:
         return reduce_values(-self.log_prob(y), reduction)
 
     def to_frame(self):
-        """A pandas DataFrame: label, confidence, uncertainties and one column per class."""
+        """A pandas DataFrame: label, confidence, uncertainties and one column per class.
+
+        The rows carry :attr:`index` (the index of the DataFrame predicted on) when there is one.
+        """
         import pandas as pd
 
         frame = pd.DataFrame(
@@ -258,7 +271,8 @@ class ClassificationPrediction:
                 "total": self.total,
                 "aleatoric": self.aleatoric,
                 "epistemic": self.epistemic,
-            }
+            },
+            index=self.index,
         )
         for j, name in enumerate(np.asarray(self.classes).tolist()):
             frame[f"p_{name}"] = self.probs[:, j]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,8 +19,9 @@ from uqkit.prediction._arrays import (
     align_targets,
     as_float_array,
     check_finite,
-    check_miscoverage,
+    check_miscoverages,
     check_positive,
+    check_row_labels,
     check_variance,
     check_weights,
     reduce_values,
@@ -82,6 +83,9 @@ class RegressionPrediction:
     pit_knots, level_knots : ndarray of shape (m,), optional
         The recalibration map :math:`R` of a ``"recalibrated"`` prediction: piecewise linear and
         strictly increasing through these points, from (0, 0) to (1, 1).
+    index : pandas.Index of length n, optional
+        Row labels of the features predicted on (a DataFrame's index): estimators set it, and
+        :meth:`to_frame` uses it. Not part of the distribution; ``None`` for array input.
 
     Examples
     --------
@@ -106,6 +110,7 @@ class RegressionPrediction:
     base: RegressionPrediction | None = None
     pit_knots: np.ndarray | None = None
     level_knots: np.ndarray | None = None
+    index: Any = None
     _per_sample_fields = ("mean", "aleatoric", "epistemic", "df", "scale", "shape")
     _member_fields = ("member_means", "member_vars")
 
@@ -116,6 +121,7 @@ class RegressionPrediction:
             )
         self._check_values()
         expected = np.shape(self.mean)
+        check_row_labels(self.index, expected[0] if expected else 0, "RegressionPrediction")
         for name in self._per_sample_fields[1:]:
             value = getattr(self, name)
             if value is not None and np.shape(value) != expected:
@@ -365,8 +371,12 @@ class RegressionPrediction:
     def __len__(self) -> int:
         return int(np.shape(self.mean)[0])
 
-    def _select(self, per_sample: Callable, per_member: Callable) -> RegressionPrediction:
-        changes = {}
+    def _select(
+        self, per_sample: Callable, per_member: Callable, labels: Any = None
+    ) -> RegressionPrediction:
+        """Apply ``per_sample`` to the per-row fields and ``per_member`` to the member fields;
+        ``labels`` replaces :attr:`index` (None: rows were selected and have no labels given)."""
+        changes = {"index": labels}
         for name in self._per_sample_fields:
             value = getattr(self, name)
             if value is not None:
@@ -376,12 +386,13 @@ class RegressionPrediction:
             if value is not None:
                 changes[name] = per_member(value)
         if self.base is not None:
-            changes["base"] = self.base._select(per_sample, per_member)
+            changes["base"] = self.base._select(per_sample, per_member, labels)
         return replace(self, **changes)
 
     def __getitem__(self, index) -> RegressionPrediction:
         """Rows ``index`` of the prediction (the member axis is kept)."""
-        return self._select(lambda v: v[index], lambda v: v[:, index])
+        labels = _rows_of_labels(self.index, index, np.shape(np.asarray(self.mean)[index]))
+        return self._select(lambda v: v[index], lambda v: v[:, index], labels)
 
     def output(self, index: int) -> RegressionPrediction:
         """The single-output prediction of output column ``index`` of an (n, d) prediction.
@@ -395,7 +406,7 @@ class RegressionPrediction:
         """
         if np.ndim(self.mean) != 2:
             raise ValueError(f"output() needs an (n, d) prediction; got {np.shape(self.mean)}.")
-        return self._select(lambda v: v[:, index], lambda v: v[:, :, index])
+        return self._select(lambda v: v[:, index], lambda v: v[:, :, index], self.index)
 
     def rescale(self, scale, shift) -> RegressionPrediction:
         """The prediction of ``shift + scale * Y``: used to return to the user's units.
@@ -432,7 +443,8 @@ class RegressionPrediction:
 
         Deep ensembles report the NLL of this Gaussian (Lakshminarayanan et al., 2017, Sec. 2.4).
         """
-        return RegressionPrediction.normal(self.mean, self.aleatoric, self.epistemic)
+        normal = RegressionPrediction.normal(self.mean, self.aleatoric, self.epistemic)
+        return replace(normal, index=self.index)
 
     # ------------------------------------------------------------------ distribution
     def _law(self):
@@ -508,21 +520,42 @@ class RegressionPrediction:
         return values[0] if q_arr.ndim == 0 else values
 
     def interval(
-        self, alpha: float = 0.1, *, coverage: float | None = None
+        self, alpha=0.1, *, coverage=None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Central ``1 - alpha`` interval of the predictive distribution: ``(lower, upper)``.
+        """Central ``1 - alpha`` interval(s) of the predictive distribution: ``(lower, upper)``.
 
         Parameters
         ----------
-        alpha : float in (0, 0.5], default 0.1
+        alpha : float or sequence of float in (0, 0.5], default 0.1
             Miscoverage: 0.1 gives a 90% interval. A value above 0.5 raises
             ``InvalidInputError`` (``interval(0.9)`` is almost always a 90% interval misread).
-        coverage : float in (0, 1), optional
-            The nominal coverage instead of ``alpha``; the way to ask for intervals below 50%.
+            A sequence asks for several levels at once; every one is checked.
+        coverage : float or sequence of float in (0, 1), optional
+            The nominal coverage(s) instead of ``alpha``; the way to ask for intervals below 50%.
+
+        Returns
+        -------
+        lower, upper : ndarray
+            The shape of ``mean`` for one level; ``(n, k)`` (``(n, d, k)`` for an (n, d)
+            prediction) for ``k`` levels, the last axis in the order the levels were given.
+            Each column equals the interval of that level asked for alone.
+
+        Examples
+        --------
+        >>> pred = RegressionPrediction.normal([0.0], [1.0])
+        >>> lower, upper = pred.interval([0.2, 0.1])
+        >>> upper.round(3), upper.shape
+        (array([[1.282, 1.645]]), (1, 2))
         """
-        alpha = check_miscoverage(alpha, coverage)
-        lower, upper = self._law().quantile(np.array([alpha / 2.0, 1.0 - alpha / 2.0]))
-        return lower, upper
+        alpha = check_miscoverages(alpha, coverage)
+        levels = np.atleast_1d(alpha)
+        k = len(levels)
+        # one quantile call for every bound: lower bounds first, then upper bounds
+        values = self._law().quantile(np.concatenate([levels / 2.0, 1.0 - levels / 2.0]))
+        lower, upper = values[:k], values[k:]
+        if np.ndim(alpha) == 0:
+            return lower[0], upper[0]
+        return np.moveaxis(lower, 0, -1), np.moveaxis(upper, 0, -1)
 
     def crps(self, y, reduction: str = "mean"):
         """Continuous ranked probability score of ``y`` (lower is better).
@@ -533,31 +566,66 @@ class RegressionPrediction:
         """
         return reduce_values(self._law().crps(self.check_targets(y)), reduction)
 
-    def to_frame(self, alpha: float = 0.1):
-        """A pandas DataFrame: mean, aleatoric, epistemic, total, std and the ``1-alpha`` interval.
+    def to_frame(self, alpha=0.1, *, coverage=None, output_names=None):
+        """A pandas DataFrame: mean, aleatoric, epistemic, total, std and the interval(s).
 
-        Multi-output predictions get one group of columns per output (``mean_0``, ...).
+        The rows carry :attr:`index` (the index of the DataFrame predicted on) when there is
+        one. Each level adds ``lower_<pct>``/``upper_<pct>`` columns (``lower_90`` for
+        ``alpha=0.1``; ``lower_97.5`` for a level that is not a whole percent). Multi-output
+        predictions get one group of columns per output, suffixed by ``output_names`` (the
+        names of the target columns) or by the output number (``mean_0``, ...).
+
+        Parameters
+        ----------
+        alpha : float or sequence of float in (0, 0.5], default 0.1
+            Miscoverage(s) of the interval columns.
+        coverage : float or sequence of float in (0, 1), optional
+            Nominal coverage(s) instead of ``alpha``.
+        output_names : sequence of str of length d, optional
+            Names of the output columns of an (n, d) prediction.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> pred = RegressionPrediction.normal([0.0, 1.0], [1.0, 1.0])
+        >>> frame = pred.to_frame([0.2, 0.1])
+        >>> list(frame.columns)[-4:]
+        ['lower_80', 'upper_80', 'lower_90', 'upper_90']
+        >>> from dataclasses import replace
+        >>> replace(pred, index=pd.Index(["a", "b"], name="id")).to_frame().index.tolist()
+        ['a', 'b']
         """
         import pandas as pd
 
-        lower, upper = self.interval(alpha)
-        level = round(100 * (1 - alpha))
+        levels = np.atleast_1d(check_miscoverages(alpha, coverage))
+        lower, upper = self.interval(levels)
         columns = {
             "mean": self.mean,
             "aleatoric": self.aleatoric,
             "epistemic": self.epistemic,
             "total": self.total,
             "std": self.std(),
-            f"lower_{level}": lower,
-            f"upper_{level}": upper,
         }
+        for j, level in enumerate(levels):
+            tag = f"{100 * (1 - level):.10g}"
+            tag = str(round(float(tag))) if float(tag).is_integer() else tag
+            columns[f"lower_{tag}"] = lower[..., j]
+            columns[f"upper_{tag}"] = upper[..., j]
+        index = self.index
         if np.ndim(self.mean) == 1:
-            return pd.DataFrame(columns)
+            return pd.DataFrame(columns, index=index)
+        d = np.shape(self.mean)[1]
+        names = list(range(d)) if output_names is None else [str(n) for n in output_names]
+        if len(names) != d:
+            raise InvalidInputError(
+                f"output_names has {len(names)} names for a prediction with {d} outputs."
+            )
         data = {}
-        for j in range(np.shape(self.mean)[1]):
+        for j, output in enumerate(names):
             for name, value in columns.items():
-                data[f"{name}_{j}"] = value[:, j]
-        return pd.DataFrame(data)
+                data[f"{name}_{output}"] = value[:, j]
+        return pd.DataFrame(data, index=index)
 
     def __repr__(self) -> str:
         base = "" if self.base is None else f", base={self.base.distribution!r}"
@@ -572,3 +640,11 @@ class RegressionPrediction:
 def _mean_or_none(values: np.ndarray) -> str:
     """The mean for ``repr``, or "none" for an empty prediction (no NaN in a repr)."""
     return f"{np.mean(values):.4g}" if np.size(values) else "none"
+
+
+def _rows_of_labels(labels, rows, shape) -> Any:
+    """The row labels of ``prediction[rows]``; None when there are none or one row is taken."""
+    if labels is None or len(shape) == 0:
+        return None
+    taken = labels[rows]
+    return taken if np.ndim(taken) == 1 and len(taken) == shape[0] else None

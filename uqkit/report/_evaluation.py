@@ -10,6 +10,7 @@ from sklearn.base import is_classifier
 from uqkit.base import UQRegressorMixin
 from uqkit.calibration import ConformalRegressor
 from uqkit.exceptions import InvalidInputError
+from uqkit.interop import predict_uncertainty
 from uqkit.metrics import (
     DEFAULT_LEVELS,
     as_classification,
@@ -58,9 +59,12 @@ def report(
     Parameters
     ----------
     models_or_predictions : model, prediction, list of them, or dict ``{name: model}``
-        Fitted uqkit estimators (anything with ``predict_uncertainty``), or
-        :class:`RegressionPrediction` / :class:`ClassificationPrediction` objects already made on
-        ``X``. All must be of one task (regression or classification).
+        Fitted models that :func:`uqkit.predict_uncertainty` reads (uqkit estimators, a
+        ``Pipeline`` or search around one, scikit-learn models with ``return_std`` or
+        ``predict_proba``), or predictions already made on ``X``:
+        :class:`RegressionPrediction` / :class:`ClassificationPrediction` objects, a
+        ``(mean, std)`` tuple of arrays or an ``(n, C)`` probability matrix. All must be of one
+        task (regression or classification).
     X : array-like of shape (n, p), optional
         Features to predict on; not needed when only predictions are given.
     y : array-like of shape (n,)
@@ -121,6 +125,16 @@ def _is_prediction(entry) -> bool:
     return isinstance(entry, (RegressionPrediction, ClassificationPrediction))
 
 
+def _is_arrays(entry) -> bool:
+    """A prediction given as arrays: an (n, C) probability matrix or a (mean, std) pair."""
+    def array(value) -> bool:
+        return hasattr(value, "__array__") and not hasattr(value, "fit")
+
+    if isinstance(entry, tuple):  # a tuple of two arrays is a pair; a list holds entries
+        return len(entry) == 2 and all(array(v) for v in entry)
+    return array(entry)
+
+
 def _entries(models_or_predictions, names):
     if isinstance(models_or_predictions, dict):
         entries = list(models_or_predictions.values())
@@ -131,13 +145,19 @@ def _entries(models_or_predictions, names):
     else:
         entries = [models_or_predictions]
         default_names = None
+    if _is_arrays(models_or_predictions):  # one (mean, std) pair, not a list of two models
+        entries = [models_or_predictions]
+    entries = [predict_uncertainty(e) if _is_arrays(e) else e for e in entries]
     if not entries:
         raise InvalidInputError("Pass at least one model or prediction to report on.")
     for entry in entries:
-        if not (_is_prediction(entry) or hasattr(entry, "predict_uncertainty")):
+        if not (_is_prediction(entry) or hasattr(entry, "predict_uncertainty")
+                or hasattr(entry, "predict")):
             raise InvalidInputError(
-                "Each entry must be a fitted uqkit model (with predict_uncertainty) or a "
-                f"RegressionPrediction/ClassificationPrediction; got {type(entry).__name__}."
+                "Each entry must be a fitted uqkit model (or a Pipeline or search around one, "
+                "or a scikit-learn model with return_std or predict_proba), a "
+                "RegressionPrediction/ClassificationPrediction, a (mean, std) pair or a "
+                f"probability matrix; got {type(entry).__name__}."
             )
     if names is None:
         names = default_names or _default_names(entries)
@@ -194,7 +214,7 @@ def _predict(entry, X, name):
         return entry
     if X is None:
         raise InvalidInputError(f"X is required to predict with model {name!r}.")
-    return entry.predict_uncertainty(X)
+    return predict_uncertainty(entry, X)
 
 
 def _interval_function(model, pred: RegressionPrediction, X):
