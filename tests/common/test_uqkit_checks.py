@@ -41,6 +41,11 @@ NOT_APPLICABLE: dict[str, dict[str, str]] = {
     "GloVe": {
         "prediction_types": "trains point word vectors; GloVeV gives their uncertainty",
     },
+    "JackknifePlusRegressor": {
+        "save_load": "its default estimator is scikit-learn's LinearRegression, which uqkit "
+        "files refuse (no pickled code); tests/calibration/test_jackknife.py saves and loads "
+        "one around a uqkit regressor",
+    },
 }
 
 ESTIMATORS = all_estimators()
