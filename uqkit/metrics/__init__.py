@@ -25,6 +25,7 @@ Examples
 
 from uqkit.metrics._classification_calibration import (
     ReliabilityResult,
+    adaptive_calibration_error,
     classwise_ece,
     expected_calibration_error,
     maximum_calibration_error,
@@ -64,6 +65,7 @@ __all__ = [
     "DEFAULT_QUANTILES",
     "CoverageResult",
     "ReliabilityResult",
+    "adaptive_calibration_error",
     "as_classification",
     "as_classification_prediction",
     "as_probabilities",
