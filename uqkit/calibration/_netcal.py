@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 from numbers import Integral
 from typing import ClassVar
 
@@ -26,6 +27,11 @@ __all__ = ["NetcalCalibrator"]
 logger = logging.getLogger(__name__)
 
 METHODS = ("beta", "bbq", "enir", "histogram", "logistic")
+
+# netcal's scaling methods run through Pyro, whose parameter store and plate stack are global to
+# the process: two threads inside netcal at once fail ("duplicate plate 'data'"), whichever
+# calibrator objects they use. One process-wide lock therefore guards every call into netcal.
+_NETCAL_LOCK = threading.Lock()
 
 
 def _netcal_model(method: str, bins: int):
@@ -53,9 +59,10 @@ def _netcal_model(method: str, bins: int):
 
 @contextlib.contextmanager
 def _quiet(method: str):
-    """netcal prints progress (``print`` and tqdm bars): route it to the debug log instead."""
+    """One call into netcal at a time; its progress output (``print`` and tqdm bars) goes to
+    the debug log instead of the terminal."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _NETCAL_LOCK, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         yield
     text = (out.getvalue() + err.getvalue()).strip()
     if text:
