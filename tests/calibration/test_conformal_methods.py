@@ -263,6 +263,8 @@ def test_mondrian_groups_function_equals_group_arrays():
     np.testing.assert_array_equal(a[1], b[1])
     with pytest.raises(InvalidInputError, match="one or the other"):
         by_function.predict_interval(X[200:], groups=g[200:])
+    with pytest.raises(InvalidInputError, match="groups function"):
+        by_function.interval((X[200:, 0], np.ones(100)), groups=g[200:])
 
 
 def test_classifier_wraps_any_predict_proba_model(helpers, classifier_data):

@@ -99,6 +99,14 @@ class MondrianConformalRegressor(ConformalRegressor):
         self.groups = groups
 
     # -- group labels -----------------------------------------------------------------
+    def _refuse_function_without_features(self, method: str) -> None:
+        if callable(self.groups):
+            raise InvalidInputError(
+                f"{type(self).__name__}.{method} works on predictions, without the features its "
+                "groups function needs. Use fit(X, y) and predict_interval(X), or pass the group "
+                "labels as arrays (groups=...) to a wrapper without a groups function."
+            )
+
     def _labels(self, X, groups, n: int) -> np.ndarray | None:
         """Group label of each of the ``n`` rows, from the callable or the given array."""
         name = type(self).__name__
@@ -217,10 +225,7 @@ class MondrianConformalRegressor(ConformalRegressor):
         pred = as_regression_prediction(pred)
         name = type(self).__name__
         mean = _single_output(pred.mean, name)
-        if callable(self.groups) and groups is None:
-            raise InvalidInputError(
-                f"{name}.fit_prediction has no features for the groups function; pass groups=."
-            )
+        self._refuse_function_without_features("fit_prediction")
         labels = None if groups is None else self._labels(None, groups, len(mean))
         self._fit_outputs(mean, _single_output(pred.std(), name), y, sample_weight, labels)
         return self
@@ -273,6 +278,7 @@ class MondrianConformalRegressor(ConformalRegressor):
     def interval(self, pred, alpha=0.1, *, coverage=None, groups=None):
         """Per-group conformal interval around a prediction: ``(lower, upper)``."""
         check_fitted(self, "scores_")
+        self._refuse_function_without_features("interval")
         pred = as_regression_prediction(pred)
         name = type(self).__name__
         mean = _single_output(pred.mean, name)
