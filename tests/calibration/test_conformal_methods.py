@@ -116,8 +116,23 @@ def test_point_model_uses_absolute_residuals_and_normalize_true_refuses_it():
     np.testing.assert_allclose(conformal.predict(X[450:]), forest.predict(X[450:]))
     pred = conformal.predict_uncertainty(X[450:])
     np.testing.assert_allclose(pred.total, np.mean((y[300:450] - forest.predict(X[300:450])) ** 2))
+    inside = (y[450:] >= lower) & (y[450:] <= upper)
+    _assert_not_below(int(inside.sum()), inside.size, 0.8)  # one split: a loose check
     with pytest.raises(InvalidInputError, match="predicts no std"):
         ConformalRegressor(forest, normalize=True).fit(X[300:450], y[300:450])
+
+
+def test_a_scikit_learn_pipeline_is_a_point_model():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(7)
+    X, y, _ = _data(rng, 300)
+    pipe = make_pipeline(StandardScaler(), LinearRegression()).fit(X[:100], y[:100])
+    conformal = ConformalRegressor(pipe).fit(X[100:200], y[100:200])
+    lower, upper = conformal.predict_interval(X[200:], alpha=0.2)
+    np.testing.assert_allclose(0.5 * (lower + upper), pipe.predict(X[200:]))
+    assert conformal.normalized_ is False and conformal.n_features_in_ == 1
 
 
 def test_several_levels_are_nested_and_match_single_calls(helpers, regressor_data):
