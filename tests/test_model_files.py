@@ -211,6 +211,6 @@ def test_families_that_cannot_build_on_meta_check_their_declared_size_first(
         return original(self, name)
 
     monkeypatch.setattr(type(model), "_build_module", spy)
-    with pytest.raises(ModelFileError, match="declare a module .* but the file stores"):
+    with pytest.raises(ModelFileError, match=r"declare a module .* but the file stores"):
         uqkit.load(tmp_path / "big.safetensors")
     assert built == []

@@ -41,6 +41,15 @@ NOT_APPLICABLE: dict[str, dict[str, str]] = {
     "GloVe": {
         "prediction_types": "trains point word vectors; GloVeV gives their uncertainty",
     },
+    "NetcalCalibrator": {
+        "save_load": "netcal's fitted calibrators are Python objects a uqkit file cannot hold "
+        "(no pickle); NetcalCalibrator.save raises and says so",
+    },
+    "JackknifePlusRegressor": {
+        "save_load": "its default estimator is scikit-learn's LinearRegression, which uqkit "
+        "files refuse (no pickled code); tests/calibration/test_jackknife.py saves and loads "
+        "one around a uqkit regressor",
+    },
 }
 
 ESTIMATORS = all_estimators()

@@ -19,15 +19,26 @@ True
 """
 
 from uqkit.calibration._conformal import ConformalClassifier, ConformalRegressor, aps_scores
+from uqkit.calibration._conformal_quantile import ConformalQuantileRegressor
 from uqkit.calibration._isotonic import IsotonicCalibration
+from uqkit.calibration._jackknife import JackknifePlusRegressor
+from uqkit.calibration._mondrian import MondrianConformalRegressor
+from uqkit.calibration._netcal import NetcalCalibrator
+from uqkit.calibration._quantile import conformal_rank, conformal_threshold
 from uqkit.calibration._temperature import TemperatureScaling
 from uqkit.calibration._variance import VarianceScaling
 
 __all__ = [
     "ConformalClassifier",
+    "ConformalQuantileRegressor",
     "ConformalRegressor",
     "IsotonicCalibration",
+    "JackknifePlusRegressor",
+    "MondrianConformalRegressor",
+    "NetcalCalibrator",
     "TemperatureScaling",
     "VarianceScaling",
     "aps_scores",
+    "conformal_rank",
+    "conformal_threshold",
 ]

@@ -1,82 +1,104 @@
-"""Split conformal prediction for uqkit regressors and classifiers.
+"""Split conformal prediction around any regressor or classifier.
 
 Both wrappers hold the sorted conformity scores of ``n`` held-out samples. For a miscoverage
 ``alpha`` the threshold is the :math:`\\lceil (n+1)(1-\\alpha) \\rceil`-th smallest score (the
 finite-sample quantile of level :math:`\\lceil (n+1)(1-\\alpha)\\rceil / n`), infinite when that
-rank exceeds ``n``. For exchangeable calibration and test data this gives marginal coverage
-:math:`\\ge 1-\\alpha` (Vovk et al., 2005; Lei et al., JASA 2018, Thm. 2.2), and at most
-:math:`1-\\alpha+1/(n+1)` when the scores have no ties.
+rank exceeds ``n`` (:mod:`uqkit.calibration._quantile`, which also weights the scores). For
+exchangeable calibration and test data this gives marginal coverage :math:`\\ge 1-\\alpha`
+(Vovk et al., 2005; Lei et al., JASA 2018, Thm. 2.2), and at most :math:`1-\\alpha+1/(n+1)` when
+the scores have no ties.
 """
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from uqkit._data import to_numpy
 from uqkit._random import derive_seed
 from uqkit.base import UQClassifierMixin, UQRegressorMixin, check_fitted
-from uqkit.calibration._wrapper import Recalibrator
+from uqkit.calibration._quantile import (
+    check_sample_weight,
+    conformal_rank,
+    conformal_threshold,
+    miscoverages,
+    sort_scores,
+    stack_levels,
+)
+from uqkit.calibration._wrapper import Recalibrator, _check_calibration_size
 from uqkit.exceptions import InvalidInputError
 from uqkit.metrics import (
     as_classification,
     as_classification_prediction,
-    as_regression,
     as_regression_prediction,
 )
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction, check_miscoverage
 
-__all__ = ["ConformalClassifier", "ConformalRegressor"]
+__all__ = ["ConformalClassifier", "ConformalRegressor", "conformal_rank"]
 
-
-def conformal_rank(n: int, alpha: float) -> int:
-    """The rank :math:`\\lceil (n+1)(1-\\alpha)\\rceil` of the threshold among ``n`` sorted scores.
-
-    A tolerance of 1e-9 keeps floating-point noise from pushing an exact integer up by one
-    (``(99 + 1) * 0.9`` is ``90.00000000000001`` in floating point).
-
-    Examples
-    --------
-    >>> conformal_rank(99, 0.1), conformal_rank(9, 0.05)
-    (90, 10)
-    """
-    if not 0.0 < alpha < 1.0:
-        raise InvalidInputError(f"alpha must lie in (0, 1); got {alpha}.")
-    return math.ceil((n + 1) * (1.0 - alpha) - 1e-9)
+# A conformal wrapper needs only a fitted model's point predictions (or probabilities): any
+# scikit-learn estimator qualifies, not only the uqkit ones with ``predict_uncertainty``.
+_ANY_REGRESSOR = [HasMethods(["fit", "predict"]), None]
+_ANY_CLASSIFIER = [HasMethods(["fit", "predict_proba"]), None]
 
 
 def _threshold(sorted_scores: np.ndarray, miscoverage: float) -> float:
-    k = conformal_rank(len(sorted_scores), miscoverage)
-    return float("inf") if k > len(sorted_scores) else float(sorted_scores[k - 1])
+    return conformal_threshold(sorted_scores, np.ones(len(sorted_scores)), miscoverage)
+
+
+def _single_output(values: np.ndarray, name: str) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise InvalidInputError(
+            f"{name} supports single-output regressors; the model predicts shape "
+            f"{values.shape}. Fit one wrapper per output."
+        )
+    return values
 
 
 class ConformalRegressor(UQRegressorMixin, Recalibrator):
-    """Split conformal intervals around any uqkit regressor, scaled by its predicted std.
+    """Split conformal intervals around any fitted regressor (uqkit or scikit-learn).
 
     On held-out data the conformity scores are the normalised residuals
     :math:`s_i = |y_i - \\mu(x_i)| / \\sigma(x_i)` (Papadopoulos et al., 2008; the locally weighted
-    split conformal of Lei et al., JASA 2018, Sec. 5.2), or the plain residuals with
-    ``normalize=False`` (Lei et al., Algorithm 2). With :math:`\\hat q` the
+    split conformal of Lei et al., JASA 2018, Sec. 5.2) when the model predicts a scale
+    :math:`\\sigma` (a uqkit model's ``predict_uncertainty``), or the absolute residuals
+    :math:`|y_i - \\mu(x_i)|` (Lei et al., Algorithm 2) otherwise. With :math:`\\hat q` the
     :math:`\\lceil (n+1)(1-\\alpha)\\rceil`-th smallest score, the interval
     :math:`\\mu(x) \\pm \\hat q\\,\\sigma(x)` covers a new exchangeable target with probability at
-    least :math:`1-\\alpha`, whatever the model.
+    least :math:`1-\\alpha`, whatever the model. ``fit(..., sample_weight=w)`` uses the weighted
+    conformal quantile with frequency weights (weights of ones give exactly the unweighted one).
 
     ``predict_interval`` returns the conformal intervals; ``predict_uncertainty`` returns the
-    wrapped model's prediction unchanged (conformal calibration makes intervals, not a new
-    predictive distribution). Single-output regressors only.
+    wrapped uqkit model's prediction unchanged (conformal calibration makes intervals, not a new
+    predictive distribution). A point model (no ``predict_uncertainty``, e.g. a
+    ``RandomForestRegressor``) has no predictive distribution: its ``predict_uncertainty`` is the
+    homoscedastic normal with the held-out mean squared residual ``residual_variance_``, a
+    summary for the metrics only; the intervals are the conformal ones. Single-output only.
 
     Parameters
     ----------
-    estimator : fitted uqkit regressor, optional
-    normalize : bool, default True
-        Divide residuals by the predicted std (adaptive widths) or not (constant width).
+    estimator : fitted regressor, optional
+        A uqkit regressor, or any fitted scikit-learn regressor with ``predict``.
+    normalize : {"auto", True, False}, default "auto"
+        ``"auto"``: divide residuals by the predicted std when the model gives one, else use
+        absolute residuals (the choice is recorded in ``normalized_``). ``True`` demands a std
+        and refuses a point model; ``False`` always uses constant-width intervals.
 
     Attributes
     ----------
     scores_ : ndarray of shape (n_calibration,)
         Sorted conformity scores of the held-out data.
+    weights_ : ndarray of shape (n_calibration,)
+        Their frequency weights, in the same order (ones without ``sample_weight``).
+    normalized_ : bool
+        Whether the scores were divided by the predicted std.
+    residual_variance_ : float
+        Weighted mean squared held-out residual.
     n_calibration_ : int
 
     Examples
@@ -88,61 +110,167 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
     >>> conformal = ConformalRegressor().fit_prediction((np.zeros(1000), std), y)
     >>> bool(1.5 < conformal.conformal_quantile(0.1) < 1.8)  # ~ the Gaussian 1.645
     True
+
+    Any scikit-learn regressor works; without a std the scores are absolute residuals:
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X = rng.normal(size=(400, 2)); y = X @ [1.0, -2.0] + rng.normal(size=400)
+    >>> model = LinearRegression().fit(X[:200], y[:200])
+    >>> conformal = ConformalRegressor(model).fit(X[200:300], y[200:300])
+    >>> lower, upper = conformal.predict_interval(X[300:], alpha=[0.2, 0.1])
+    >>> conformal.normalized_, lower.shape
+    (False, (100, 2))
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        **Recalibrator._parameter_constraints,
-        "normalize": ["boolean"],
+        "estimator": _ANY_REGRESSOR,
+        "normalize": ["boolean", StrOptions({"auto"})],
     }
 
-    def __init__(self, estimator=None, normalize: bool = True):
+    def __init__(self, estimator=None, normalize: bool | str = "auto"):
         self.estimator = estimator
         self.normalize = normalize
 
-    def _scale(self, pred: RegressionPrediction) -> np.ndarray:
-        return np.sqrt(pred.total) if self.normalize else np.ones(np.shape(pred.mean))
+    # -- the wrapped model ---------------------------------------------------------
+    def _base_outputs(self, X) -> tuple[np.ndarray, np.ndarray | None, RegressionPrediction | None]:
+        """The wrapped model's ``(mean, std or None, prediction or None)`` on ``X``.
+
+        The only place that calls the model: a uqkit model's ``predict_uncertainty`` when it has
+        one, else its point ``predict``.
+        """
+        model = self._fitted_model()
+        if hasattr(model, "predict_uncertainty"):
+            pred = as_regression_prediction(model.predict_uncertainty(X))
+            name = type(self).__name__
+            return _single_output(pred.mean, name), _single_output(pred.std(), name), pred
+        return _single_output(to_numpy(model.predict(X)), type(self).__name__), None, None
+
+    def _use_scale(self, has_scale: bool) -> bool:
+        if self.normalize == "auto":
+            return has_scale
+        if self.normalize and not has_scale:
+            raise InvalidInputError(
+                f"{type(self).__name__}(normalize=True) divides residuals by the predicted std, "
+                f"but the wrapped {type(self.estimator).__name__} predicts no std (it has no "
+                "predict_uncertainty). Use normalize='auto' or normalize=False for absolute "
+                "residuals, or wrap a model that predicts its uncertainty."
+            )
+        return bool(self.normalize)
+
+    # -- fitting ---------------------------------------------------------------------
+    def _scores(self, mean, scale, y) -> np.ndarray:
+        residual = np.abs(y - mean)
+        return residual / scale if self.normalized_ else residual
+
+    def _fit_outputs(self, mean, scale, y, sample_weight) -> None:
+        """Scores of the held-out rows from the model's outputs (the split conformal fit)."""
+        name = type(self).__name__
+        y = _single_output(to_numpy(y), name)
+        if y.shape != mean.shape:
+            raise InvalidInputError(
+                f"{name}: y has {y.shape[0]} rows but the prediction has {mean.shape[0]}."
+            )
+        if not np.all(np.isfinite(y)):
+            raise InvalidInputError(f"{name}: y contains NaN or inf; drop or impute those rows.")
+        weights = check_sample_weight(sample_weight, len(y), name)
+        self.normalized_ = self._use_scale(scale is not None)
+        scores = self._scores(mean, scale, y)
+        self.scores_, self.weights_ = sort_scores(scores, weights)
+        self.residual_variance_ = float(np.average((y - mean) ** 2, weights=weights))
+        self.n_calibration_ = len(y)
+
+    def fit(self, X, y, sample_weight=None):
+        """Compute the conformity scores on held-out data ``(X, y)`` the model has not seen.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features)
+        y : array-like of shape (n,)
+        sample_weight : array-like of shape (n,), optional
+            Frequency weights of the held-out rows (weighted conformal quantile).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        model = self._fitted_model()
+        _check_calibration_size(y, type(self).__name__)
+        mean, scale, _ = self._base_outputs(X)
+        self._fit_outputs(mean, scale, y, sample_weight)
+        self._copy_model_attributes(model)
+        return self
+
+    def fit_prediction(self, pred, y, sample_weight=None):
+        """Compute the scores from a held-out prediction (or ``(mean, std)``) and its truth.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        _check_calibration_size(y, type(self).__name__)
+        pred = as_regression_prediction(pred)
+        name = type(self).__name__
+        self._fit_outputs(_single_output(pred.mean, name), _single_output(pred.std(), name), y,
+                          sample_weight)
+        return self
 
     def _fit(self, pred, y) -> None:
-        pred, y = as_regression(pred, y)
-        if np.ndim(pred.mean) == 2 and np.shape(pred.mean)[1] != 1:
-            raise InvalidInputError(
-                "ConformalRegressor supports single-output regressors; fit one per output."
-            )
-        scores = (np.abs(y - pred.mean) / self._scale(pred)).reshape(-1)
-        self.scores_ = np.sort(scores)
-        self.n_calibration_ = len(scores)
+        self.fit_prediction(pred, y)
 
+    # -- intervals ---------------------------------------------------------------------
     def conformal_quantile(self, alpha: float = 0.1) -> float:
         """The score threshold :math:`\\hat q` for miscoverage ``alpha`` (``inf``: n too small)."""
         check_fitted(self, "scores_")
         # alpha above 0.5 is almost always a coverage level misread as a miscoverage: refuse it.
-        return _threshold(self.scores_, check_miscoverage(alpha))
+        return conformal_threshold(self.scores_, self.weights_, check_miscoverage(alpha))
 
-    def interval(
-        self, pred, alpha: float = 0.1, *, coverage: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _interval_from(self, mean, scale, alpha, coverage):
+        levels, single = miscoverages(alpha, coverage)
+        width = scale if self.normalized_ else np.ones_like(mean)
+        if self.normalized_ and scale is None:
+            raise InvalidInputError(
+                f"This {type(self).__name__} was fitted on normalised scores; it needs the "
+                "predicted std to make an interval."
+            )
+        half = [conformal_threshold(self.scores_, self.weights_, a) * width for a in levels]
+        return (stack_levels([mean - h for h in half], single),
+                stack_levels([mean + h for h in half], single))
+
+    def interval(self, pred, alpha=0.1, *, coverage=None) -> tuple[np.ndarray, np.ndarray]:
         """Conformal ``1 - alpha`` interval around a prediction: ``(lower, upper)``.
 
-        ``alpha`` is the miscoverage, in (0, 0.5]; intervals of coverage below 50% are asked
-        for with ``coverage`` in (0, 1) instead.
+        ``alpha`` is the miscoverage, in (0, 0.5], or a sequence of them (then each bound has
+        shape (n, k)); intervals of coverage below 50% are asked for with ``coverage``.
         """
+        check_fitted(self, "scores_")
         pred = as_regression_prediction(pred)
-        check_fitted(self, "scores_")
-        half = _threshold(self.scores_, check_miscoverage(alpha, coverage)) * self._scale(pred)
-        return pred.mean - half, pred.mean + half
+        name = type(self).__name__
+        return self._interval_from(_single_output(pred.mean, name),
+                                   _single_output(pred.std(), name), alpha, coverage)
 
-    def predict_interval(
-        self, X, alpha: float = 0.1, *, coverage: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Conformal ``1 - alpha`` interval of the wrapped model on ``X``: ``(lower, upper)``."""
+    def predict_interval(self, X, alpha=0.1, *, coverage=None) -> tuple[np.ndarray, np.ndarray]:
+        """Conformal ``1 - alpha`` interval on ``X``: ``(lower, upper)``, each (n,) or (n, k)."""
         check_fitted(self, "scores_")
-        check_miscoverage(alpha, coverage)  # refuse a misread level before predicting
-        pred = self._fitted_model().predict_uncertainty(X)
-        return self.interval(pred, alpha, coverage=coverage)
+        miscoverages(alpha, coverage)  # refuse a misread level before predicting
+        mean, scale, _ = self._base_outputs(X)
+        return self._interval_from(mean, scale, alpha, coverage)
+
+    # -- predictions ------------------------------------------------------------------------
+    def predict(self, X) -> np.ndarray:
+        """The wrapped model's point prediction."""
+        check_fitted(self, "scores_")
+        return self._base_outputs(X)[0]
 
     def predict_uncertainty(self, X) -> RegressionPrediction:
-        """The wrapped model's prediction on ``X``, unchanged."""
-        return self._predict_calibrated(X)
+        """The wrapped model's prediction on ``X``, unchanged (see the class notes for a point
+        model)."""
+        check_fitted(self, "scores_")
+        mean, _, pred = self._base_outputs(X)
+        if pred is not None:
+            return pred
+        return RegressionPrediction.normal(mean, np.full(mean.shape, self.residual_variance_))
 
     def calibrate(self, pred) -> RegressionPrediction:
         """The prediction itself (conformal calibration changes intervals only)."""
@@ -152,9 +280,8 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
     def evaluate(self, X, y) -> dict[str, float]:
         """The wrapped model's metrics plus the conformal 90% coverage and width."""
         result = super().evaluate(X, y)
-        pred = self._fitted_model().predict_uncertainty(X)
-        pred, y = as_regression(pred, to_numpy(y))
-        lower, upper = self.interval(pred, 0.1)
+        y = _single_output(to_numpy(y), type(self).__name__)
+        lower, upper = self.predict_interval(X, 0.1)
         result["conformal_coverage_90"] = float(np.mean((y >= lower) & (y <= upper)))
         result["conformal_width_90"] = float(np.mean(upper - lower))
         return result
@@ -207,7 +334,9 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
 
     Parameters
     ----------
-    estimator : fitted uqkit classifier, optional
+    estimator : fitted classifier, optional
+        A uqkit classifier, or any fitted scikit-learn classifier with ``predict_proba`` (its
+        probabilities are used as they are).
     randomized : bool, default True
     random_state : int, RandomState or None
         Seeds the uniform draws (calibration draws with key 0, prediction draws with key 1, so
@@ -234,7 +363,7 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        **Recalibrator._parameter_constraints,
+        "estimator": _ANY_CLASSIFIER,
         "randomized": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -248,6 +377,30 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
         if not self.randomized:
             return np.ones(n)
         return np.random.default_rng(derive_seed(self.random_state_, key)).uniform(size=n)
+
+    def _base_prediction(self, X) -> ClassificationPrediction:
+        """The wrapped model's prediction on ``X``: its ``predict_uncertainty`` when it is a uqkit
+        model, else its ``predict_proba`` with its ``classes_``."""
+        model = self._fitted_model()
+        if hasattr(model, "predict_uncertainty"):
+            return as_classification_prediction(model.predict_uncertainty(X))
+        probs = np.asarray(to_numpy(model.predict_proba(X)), dtype=np.float64)
+        classes = getattr(model, "classes_", None)
+        return ClassificationPrediction(probs=probs, classes=classes)
+
+    def fit(self, X, y):
+        """Compute the APS scores of held-out data ``(X, y)`` the model has not seen.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        model = self._fitted_model()
+        _check_calibration_size(y, type(self).__name__)
+        self._fit(self._base_prediction(X), y)
+        self._copy_model_attributes(model)
+        return self
 
     def _fit(self, pred, y) -> None:
         pred = as_classification_prediction(pred)
@@ -289,11 +442,12 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
     def predict_set(self, X, alpha: float = 0.1) -> np.ndarray:
         """Membership mask (n, C) of the conformal ``1 - alpha`` prediction sets on ``X``."""
         check_fitted(self, "scores_")
-        return self.prediction_set(self._fitted_model().predict_uncertainty(X), alpha)
+        return self.prediction_set(self._base_prediction(X), alpha)
 
     def predict_uncertainty(self, X) -> ClassificationPrediction:
         """The wrapped model's prediction on ``X``, unchanged."""
-        return self._predict_calibrated(X)
+        check_fitted(self, "scores_")
+        return self._base_prediction(X)
 
     def calibrate(self, pred) -> ClassificationPrediction:
         """The prediction itself (conformal calibration makes sets, not new probabilities)."""

@@ -26,6 +26,7 @@ Examples
 
 from uqkit.metrics._classification_calibration import (
     ReliabilityResult,
+    adaptive_calibration_error,
     classwise_ece,
     expected_calibration_error,
     maximum_calibration_error,
@@ -75,6 +76,7 @@ __all__ = [
     "CoverageResult",
     "ReliabilityResult",
     "UncertaintyScorer",
+    "adaptive_calibration_error",
     "as_classification",
     "as_classification_prediction",
     "as_probabilities",

@@ -1,4 +1,4 @@
-"""Calibration of classifiers: reliability curves, ECE, MCE and classwise ECE.
+"""Calibration of classifiers: reliability curves, ECE, MCE, classwise ECE and ACE.
 
 Every function takes a :class:`~uqkit.prediction.ClassificationPrediction` or a probability matrix
 of shape (n, C), plus the true labels. Binary problems are passed with both columns
@@ -11,11 +11,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from uqkit.exceptions import InvalidInputError
 from uqkit.metrics._binning import bin_index, bin_means, bin_sums
 from uqkit.metrics._validation import as_classification, check_n_bins
 
 __all__ = [
     "ReliabilityResult",
+    "adaptive_calibration_error",
     "classwise_ece",
     "expected_calibration_error",
     "maximum_calibration_error",
@@ -170,3 +172,61 @@ def classwise_ece(pred, y, n_bins: int = 15) -> float:
     prob_sum = np.bincount(flat, weights=probs.reshape(-1), minlength=size)
     hits = np.bincount(bins[np.arange(n), index], minlength=size)
     return float(np.sum(np.abs(prob_sum - hits)) / (n * n_classes))
+
+
+ACE_VARIANTS = ("classwise", "top_label")
+
+
+def adaptive_calibration_error(
+    pred, y, n_bins: int = 15, *, variant: str = "classwise"
+) -> float:
+    """Adaptive calibration error, ACE (Nixon et al., CVPR Workshops 2019, Sec. 4).
+
+    Bins hold equal numbers of predictions (edges at the empirical quantiles, the outer ones at
+    0 and 1) and every non-empty bin counts equally:
+
+    - ``variant="classwise"`` (Nixon et al.'s ACE): for every class ``c`` the probabilities
+      :math:`p_{ic}` are binned into ``R = n_bins`` ranges and compared with the frequency of
+      class ``c`` there, :math:`\\frac{1}{CR}\\sum_c\\sum_r |\\mathrm{acc}(r, c) -
+      \\mathrm{conf}(r, c)|`. Equals the mean over classes of
+      ``netcal.metrics.ACE(bins, equal_intervals=False)`` of ``(p_c, 1{y = c})``.
+    - ``variant="top_label"``: the same on the top-label confidence alone; equals
+      ``netcal.metrics.ACE(bins, equal_intervals=False)`` of the probability matrix for three
+      or more classes (netcal switches to the positive class for binary labels).
+
+    Where :func:`expected_calibration_error` with ``binning="equal_mass"`` weights each bin by
+    its count, ACE weights bins equally (the same up to ties and rounding of the bin sizes).
+
+    Parameters
+    ----------
+    pred : ClassificationPrediction or ndarray of shape (n, C)
+    y : array-like of shape (n,)
+    n_bins : int, default 15
+    variant : {"classwise", "top_label"}, default "classwise"
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    >>> round(adaptive_calibration_error(probs, [0, 1, 0, 1], n_bins=2, variant="top_label"), 4)
+    0.25
+    """
+    if variant not in ACE_VARIANTS:
+        raise InvalidInputError(f"variant must be one of {ACE_VARIANTS}; got {variant!r}.")
+    probs, index = as_classification(pred, y)
+    n_bins = check_n_bins(n_bins)
+    if variant == "top_label":
+        pairs = [_top_label(probs, index)]
+    else:
+        pairs = [(probs[:, c], (index == c).astype(np.float64)) for c in range(probs.shape[1])]
+    errors = []
+    for confidence, hit in pairs:
+        bins = bin_index(confidence, n_bins, "equal_mass", low=0.0, high=1.0)
+        counts, conf_mean, acc_mean = bin_means(bins, n_bins, confidence, hit)
+        keep = counts > 0
+        errors.append(np.mean(np.abs(conf_mean[keep] - acc_mean[keep])))
+    return float(np.mean(errors))

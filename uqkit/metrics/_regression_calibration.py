@@ -239,22 +239,13 @@ def quantile_calibration_error(pred, y, levels=DEFAULT_QUANTILES, *, n_bins: int
     return float(np.mean(errors))
 
 
-def miscalibration_area(pred, y) -> float:
-    """Miscalibration area (Tran et al., Mach. Learn.: Sci. Technol. 2020, Sec. 2.3).
+MISCALIBRATION_VARIANTS = ("quantile", "interval")
 
-    The area between the calibration curve (observed proportion of :math:`F_i(y_i) \\le p`
-    against ``p``) and the diagonal, computed exactly rather than on a grid:
-    :math:`\\int_0^1 |\\hat G(p) - p|\\,dp` with :math:`\\hat G` the empirical CDF of the PIT
-    values, i.e. the Wasserstein-1 distance between the PIT values and U(0, 1). 0 for perfect
-    calibration, at most 0.5.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> round(miscalibration_area((np.zeros(1), np.ones(1)), [0.0]), 3)  # one PIT value at 0.5
-    0.25
-    """
-    u = np.sort(pit(pred, y).reshape(-1))
+def _area_to_diagonal(values: np.ndarray) -> float:
+    """:math:`\\int_0^1 |\\hat G(p) - p|\\,dp` for the empirical CDF :math:`\\hat G` of values in
+    [0, 1], exactly (the CDF is a step function: integrate each step in closed form)."""
+    u = np.sort(values.reshape(-1))
     n = u.size
     edges = np.concatenate(([0.0], u, [1.0]))
     level = np.arange(n + 1) / n  # the empirical CDF on [edges[i], edges[i+1])
@@ -264,3 +255,48 @@ def miscalibration_area(pred, y) -> float:
         return 0.5 * d * np.abs(d)
 
     return float(np.sum(antiderivative(edges[1:]) - antiderivative(edges[:-1])))
+
+
+def miscalibration_area(pred, y, *, variant: str = "quantile") -> float:
+    """Miscalibration area (Tran et al., Mach. Learn.: Sci. Technol. 2020, Sec. 2.3).
+
+    The area between a calibration curve and the diagonal, computed exactly rather than on a
+    grid. Two curves are in use, and libraries differ in their default:
+
+    - ``variant="quantile"`` (uqkit's default, uncertainty-toolbox's ``prop_type="quantile"``):
+      the observed proportion of :math:`F_i(y_i) \\le p` against ``p``, i.e.
+      :math:`\\int_0^1 |\\hat G(p) - p|\\,dp` with :math:`\\hat G` the empirical CDF of the PIT
+      values (the Wasserstein-1 distance between the PIT values and U(0, 1)); at most 0.5.
+    - ``variant="interval"`` (uncertainty-toolbox's default, ``prop_type="interval"``): the
+      observed proportion of targets inside the central interval of coverage ``p``, i.e. the
+      same area for the values :math:`|2F_i(y_i) - 1|`; at most 0.5.
+
+    When the miscalibration is symmetric (the PIT distribution is symmetric about 1/2, as for a
+    centred model whose spread alone is wrong) the interval area is exactly twice the quantile
+    area; a biased model has a larger quantile area than that relation says, since a central
+    interval does not see on which side the targets fall.
+
+    Parameters
+    ----------
+    pred : RegressionPrediction or (mean, std)
+    y : array-like of shape (n,) or (n, d)
+    variant : {"quantile", "interval"}, default "quantile"
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(miscalibration_area((np.zeros(1), np.ones(1)), [0.0]), 3)  # one PIT value at 0.5
+    0.25
+    >>> round(miscalibration_area((np.zeros(1), np.ones(1)), [0.0], variant="interval"), 3)
+    0.5
+    """
+    if variant not in MISCALIBRATION_VARIANTS:
+        raise InvalidInputError(
+            f"variant must be one of {MISCALIBRATION_VARIANTS}; got {variant!r}."
+        )
+    u = pit(pred, y)
+    return _area_to_diagonal(u if variant == "quantile" else np.abs(2.0 * u - 1.0))
