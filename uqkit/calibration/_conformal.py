@@ -29,6 +29,7 @@ from uqkit.calibration._quantile import (
 )
 from uqkit.calibration._wrapper import Recalibrator, _check_calibration_size
 from uqkit.exceptions import InvalidInputError
+from uqkit.interop import gives_uncertainty
 from uqkit.metrics import (
     as_classification,
     as_classification_prediction,
@@ -139,7 +140,7 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
         one, else its point ``predict``.
         """
         model = self._fitted_model()
-        if hasattr(model, "predict_uncertainty"):
+        if gives_uncertainty(self.estimator):
             pred = as_regression_prediction(model.predict_uncertainty(X))
             name = type(self).__name__
             return _single_output(pred.mean, name), _single_output(pred.std(), name), pred
@@ -379,14 +380,9 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
         return np.random.default_rng(derive_seed(self.random_state_, key)).uniform(size=n)
 
     def _base_prediction(self, X) -> ClassificationPrediction:
-        """The wrapped model's prediction on ``X``: its ``predict_uncertainty`` when it is a uqkit
-        model, else its ``predict_proba`` with its ``classes_``."""
-        model = self._fitted_model()
-        if hasattr(model, "predict_uncertainty"):
-            return as_classification_prediction(model.predict_uncertainty(X))
-        probs = np.asarray(to_numpy(model.predict_proba(X)), dtype=np.float64)
-        classes = getattr(model, "classes_", None)
-        return ClassificationPrediction(probs=probs, classes=classes)
+        """The wrapped model's prediction on ``X`` (a scikit-learn classifier's ``predict_proba``
+        with its ``classes_`` through :func:`uqkit.predict_uncertainty`)."""
+        return as_classification_prediction(self._fitted_model().predict_uncertainty(X))
 
     def fit(self, X, y):
         """Compute the APS scores of held-out data ``(X, y)`` the model has not seen.

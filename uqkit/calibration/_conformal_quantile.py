@@ -19,6 +19,7 @@ from uqkit.calibration._quantile import (
 )
 from uqkit.calibration._wrapper import Recalibrator, _check_calibration_size
 from uqkit.exceptions import InvalidInputError, NotFittedError
+from uqkit.interop import gives_uncertainty
 from uqkit.metrics import as_regression_prediction
 from uqkit.prediction import RegressionPrediction, check_miscoverage
 
@@ -125,7 +126,7 @@ class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
     def _check_models(self):
         lower = self._fitted_model()
         if self.estimator_upper is None:
-            if not hasattr(lower, "predict_uncertainty"):
+            if not gives_uncertainty(self.estimator):
                 raise InvalidInputError(
                     f"{type(self).__name__} needs two quantile models (estimator, "
                     f"estimator_upper) or one uqkit regressor with predict_uncertainty; got one "

@@ -19,6 +19,7 @@ from uqkit._random import derive_seed
 from uqkit.base import UQEstimator, UQRegressorMixin, check_fitted
 from uqkit.calibration._quantile import conformal_rank, miscoverages, stack_levels
 from uqkit.exceptions import InvalidInputError, ModelFileError
+from uqkit.interop import gives_uncertainty, predict_uncertainty
 from uqkit.metrics import as_regression_prediction
 from uqkit.prediction import RegressionPrediction
 
@@ -204,8 +205,8 @@ class JackknifePlusRegressor(UQRegressorMixin, UQEstimator):
         """The all-rows model's ``(mean, prediction or None)`` on ``X`` (``predict_uncertainty``
         of a uqkit model, else its ``predict``)."""
         model = self.estimator_
-        if hasattr(model, "predict_uncertainty"):
-            pred = as_regression_prediction(model.predict_uncertainty(X))
+        if gives_uncertainty(model):
+            pred = as_regression_prediction(predict_uncertainty(model, X))
             return _column(pred.mean, type(self).__name__), pred
         return _column(model.predict(X), type(self).__name__), None
 

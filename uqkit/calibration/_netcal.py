@@ -15,7 +15,6 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from uqkit._data import to_numpy
 from uqkit.base import UQClassifierMixin, check_fitted
 from uqkit.calibration._wrapper import Recalibrator, _check_calibration_size
 from uqkit.exceptions import InvalidInputError, ModelFileError
@@ -139,11 +138,7 @@ class NetcalCalibrator(UQClassifierMixin, Recalibrator):
     def _base_prediction(self, X) -> ClassificationPrediction:
         """The wrapped model's prediction on ``X``: its ``predict_uncertainty`` when it is a uqkit
         model, else its ``predict_proba`` with its ``classes_``."""
-        model = self._fitted_model()
-        if hasattr(model, "predict_uncertainty"):
-            return as_classification_prediction(model.predict_uncertainty(X))
-        probs = np.asarray(to_numpy(model.predict_proba(X)), dtype=np.float64)
-        return ClassificationPrediction(probs=probs, classes=getattr(model, "classes_", None))
+        return as_classification_prediction(self._fitted_model().predict_uncertainty(X))
 
     def fit(self, X, y):
         """Fit the calibration map on held-out data ``(X, y)`` the model has not seen.

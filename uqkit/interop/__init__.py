@@ -24,6 +24,6 @@ Examples
 ('normal', (3,))
 """
 
-from uqkit.interop._predict import predict_uncertainty
+from uqkit.interop._predict import gives_uncertainty, predict_uncertainty
 
-__all__ = ["predict_uncertainty"]
+__all__ = ["gives_uncertainty", "predict_uncertainty"]

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from uqkit.exceptions import InvalidInputError, NotFittedError
-from uqkit.interop._foreign import foreign_prediction
+from uqkit.interop._foreign import foreign_prediction, takes_return_std
 from uqkit.interop._unwrap import affine_inverse, best_estimator, is_search, pipeline_parts
 from uqkit.metrics import as_classification_prediction, as_regression_prediction
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
@@ -90,6 +90,33 @@ def predict_uncertainty(model, X=None) -> Prediction:
     if index is not None and pred.index is None and len(index) == len(pred):
         pred = replace(pred, index=index)
     return pred
+
+
+def gives_uncertainty(model) -> bool:
+    """Whether :func:`predict_uncertainty` gives a prediction for ``model``, rather than refusing
+    a point model (``RandomForestRegressor``, or a ``Pipeline`` ending in one).
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from sklearn.linear_model import BayesianRidge
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> gives_uncertainty(make_pipeline(StandardScaler(), BayesianRidge()))
+    True
+    >>> gives_uncertainty(RandomForestRegressor())
+    False
+    """
+    if hasattr(model, "predict_uncertainty"):
+        return True
+    if isinstance(model, Pipeline):
+        return gives_uncertainty(model.steps[-1][1])
+    if is_search(model):
+        best = getattr(model, "best_estimator_", None)
+        return best is not None and gives_uncertainty(best)
+    if isinstance(model, TransformedTargetRegressor):
+        return gives_uncertainty(getattr(model, "regressor_", model.regressor))
+    return takes_return_std(model) or hasattr(model, "predict_proba")
 
 
 def _predict(model, X) -> Prediction:
