@@ -8,6 +8,7 @@ or a warning from another library that is the only sign of trouble, fails it.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,20 @@ class Outcome:
 
 
 def probe(call) -> Outcome:
-    """Run ``call()`` and judge the outcome; fail on anything but the three accepted kinds."""
+    """Run ``call()`` and judge the outcome; fail on anything but the three accepted kinds.
+
+    With ``UQKIT_PROBE_LOG=<file>`` set, each outcome's kind is appended to that file (how the
+    counts in docs/reliability.md were taken).
+    """
+    outcome = _judge(call)
+    log = os.environ.get("UQKIT_PROBE_LOG")
+    if log:
+        with open(log, "a") as handle:
+            handle.write(outcome.kind + "\n")
+    return outcome
+
+
+def _judge(call) -> Outcome:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
