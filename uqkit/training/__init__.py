@@ -17,6 +17,7 @@ from uqkit.training._loop import (
 )
 from uqkit.training._member_data import MemberData
 from uqkit.training._network_estimator import NetworkEstimator, check_prediction
+from uqkit.training._progress import Progress, interactive, log_verbose
 from uqkit.training._ray_backend import RayBackend
 from uqkit.training._ray_connect import connect_ray
 from uqkit.training._ray_driver import RayFitResult, train_members_ray
@@ -30,6 +31,7 @@ __all__ = [
     "EarlyStopping",
     "MemberData",
     "NetworkEstimator",
+    "Progress",
     "RayBackend",
     "RayFitResult",
     "RegressionTargets",
@@ -41,6 +43,8 @@ __all__ = [
     "check_prediction",
     "connect_ray",
     "fit_members",
+    "interactive",
+    "log_verbose",
     "member_losses",
     "resolve_backend",
     "train_members_ray",
