@@ -15,6 +15,7 @@ __all__ = [
     "Standardizer",
     "check_positive_ints",
     "check_sample_weight",
+    "check_weighted_classes",
     "normalised_weights",
     "refuse_sample_weight",
     "resolve_device",
@@ -217,10 +218,33 @@ def check_sample_weight(sample_weight, n_samples: int, owner: str) -> np.ndarray
         )
     if not (weights > 0).any():
         raise InvalidInputError(
-            f"{owner}: every sample_weight is 0, so there is nothing to fit; give at least one "
-            "row a positive weight."
+            f"{owner}: every sample_weight is zero, so there is nothing to fit; give at least "
+            "one row a positive weight."
         )
     return weights
+
+
+def check_weighted_classes(labels: np.ndarray, weights: np.ndarray | None, owner: str) -> None:
+    """Refuse a classification fit whose rows of positive weight hold fewer than two classes.
+
+    Examples
+    --------
+    >>> check_weighted_classes(np.array([0, 1, 1]), np.array([1.0, 0.0, 2.0]), "M")
+    >>> try:
+    ...     check_weighted_classes(np.array([0, 1, 1]), np.array([0.0, 1.0, 2.0]), "M")
+    ... except InvalidInputError as err:
+    ...     print(str(err)[:56])
+    M: the rows with a positive sample_weight hold one class
+    """
+    if weights is None:
+        return
+    present = np.unique(np.asarray(labels)[weights > 0])
+    if len(present) < 2:
+        raise InvalidInputError(
+            f"{owner}: the rows with a positive sample_weight hold one class only "
+            f"({present.tolist()}); a classifier needs at least two classes with weight. Give "
+            "rows of another class a positive weight."
+        )
 
 
 def normalised_weights(weights: np.ndarray | None, rows: np.ndarray, what: str, owner: str):
@@ -261,21 +285,31 @@ def normalised_weights(weights: np.ndarray | None, rows: np.ndarray, what: str, 
     return part * (len(part) / total)
 
 
-def refuse_sample_weight(sample_weight, owner: str, why: str) -> None:
-    """Raise :class:`~uqkit.exceptions.InvalidInputError` when ``sample_weight`` is given to an
-    estimator that cannot honour it (``why`` says why and what to use instead); None passes.
+def refuse_sample_weight(fit_params: dict, owner: str, why: str) -> None:
+    """The check of ``fit(X, y, **fit_params)`` of an estimator that cannot honour weights.
+
+    Such an estimator keeps ``sample_weight`` out of its ``fit`` signature, so that
+    scikit-learn's ``has_fit_parameter`` is False and meta-estimators (``BaggingRegressor``,
+    ``AdaBoostRegressor``) resample rows instead of passing weights; a ``sample_weight`` passed
+    anyway raises :class:`~uqkit.exceptions.InvalidInputError` with ``why`` (why, and what to
+    use instead), and any other unknown keyword a ``TypeError`` as Python would.
 
     Examples
     --------
-    >>> refuse_sample_weight(None, "GPRegressor", "...")
+    >>> refuse_sample_weight({}, "GPRegressor", "...")
     >>> try:
-    ...     refuse_sample_weight([1.0], "GPRegressor", "a weighted GP is not standard.")
+    ...     refuse_sample_weight({"sample_weight": [1.0]}, "GPRegressor",
+    ...                          "a weighted GP is not standard.")
     ... except InvalidInputError as err:
     ...     print(err)
     GPRegressor.fit does not support sample_weight: a weighted GP is not standard.
     """
-    if sample_weight is not None:
+    if "sample_weight" in fit_params:
         raise InvalidInputError(f"{owner}.fit does not support sample_weight: {why}")
+    if fit_params:
+        raise TypeError(
+            f"{owner}.fit() got unexpected keyword argument(s) {sorted(fit_params)}."
+        )
 
 
 @dataclass

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+from sklearn.ensemble import BaggingRegressor
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import has_fit_parameter
 
 from uqkit._data import check_sample_weight, normalised_weights
 from uqkit.bayes import BayesianMLPClassifier, BayesianMLPRegressor, GPClassifier, GPRegressor
@@ -44,7 +46,7 @@ def _data(n=60, seed=0):
         ([1.0, np.nan, 1.0, 1.0, 1.0], "not finite"),
         ([1.0, np.inf, 1.0, 1.0, 1.0], "not finite"),
         ([1.0, -0.5, 1.0, 1.0, 1.0], "negative"),
-        (np.zeros(5), "every sample_weight is 0"),
+        (np.zeros(5), "every sample_weight is zero"),
         (["a", "b", "c", "d", "e"], "numbers"),
     ],
 )
@@ -223,6 +225,18 @@ def test_gps_refuse_weights_with_the_alternative(cls):
     target = labels if cls is GPClassifier else y
     with pytest.raises(InvalidInputError, match=r"does not support sample_weight.*Repeat rows"):
         cls(epochs=1).fit(X, target, sample_weight=np.ones(20))
+    # kept out of the signature: meta-estimators resample rows instead of passing weights
+    assert not has_fit_parameter(cls(), "sample_weight")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        cls(epochs=1).fit(X, target, X_vall=X)
+
+
+def test_bagging_a_gp_resamples_rows_instead_of_passing_weights():
+    X, y, _, _ = _data(24)
+    bag = BaggingRegressor(GPRegressor(epochs=2, random_state=0), n_estimators=2,
+                           random_state=0).fit(X, y)
+    assert np.isfinite(bag.predict(X)).all()
+    assert has_fit_parameter(DeepEnsembleRegressor(), "sample_weight")
 
 
 def test_autodeuq_refuses_weights_before_starting_a_search():
@@ -272,6 +286,13 @@ def test_metadata_routing_requests_sample_weight():
         routed = pipe[-1].predict(pipe[0].transform(X))
     expected = DeepEnsembleRegressor(**base).fit(StandardScaler().fit_transform(X), y, w)
     np.testing.assert_array_equal(routed, expected.predict(StandardScaler().fit(X).transform(X)))
+
+
+@pytest.mark.parametrize("cls", [DeepEnsembleClassifier, BayesianMLPClassifier])
+def test_a_classifier_refuses_weights_that_leave_one_class(cls):
+    X, _, labels, _ = _data(30)
+    with pytest.raises(InvalidInputError, match="one class only"):
+        cls(epochs=1, hidden_layers=(4,)).fit(X, labels, sample_weight=labels.astype(float))
 
 
 def test_bnn_fits_with_rows_of_weight_zero():

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
+from uqkit._data import check_weighted_classes
 from uqkit.base import UQClassifierMixin, check_fitted
 from uqkit.bayes._bnn_base import SHARED_ATTRIBUTES_DOC, SHARED_PARAMETERS_DOC, BayesianMLPBase
 from uqkit.prediction import ClassificationPrediction
@@ -105,6 +106,8 @@ class BayesianMLPClassifier(UQClassifierMixin, ClassificationTargets, BayesianML
         X, y, Xt, weight = self._prepare_fit(X, y, False, sample_weight)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=False)
         index = self._encode_targets(y)  # sets classes_; refuses one class or continuous y
+        check_weighted_classes(index, None if weight is None else weight.cpu().numpy(),
+                               type(self).__name__)
         self.n_outputs_ = len(self.classes_)
         self._svi(Xt, torch.as_tensor(index, dtype=torch.long, device=self.device_), weight)
         if X_val is not None:

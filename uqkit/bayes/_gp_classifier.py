@@ -148,7 +148,7 @@ class GPClassifier(UQClassifierMixin, ClassificationTargets, GPBase):
         self.device = device
         self.verbose = verbose
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None) -> GPClassifier:
+    def fit(self, X, y, *, X_val=None, y_val=None, **fit_params) -> GPClassifier:
         """Fit the classifier on ``(X, y)``.
 
         Parameters
@@ -156,19 +156,19 @@ class GPClassifier(UQClassifierMixin, ClassificationTargets, GPBase):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (at least two distinct values).
-        sample_weight : None
-            Not supported: any other value raises
-            :class:`~uqkit.exceptions.InvalidInputError` (repeat rows instead, or use an
-            estimator that takes weights, such as :class:`~uqkit.bayes.BayesianMLPClassifier`).
         X_val, y_val : array-like, optional
             Scored after fitting into ``validation_scores_``.
+        **fit_params
+            ``sample_weight`` is not supported: passing it raises
+            :class:`~uqkit.exceptions.InvalidInputError` (repeat rows instead, or use an
+            estimator that takes weights, such as :class:`~uqkit.bayes.BayesianMLPClassifier`).
 
         Returns
         -------
         self : GPClassifier
         """
         refuse_sample_weight(
-            sample_weight, "GPClassifier",
+            fit_params, "GPClassifier",
             "its Dirichlet-GP labels and variational ELBO have no standard row weighting. "
             "Repeat rows to weight them, or use BayesianMLPClassifier or "
             "DeepEnsembleClassifier, which take sample_weight.",

@@ -192,28 +192,28 @@ class GPRegressor(UQRegressorMixin, GPBase):
         self.verbose = verbose
 
     # -- fit ------------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None) -> GPRegressor:
+    def fit(self, X, y, *, X_val=None, y_val=None, **fit_params) -> GPRegressor:
         """Fit the GP hyperparameters (and ``q(u)`` for the SVGP) on ``(X, y)``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
-        sample_weight : None
-            Not supported: any other value raises
-            :class:`~uqkit.exceptions.InvalidInputError` (a weighted exact-GP marginal
-            likelihood is not standard; repeat rows instead, or use an estimator that takes
-            weights, such as :class:`~uqkit.bayes.BayesianMLPRegressor`).
         X_val, y_val : array-like, optional
             Scored after fitting into ``validation_scores_`` (no early stopping: the marginal
             likelihood / ELBO is the model-selection criterion).
+        **fit_params
+            ``sample_weight`` is not supported: passing it raises
+            :class:`~uqkit.exceptions.InvalidInputError` (a weighted exact-GP marginal
+            likelihood is not standard; repeat rows instead, or use an estimator that takes
+            weights, such as :class:`~uqkit.bayes.BayesianMLPRegressor`).
 
         Returns
         -------
         self : GPRegressor
         """
         refuse_sample_weight(
-            sample_weight, "GPRegressor",
+            fit_params, "GPRegressor",
             "a weighted exact-GP marginal likelihood is not standard (a weight is not a fixed "
             "noise scale once the noise is learned), and the SVGP starts from an exact GP on "
             "a subset. Repeat rows to weight them, or use BayesianMLPRegressor or "

@@ -182,22 +182,22 @@ class BaseAutoDEUQ(NetworkEstimator):
             )
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y, *, X_val=None, y_val=None, **fit_params):
         """Search, build the catalog, select the ensemble (and refit it if asked).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) (regression: or (n_samples, n_targets))
-        sample_weight : None
-            Not supported: any other value raises
+        X_val, y_val : array-like, optional
+            Validation data for early stopping and selection; by default a seeded random
+            ``validation_fraction`` of the rows (indices in ``validation_indices_``).
+        **fit_params
+            ``sample_weight`` is not supported: passing it raises
             :class:`~uqkit.exceptions.InvalidInputError`. The search trials, the selection by
             validation likelihood and the refit would all have to be weighted for the weights
             to mean anything; use :class:`~uqkit.ensemble.DeepEnsembleRegressor` (or
             ``DeepEnsembleClassifier``) with the chosen architecture, which takes weights.
-        X_val, y_val : array-like, optional
-            Validation data for early stopping and selection; by default a seeded random
-            ``validation_fraction`` of the rows (indices in ``validation_indices_``).
 
         Returns
         -------
@@ -211,7 +211,7 @@ class BaseAutoDEUQ(NetworkEstimator):
             No trial finished; the message lists the trial errors.
         """
         refuse_sample_weight(
-            sample_weight, type(self).__name__,
+            fit_params, type(self).__name__,
             "the Ray Tune trials, the greedy selection by validation likelihood and the refit "
             "would all have to be weighted. Fit a DeepEnsembleRegressor/DeepEnsembleClassifier "
             "with the selected architecture (member_architectures_) and sample_weight instead.")

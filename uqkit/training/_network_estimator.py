@@ -12,6 +12,7 @@ import torch
 from uqkit._data import (
     Standardizer,
     check_sample_weight,
+    check_weighted_classes,
     normalised_weights,
     resolve_device,
     resolve_dtype,
@@ -110,6 +111,8 @@ class NetworkEstimator(UQEstimator):
         weights = check_sample_weight(sample_weight, len(X), type(self).__name__)
         self._check_architecture(X.shape[1])
         y_encoded = self._encode_targets(y)
+        if not self._regression:
+            check_weighted_classes(y_encoded, weights, type(self).__name__)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=self._regression)
         # an unweighted fit keeps the entropy key it had before sample_weight existed
         self._fit_entropy((X, y, X_val, y_val) if weights is None
