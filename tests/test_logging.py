@@ -193,11 +193,21 @@ def test_a_script_redirected_to_a_file_writes_at_most_a_dozen_lines(tmp_path):
     assert "\r" not in verbose and all(line.startswith("uqkit.training") for line in lines)
 
 
-def test_tune_tables_follow_verbose():
+def test_tune_tables_follow_verbose(caplog):
     pytest.importorskip("ray")
-    from uqkit.search._driver import tune_verbosity
+    import pickle
+
+    from uqkit.search._driver import _trial_progress, tune_verbosity
 
     assert tune_verbosity(0, tty=True) == 0
     assert tune_verbosity(1, tty=True) == 1
     assert tune_verbosity(1, tty=False) == 0  # uqkit's own lines instead of redrawn tables
     assert tune_verbosity(2, tty=False) == 2
+    assert _trial_progress(20, 0) == [] and _trial_progress(20, 2) == []
+    (callback,) = _trial_progress(20, 1)  # stderr is not a terminal under pytest
+    callback = pickle.loads(pickle.dumps(callback))  # Tune stores its callbacks
+    with caplog.at_level(logging.INFO, logger="uqkit"):
+        for i in range(20):
+            (callback.on_trial_complete if i % 3 else callback.on_trial_error)(i, [], None)
+    lines = [r.getMessage() for r in _uqkit_records(caplog)]
+    assert len(lines) == 10 and lines[-1].startswith("AutoDEUQ search: 100% (20/20 trial)")

@@ -197,7 +197,7 @@ class Progress:
             return
         if self._bar is not None:
             self._bar.close()
-        elif self._tenths < 10:
+        elif self._tenths < 10 and self.total:
             self._log(logging.INFO, self._line(stopped=True))
 
     def __enter__(self) -> Progress:
