@@ -99,6 +99,21 @@ def test_integer_weights_give_the_loss_of_repeated_rows(loss, out, target):
     assert torch.equal(ones, member_losses(stack, loss, X, y))
 
 
+def test_a_loss_without_a_weight_argument_is_refused_for_a_weighted_fit():
+    from uqkit.losses import MemberLoss
+
+    class Unweighted(MemberLoss):
+        def __call__(self, raw, target):
+            return GaussianMemberLoss()(raw, target)
+
+    X, y = torch.randn(8, 2), torch.randn(8, 1)
+    stack = StackSpec(2, 2, hidden_layers=(4,)).build([0])
+    config = TrainConfig(epochs=1, patience=None)
+    train_stack(stack, Unweighted(), X, y, [0], config)  # unweighted: still fine
+    with pytest.raises(InvalidInputError, match="Unweighted takes no row weights"):
+        train_stack(stack, Unweighted(), X, y, [0], config, weight=torch.ones(8))
+
+
 def test_full_batch_training_with_integer_weights_equals_training_on_repeated_rows():
     # one batch holds all rows, so every Adam step sees the same objective in both runs
     g = torch.Generator().manual_seed(1)

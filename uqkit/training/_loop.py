@@ -8,6 +8,7 @@ alone (``"serial"``, ``"ray"``) or stacked with others (``"vectorized"``).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from uqkit._random import ORDER_STREAM, member_generators
-from uqkit.exceptions import DivergenceError
+from uqkit.exceptions import DivergenceError, InvalidInputError
 from uqkit.losses import MemberLoss
 from uqkit.nn import MemberStack
 from uqkit.training._early_stopping import EarlyStopping
@@ -71,6 +72,20 @@ def _weighted(loss_fn, raw, yb, wb, validation: bool = False) -> torch.Tensor:
     written without a ``weight`` argument still trains unweighted fits."""
     call = loss_fn.validation_loss if validation else loss_fn
     return call(raw, yb) if wb is None else call(raw, yb, wb)
+
+
+def _check_weighted_loss(loss_fn) -> None:
+    """Refuse row weights for a loss whose ``__call__`` has no third (``weight``) argument."""
+    try:
+        inspect.signature(loss_fn).bind(None, None, None)
+    except TypeError:
+        raise InvalidInputError(
+            f"{type(loss_fn).__name__} takes no row weights, so sample_weight cannot be "
+            "honoured: give its __call__ a weight=None argument (a (k, b) tensor) and reduce "
+            "the per-row losses with uqkit.losses.row_mean(values, weight)."
+        ) from None
+    except ValueError:  # no signature to inspect (a builtin): let the call decide
+        pass
 
 
 def _batch_loss(stack, loss_fn, xb, yb, eps, wb=None) -> torch.Tensor:
@@ -273,6 +288,8 @@ def train_stack(
     (2, [0, 1], 2)
     """
     k = len(seeds)
+    if weight is not None:
+        _check_weighted_loss(loss_fn)
     member_ids = list(range(k)) if member_ids is None else list(member_ids)
     device = X.device
     order_generators = member_generators(seeds, ORDER_STREAM)
