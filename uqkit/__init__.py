@@ -16,11 +16,16 @@ array([1.645])
 from __future__ import annotations
 
 import importlib
+import logging
 
 from uqkit.base import load
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __version__ = "0.1.0"
+
+# the library convention: uqkit's loggers (one per module, below "uqkit") write nothing unless
+# the application configures logging; see docs/logging.md
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name → family module that defines it (imported on first access)
 _LAZY = {

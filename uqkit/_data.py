@@ -14,6 +14,10 @@ from uqkit.exceptions import InvalidInputError
 __all__ = [
     "Standardizer",
     "check_positive_ints",
+    "check_sample_weight",
+    "check_weighted_classes",
+    "normalised_weights",
+    "refuse_sample_weight",
     "resolve_device",
     "resolve_dtype",
     "to_numpy",
@@ -144,6 +148,168 @@ def check_positive_ints(value, name: str, length: int | None = None) -> tuple[in
             f"the {MAX_PARAMETERS:.3g} uqkit allows; use widths such as (50,) or (256, 256)."
         )
     return values
+
+
+def check_sample_weight(sample_weight, n_samples: int, owner: str) -> np.ndarray | None:
+    """``sample_weight`` of ``fit`` as a float64 array of shape ``(n_samples,)``, or None.
+
+    The rules are scikit-learn's (``sklearn.utils.validation._check_sample_weight`` with
+    ``ensure_non_negative=True``), plus one: the weights may not all be zero (the weighted loss
+    ``sum(w * loss) / sum(w)`` would be 0 / 0). A scalar is broadcast to every row, as in
+    scikit-learn. ``None`` stays ``None``: the unweighted fit.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), scalar or None
+    n_samples : int
+        Rows of ``X``.
+    owner : str
+        Name of the estimator (for the message).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples,), float64, or None
+
+    Raises
+    ------
+    InvalidInputError
+        Wrong shape or length, a value that is not a finite number, a negative weight, or all
+        weights zero; the message says which and what to pass.
+
+    Examples
+    --------
+    >>> check_sample_weight([1, 2, 0], 3, "DeepEnsembleRegressor")
+    array([1., 2., 0.])
+    >>> check_sample_weight(None, 3, "DeepEnsembleRegressor") is None
+    True
+    >>> try:
+    ...     check_sample_weight([1.0, -1.0], 2, "DeepEnsembleRegressor")
+    ... except InvalidInputError as err:
+    ...     print(str(err)[:57])
+    DeepEnsembleRegressor: sample_weight[1] = -1 is negative;
+    """
+    if sample_weight is None:
+        return None
+    fix = "pass one finite, non-negative weight per row of X (or sample_weight=None)."
+    values = to_numpy(sample_weight)
+    try:
+        weights = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(
+            f"{owner}: sample_weight must be numbers ({err}); {fix}"
+        ) from err
+    if weights.ndim == 0:
+        weights = np.full(n_samples, float(weights))
+    if weights.ndim != 1 or len(weights) != n_samples:
+        raise InvalidInputError(
+            f"{owner}: sample_weight has shape {weights.shape} but X has {n_samples} rows; "
+            f"{fix}"
+        )
+    bad = ~np.isfinite(weights)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InvalidInputError(f"{owner}: sample_weight[{i}] = {weights[i]} is not finite; {fix}")
+    negative = weights < 0
+    if negative.any():
+        i = int(np.argmax(negative))
+        raise InvalidInputError(
+            f"{owner}: sample_weight[{i}] = {weights[i]:g} is negative; weights must be >= 0 "
+            "(0 drops a row)."
+        )
+    if not (weights > 0).any():
+        raise InvalidInputError(
+            f"{owner}: every sample_weight is zero, so there is nothing to fit; give at least "
+            "one row a positive weight."
+        )
+    return weights
+
+
+def check_weighted_classes(labels: np.ndarray, weights: np.ndarray | None, owner: str) -> None:
+    """Refuse a classification fit whose rows of positive weight hold fewer than two classes.
+
+    Examples
+    --------
+    >>> check_weighted_classes(np.array([0, 1, 1]), np.array([1.0, 0.0, 2.0]), "M")
+    >>> try:
+    ...     check_weighted_classes(np.array([0, 1, 1]), np.array([0.0, 1.0, 2.0]), "M")
+    ... except InvalidInputError as err:
+    ...     print(str(err)[:56])
+    M: the rows with a positive sample_weight hold one class
+    """
+    if weights is None:
+        return
+    present = np.unique(np.asarray(labels)[weights > 0])
+    if len(present) < 2:
+        raise InvalidInputError(
+            f"{owner}: the rows with a positive sample_weight hold one class only "
+            f"({present.tolist()}); a classifier needs at least two classes with weight. Give "
+            "rows of another class a positive weight."
+        )
+
+
+def normalised_weights(weights: np.ndarray | None, rows: np.ndarray, what: str, owner: str):
+    """The weights of ``rows`` divided by their mean (so they average exactly 1), or None.
+
+    Dividing by the mean, not by the sum per mini-batch, is what makes weights of ones exact:
+    ``1 * n / n`` is exactly 1 in floating point, so a weighted batch mean ``mean(w * loss)`` of
+    ones is bit for bit the unweighted ``mean(loss)``, and the mini-batch gradient stays an
+    unbiased estimate of the full weighted objective ``sum(w * loss) / sum(w)``.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n,) or None
+        Validated by :func:`check_sample_weight`.
+    rows : ndarray of int
+        The rows of one part (training or validation).
+    what : str
+        Name of the part (for the message).
+    owner : str
+        Name of the estimator (for the message).
+
+    Examples
+    --------
+    >>> normalised_weights(np.array([1.0, 3.0, 0.0, 2.0]), np.array([0, 1, 2]), "training", "M")
+    array([0.75, 2.25, 0.  ])
+    >>> normalised_weights(np.ones(5), np.arange(5), "training", "M").tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    if weights is None:
+        return None
+    part = weights[rows]
+    total = part.sum()
+    if not total > 0:
+        raise InvalidInputError(
+            f"{owner}: every sample_weight of the {len(part)} {what} rows is 0; give some of "
+            "them a positive weight, or pass X_val/y_val."
+        )
+    return part * (len(part) / total)
+
+
+def refuse_sample_weight(fit_params: dict, owner: str, why: str) -> None:
+    """The check of ``fit(X, y, **fit_params)`` of an estimator that cannot honour weights.
+
+    Such an estimator keeps ``sample_weight`` out of its ``fit`` signature, so that
+    scikit-learn's ``has_fit_parameter`` is False and meta-estimators (``BaggingRegressor``,
+    ``AdaBoostRegressor``) resample rows instead of passing weights; a ``sample_weight`` passed
+    anyway raises :class:`~uqkit.exceptions.InvalidInputError` with ``why`` (why, and what to
+    use instead), and any other unknown keyword a ``TypeError`` as Python would.
+
+    Examples
+    --------
+    >>> refuse_sample_weight({}, "GPRegressor", "...")
+    >>> try:
+    ...     refuse_sample_weight({"sample_weight": [1.0]}, "GPRegressor",
+    ...                          "a weighted GP is not standard.")
+    ... except InvalidInputError as err:
+    ...     print(err)
+    GPRegressor.fit does not support sample_weight: a weighted GP is not standard.
+    """
+    if "sample_weight" in fit_params:
+        raise InvalidInputError(f"{owner}.fit does not support sample_weight: {why}")
+    if fit_params:
+        raise TypeError(
+            f"{owner}.fit() got unexpected keyword argument(s) {sorted(fit_params)}."
+        )
 
 
 @dataclass

@@ -8,6 +8,7 @@ estimator, kept whole (a little over 400 lines, half of them docstrings).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Integral, Real
@@ -37,8 +38,11 @@ from uqkit.bayes._tfb_search import (
 from uqkit.bayes._tfb_warning import TFBWarning
 from uqkit.exceptions import InvalidInputError, NotFittedError
 from uqkit.prediction import ClassificationPrediction
+from uqkit.training import log_verbose
 
 __all__ = ["BayesianLoRA"]
+
+logger = logging.getLogger(__name__)
 
 _SEARCH_STREAM = 0  # derive_seed key of the (common) noise used to score candidate sigmas
 _PREDICT_STREAM = 1  # derive_seed key of the noise used by predict_uncertainty
@@ -86,7 +90,8 @@ class BayesianLoRA(UQClassifierMixin, UQEstimator):
     random_state : int, RandomState, Generator or None
         Seeds local ``torch.Generator`` objects: one stream for the search, one for prediction.
     verbose : int, default=0
-        Print each search step when positive.
+        0: nothing is written; 1 or more: each step of the sigma search as an INFO line on the
+        ``uqkit`` logger (to stderr when logging is not configured).
 
     Attributes
     ----------
@@ -289,11 +294,11 @@ class BayesianLoRA(UQClassifierMixin, UQEstimator):
 
     def _score_verbose(self, sigma: float) -> dict:
         result = self.score_sigma(sigma)
-        if self.verbose:
-            print(
-                f"[TFB] sigma={result['sigma']:.6g} {self.metric}={result['loss']:.6g} "
-                f"change={result['change']:.3%} feasible={result['feasible']}"
-            )
+        log_verbose(
+            logger, self.verbose,
+            f"[TFB] sigma={result['sigma']:.6g} {self.metric}={result['loss']:.6g} "
+            f"change={result['change']:.3%} feasible={result['feasible']}",
+        )
         return result
 
     # ------------------------------------------------------------------ prediction

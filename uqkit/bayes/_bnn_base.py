@@ -26,6 +26,7 @@ modules, so two estimators never share them.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from numbers import Integral, Real
 
@@ -37,16 +38,23 @@ from pyro.infer.autoguide import AutoLowRankMultivariateNormal, AutoNormal, init
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from uqkit._data import Standardizer, check_positive_ints, resolve_device
+from uqkit._data import Standardizer, check_positive_ints, check_sample_weight, resolve_device
 from uqkit._random import derive_seed
 from uqkit.base import UQEstimator
 from uqkit.bayes._bnn_model import ACTIVATIONS, BayesianMLP, Posterior
 from uqkit.bayes._context import eval_mode, isolated
 from uqkit.bayes._history import single_model_history
 from uqkit.exceptions import DivergenceError
-from uqkit.training import check_finite_outputs, check_finite_parameters, check_representable
+from uqkit.training import (
+    Progress,
+    check_finite_outputs,
+    check_finite_parameters,
+    check_representable,
+)
 
 __all__ = ["SHARED_ATTRIBUTES_DOC", "SHARED_PARAMETERS_DOC", "BayesianMLPBase", "check_hidden"]
+
+logger = logging.getLogger(__name__)
 
 
 def check_hidden(sizes) -> tuple[int, ...]:
@@ -123,8 +131,12 @@ class BayesianMLPBase(UQEstimator):
         raise NotImplementedError
 
     # -- training ---------------------------------------------------------------------------
-    def _svi(self, X: torch.Tensor, Y: torch.Tensor) -> None:
-        """Fit ``posterior_`` by SVI for ``epochs`` passes; record ``history_``."""
+    def _svi(self, X: torch.Tensor, Y: torch.Tensor, weight: torch.Tensor | None = None) -> None:
+        """Fit ``posterior_`` by SVI for ``epochs`` passes; record ``history_``.
+
+        ``weight`` ``(n,)`` scales each row's log-likelihood (raw ``sample_weight``, not
+        normalised: in a Bayesian model the total weight is the amount of data, and an integer
+        weight ``k`` is the row observed ``k`` times)."""
         n = X.shape[0]
         self.posterior_ = self._new_posterior(derive_seed(self.random_state_, 3))
         model, guide = self.posterior_.model, self.posterior_.guide
@@ -132,24 +144,25 @@ class BayesianMLPBase(UQEstimator):
         losses: list[float] = []
         with isolated(derive_seed(self.random_state_, 0), self.device_, pyro_store=True):
             svi = SVI(model, guide, pyro.optim.Adam({"lr": self.lr}), loss=Trace_ELBO())
-            iterator = range(self.epochs)
-            if self.verbose:
-                from tqdm.auto import tqdm
-
-                iterator = tqdm(iterator, desc=type(self).__name__)
-            for epoch in iterator:
-                total = 0.0
-                for index in torch.randperm(n, generator=generator).split(self.batch_size):
-                    index = index.to(self.device_)
-                    total += svi.step(X[index], Y[index], n)
-                # each step estimates the full-data negative ELBO; average, per training row
-                value = total / math.ceil(n / self.batch_size) / n
-                if not math.isfinite(value):
-                    raise DivergenceError(
-                        f"{type(self).__name__}: the ELBO became {value} in epoch {epoch}. "
-                        "Lower lr, or init_scale, or prior_scale."
-                    )
-                losses.append(value)
+            progress = Progress(self.epochs, type(self).__name__, verbose=self.verbose,
+                                logger=logger, unit="epoch")
+            with progress:
+                for epoch in range(self.epochs):
+                    total = 0.0
+                    for index in torch.randperm(n, generator=generator).split(self.batch_size):
+                        index = index.to(self.device_)
+                        wb = None if weight is None else weight[index]
+                        total += svi.step(X[index], Y[index], n, wb)
+                    # each step estimates the full-data negative ELBO; average, per training row
+                    value = total / math.ceil(n / self.batch_size) / n
+                    if not math.isfinite(value):
+                        raise DivergenceError(
+                            f"{type(self).__name__}: the ELBO became {value} in epoch {epoch}. "
+                            "Lower lr, or init_scale, or prior_scale."
+                        )
+                    losses.append(value)
+                    progress.update(1)
+                    progress.set_postfix(neg_elbo=f"{value:.4g}")
         self.history_ = single_model_history(losses)
 
     # -- prediction ---------------------------------------------------------------------------
@@ -178,16 +191,20 @@ class BayesianMLPBase(UQEstimator):
             check_finite_outputs(values, type(self).__name__)
         return draws
 
-    def _prepare_fit(self, X, y, regression: bool):
+    def _prepare_fit(self, X, y, regression: bool, sample_weight=None):
+        """Validated ``X, y``, standardised features and the row weights (a tensor or None)."""
         self._check_params()
         check_hidden(self.hidden_layers)
         self._resolve_random_state()
         self.device_ = resolve_device(self.device)
         X, y = self._check_X_y(X, y, regression=regression)
+        weights = check_sample_weight(sample_weight, len(X), type(self).__name__)
         scaler = Standardizer.fit(X)
         self.x_mean_, self.x_scale_ = scaler.mean, scaler.scale
         Xt = torch.as_tensor(scaler.transform(X), dtype=torch.float32, device=self.device_)
-        return X, y, Xt
+        if weights is not None:
+            weights = torch.as_tensor(weights, dtype=torch.float32, device=self.device_)
+        return X, y, Xt, weights
 
 
 SHARED_PARAMETERS_DOC = """
@@ -213,7 +230,9 @@ SHARED_PARAMETERS_DOC = """
         Seeds the forked torch RNG inside fit and predict, and the mini-batch order.
     device : str, default="auto"
     verbose : int, default=0
-        Show a progress bar when positive.
+        0: nothing is written; 1: progress over the epochs (a bar on an interactive terminal,
+        else at most one INFO line per tenth on the ``uqkit`` logger); 2: also each epoch's
+        negative ELBO at DEBUG.
 """
 
 SHARED_ATTRIBUTES_DOC = """

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
+from uqkit._data import check_weighted_classes
 from uqkit.base import UQClassifierMixin, check_fitted
 from uqkit.bayes._bnn_base import SHARED_ATTRIBUTES_DOC, SHARED_PARAMETERS_DOC, BayesianMLPBase
 from uqkit.prediction import ClassificationPrediction
@@ -82,7 +83,7 @@ class BayesianMLPClassifier(UQClassifierMixin, ClassificationTargets, BayesianML
     def _likelihood_name(self) -> str:
         return "categorical"
 
-    def fit(self, X, y, *, X_val=None, y_val=None) -> BayesianMLPClassifier:
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None) -> BayesianMLPClassifier:
         """Fit the variational posterior by SVI on ``(X, y)``.
 
         Parameters
@@ -90,6 +91,11 @@ class BayesianMLPClassifier(UQClassifierMixin, ClassificationTargets, BayesianML
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (at least two distinct values).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative row weights multiplying each row's log-likelihood in the ELBO
+            (``pyro.poutine.scale``): an integer weight ``k`` is the row observed ``k`` times,
+            so the weights are not normalised (doubling them all halves the prior's pull);
+            weights of ones give exactly the unweighted fit.
         X_val, y_val : array-like, optional
             Scored after fitting into ``validation_scores_``.
 
@@ -97,11 +103,13 @@ class BayesianMLPClassifier(UQClassifierMixin, ClassificationTargets, BayesianML
         -------
         self : BayesianMLPClassifier
         """
-        X, y, Xt = self._prepare_fit(X, y, regression=False)
+        X, y, Xt, weight = self._prepare_fit(X, y, False, sample_weight)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=False)
         index = self._encode_targets(y)  # sets classes_; refuses one class or continuous y
+        check_weighted_classes(index, None if weight is None else weight.cpu().numpy(),
+                               type(self).__name__)
         self.n_outputs_ = len(self.classes_)
-        self._svi(Xt, torch.as_tensor(index, dtype=torch.long, device=self.device_))
+        self._svi(Xt, torch.as_tensor(index, dtype=torch.long, device=self.device_), weight)
         if X_val is not None:
             self.validation_scores_ = self.evaluate(X_val, y_val)
         return self

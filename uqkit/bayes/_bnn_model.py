@@ -7,6 +7,7 @@ mini-batch ELBO is unbiased for the full-data one (Blundell et al., ICML 2015, E
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Sequence
@@ -89,12 +90,18 @@ class BayesianMLP(PyroModule):
             )
 
     def forward(
-        self, x: torch.Tensor, y: torch.Tensor | None = None, n_total: int | None = None
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor | None = None,
+        n_total: int | None = None,
+        weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Run the network and observe ``y`` in a data plate of size ``n_total``.
 
         ``x`` is a mini-batch of ``n_total`` rows; the plate's subsample scaling multiplies its
-        log-likelihood by ``n_total / len(x)``.
+        log-likelihood by ``n_total / len(x)``. ``weight`` ``(len(x),)`` multiplies each row's
+        log-likelihood (``poutine.scale``): the ELBO's likelihood term becomes
+        ``sum_i w_i E_q log p(y_i | x_i, w)``, the same as row ``i`` observed ``w_i`` times.
         """
         h = x
         for layer in self.layers[:-1]:
@@ -104,7 +111,7 @@ class BayesianMLP(PyroModule):
         subsample = torch.arange(x.shape[0], device=x.device)
         if self.likelihood == "categorical":
             pyro.deterministic("logits", out, event_dim=2)
-            with pyro.plate("data", size=size, subsample=subsample):
+            with pyro.plate("data", size=size, subsample=subsample), _scaled(weight):
                 pyro.sample("obs", dist.Categorical(logits=out), obs=y)
             return out
         if self.likelihood == "heteroscedastic":
@@ -115,9 +122,23 @@ class BayesianMLP(PyroModule):
             variance = (self.noise_scale**2).expand_as(mean)
         pyro.deterministic("mean", mean, event_dim=2)
         pyro.deterministic("variance", variance, event_dim=2)
-        with pyro.plate("data", size=size, subsample=subsample):
+        with pyro.plate("data", size=size, subsample=subsample), _scaled(weight):
             pyro.sample("obs", dist.Normal(mean, variance.sqrt()).to_event(1), obs=y)
         return mean
+
+
+def _scaled(weight: torch.Tensor | None):
+    """Per-row scaling of the log-likelihood, or nothing for an unweighted fit. Pyro's scale
+    must be positive: a row of weight 0 is masked out instead (its term is exactly 0)."""
+    stack = contextlib.ExitStack()
+    if weight is None:
+        return stack
+    zero = weight == 0
+    if bool(zero.any()):
+        stack.enter_context(pyro.poutine.mask(mask=~zero))
+        weight = torch.where(zero, torch.ones_like(weight), weight)
+    stack.enter_context(pyro.poutine.scale(scale=weight))
+    return stack
 
 
 class Posterior(nn.Module):

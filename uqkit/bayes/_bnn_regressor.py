@@ -98,13 +98,18 @@ class BayesianMLPRegressor(UQRegressorMixin, BayesianMLPBase):
         tags.target_tags.multi_output = True  # y of shape (n, k) gives k outputs
         return tags
 
-    def fit(self, X, y, *, X_val=None, y_val=None) -> BayesianMLPRegressor:
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None) -> BayesianMLPRegressor:
         """Fit the variational posterior by SVI on standardised ``(X, y)``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative row weights multiplying each row's log-likelihood in the ELBO
+            (``pyro.poutine.scale``): an integer weight ``k`` is the row observed ``k`` times,
+            so the weights are not normalised (doubling them all halves the prior's pull);
+            weights of ones give exactly the unweighted fit.
         X_val, y_val : array-like, optional
             Scored after fitting into ``validation_scores_``.
 
@@ -112,7 +117,7 @@ class BayesianMLPRegressor(UQRegressorMixin, BayesianMLPBase):
         -------
         self : BayesianMLPRegressor
         """
-        X, y, Xt = self._prepare_fit(X, y, regression=True)
+        X, y, Xt, weight = self._prepare_fit(X, y, True, sample_weight)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=True)
         self.single_output_ = y.ndim == 1
         Y = y[:, None] if y.ndim == 1 else y
@@ -121,7 +126,7 @@ class BayesianMLPRegressor(UQRegressorMixin, BayesianMLPBase):
         check_target_scale(scaler.scale)
         self.y_mean_, self.y_scale_ = scaler.mean, scaler.scale
         Yt = torch.as_tensor(scaler.transform(Y), dtype=torch.float32, device=self.device_)
-        self._svi(Xt, Yt)
+        self._svi(Xt, Yt, weight)
         if X_val is not None:
             self.validation_scores_ = self.evaluate(X_val, y_val)
         return self

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit._data import Standardizer, resolve_dtype
+from uqkit._data import Standardizer, refuse_sample_weight, resolve_dtype
 from uqkit._random import derive_seed
 from uqkit.base import UQClassifierMixin, check_fitted
 from uqkit.bayes._context import forked_rng
@@ -74,6 +74,7 @@ class GPClassifier(UQClassifierMixin, ClassificationTargets, GPBase):
     random_state : int, RandomState, Generator or None, default=None
     device : str, default="auto"
     verbose : int, default=0
+        Accepted for the shared interface; the classifier writes no progress (0 and 1 alike).
 
     Attributes
     ----------
@@ -147,7 +148,7 @@ class GPClassifier(UQClassifierMixin, ClassificationTargets, GPBase):
         self.device = device
         self.verbose = verbose
 
-    def fit(self, X, y, *, X_val=None, y_val=None) -> GPClassifier:
+    def fit(self, X, y, *, X_val=None, y_val=None, **fit_params) -> GPClassifier:
         """Fit the classifier on ``(X, y)``.
 
         Parameters
@@ -157,11 +158,21 @@ class GPClassifier(UQClassifierMixin, ClassificationTargets, GPBase):
             Class labels (at least two distinct values).
         X_val, y_val : array-like, optional
             Scored after fitting into ``validation_scores_``.
+        **fit_params
+            ``sample_weight`` is not supported: passing it raises
+            :class:`~uqkit.exceptions.InvalidInputError` (repeat rows instead, or use an
+            estimator that takes weights, such as :class:`~uqkit.bayes.BayesianMLPClassifier`).
 
         Returns
         -------
         self : GPClassifier
         """
+        refuse_sample_weight(
+            fit_params, "GPClassifier",
+            "its Dirichlet-GP labels and variational ELBO have no standard row weighting. "
+            "Repeat rows to weight them, or use BayesianMLPClassifier or "
+            "DeepEnsembleClassifier, which take sample_weight.",
+        )
         self._setup()
         X, y = self._check_X_y(X, y, regression=False)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=False)

@@ -17,6 +17,7 @@ AISTATS 2015, Eq. 5) past ``max_exact_samples`` training rows.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ import torch
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit._data import Standardizer, resolve_dtype
+from uqkit._data import Standardizer, refuse_sample_weight, resolve_dtype
 from uqkit._random import derive_seed
 from uqkit.base import UQRegressorMixin, check_fitted
 from uqkit.bayes._context import forked_rng
@@ -39,9 +40,11 @@ from uqkit.bayes._gp_training import optimal_q, train_exact, train_svgp
 from uqkit.bayes._history import single_model_history
 from uqkit.exceptions import InvalidInputError
 from uqkit.prediction import RegressionPrediction
-from uqkit.training import check_target_scale
+from uqkit.training import check_target_scale, log_verbose
 
 __all__ = ["GPRegressor"]
+
+logger = logging.getLogger(__name__)
 
 _MIN_NOISE = 1e-6  # lower bound on the noise variance, in standardised target units
 _DEFAULT_EPOCHS = {"exact": 200, "svgp": 50}  # epochs=None: L-BFGS iterations / SVGP passes
@@ -102,7 +105,8 @@ class GPRegressor(UQRegressorMixin, GPBase):
         Seeds the inducing-input subset and the mini-batch order (local generators only).
     device : str, default="auto"
     verbose : int, default=0
-        Print the final training loss when positive.
+        0: nothing is written; 1 or more: the final training loss as one INFO line on the
+        ``uqkit`` logger (to stderr when logging is not configured).
 
     Attributes
     ----------
@@ -188,7 +192,7 @@ class GPRegressor(UQRegressorMixin, GPBase):
         self.verbose = verbose
 
     # -- fit ------------------------------------------------------------------------------
-    def fit(self, X, y, *, X_val=None, y_val=None) -> GPRegressor:
+    def fit(self, X, y, *, X_val=None, y_val=None, **fit_params) -> GPRegressor:
         """Fit the GP hyperparameters (and ``q(u)`` for the SVGP) on ``(X, y)``.
 
         Parameters
@@ -198,11 +202,23 @@ class GPRegressor(UQRegressorMixin, GPBase):
         X_val, y_val : array-like, optional
             Scored after fitting into ``validation_scores_`` (no early stopping: the marginal
             likelihood / ELBO is the model-selection criterion).
+        **fit_params
+            ``sample_weight`` is not supported: passing it raises
+            :class:`~uqkit.exceptions.InvalidInputError` (a weighted exact-GP marginal
+            likelihood is not standard; repeat rows instead, or use an estimator that takes
+            weights, such as :class:`~uqkit.bayes.BayesianMLPRegressor`).
 
         Returns
         -------
         self : GPRegressor
         """
+        refuse_sample_weight(
+            fit_params, "GPRegressor",
+            "a weighted exact-GP marginal likelihood is not standard (a weight is not a fixed "
+            "noise scale once the noise is learned), and the SVGP starts from an exact GP on "
+            "a subset. Repeat rows to weight them, or use BayesianMLPRegressor or "
+            "DeepEnsembleRegressor, which take sample_weight.",
+        )
         self._setup()
         X, y = self._check_X_y(X, y, regression=True)
         if y.ndim == 2:
@@ -274,8 +290,9 @@ class GPRegressor(UQRegressorMixin, GPBase):
                 self.history_ = single_model_history(losses)
         self.model_.eval()
         train_loss = self.history_[0]["train_loss"]
-        if self.verbose and train_loss:
-            print(f"GPRegressor ({self.method_}): final loss {train_loss[-1]:.4f}")
+        if train_loss:
+            log_verbose(logger, self.verbose,
+                        f"GPRegressor ({self.method_}): final loss {train_loss[-1]:.4f}")
         if X_val is not None:
             self.validation_scores_ = self.evaluate(X_val, y_val)
         return self

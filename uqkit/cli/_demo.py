@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     parser.add_argument("--epochs", type=int, default=300, help="maximum epochs (default 300)")
     parser.add_argument("--members", type=int, default=5, help="ensemble size (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress output (verbose=0)")
     parser.set_defaults(run=run)
 
 

@@ -3,7 +3,9 @@ pipeline with the consistency-enforcing training loop, and the forward pass over
 
 from __future__ import annotations
 
+import logging
 import math
+from functools import partial
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -11,7 +13,6 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
-from tqdm.auto import tqdm
 
 from uqkit._data import resolve_dtype
 from uqkit._random import derive_seed
@@ -22,7 +23,9 @@ from uqkit.dca._presets import ACTIVATION_MODULES, cnn_preset, mlp_preset
 from uqkit.dca._sampler import ProposalSampler
 from uqkit.dca._training import consistency_step
 from uqkit.exceptions import DivergenceError, InvalidInputError
-from uqkit.training import EarlyStopping, NetworkEstimator, check_diverged
+from uqkit.training import EarlyStopping, NetworkEstimator, Progress, check_diverged
+
+logger = logging.getLogger(__name__)
 
 # Random streams derived from ``random_state_``: the base network's construction, the instance
 # initialisation and training proposals (the DCAModule seed), the data order and the evaluation
@@ -118,7 +121,7 @@ class BaseDCA(NetworkEstimator):
         )
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Train the DCA network with the consistency-enforcing loss.
 
         Every mini-batch gets one optimizer step after ``n_train_proposals`` proposals
@@ -130,6 +133,12 @@ class BaseDCA(NetworkEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative row weights: both terms of the consistency loss, the validation NLL
+            of early stopping (the held-out rows keep their weights; an explicit ``X_val`` is
+            weighted equally) and the divergence check become weighted means
+            ``sum(w_i * loss_i) / sum(w_i)`` (each mini-batch an unbiased estimate). Weights of
+            ones give exactly the unweighted fit.
         X_val, y_val : array-like, optional
             Validation data: its NLL is recorded every epoch and used for early stopping.
 
@@ -137,7 +146,7 @@ class BaseDCA(NetworkEstimator):
         -------
         self
         """
-        data = self._prepare_data(X, y, X_val, y_val)  # checks the parameters first
+        data = self._prepare_data(X, y, X_val, y_val, sample_weight)  # checks the parameters
         components = self._components_argument()
         dca = self._build_module("dca_").to(self.device_)
         if self.weight_averaging:
@@ -148,12 +157,12 @@ class BaseDCA(NetworkEstimator):
         )
         self.proposals_ = np.asarray(sampler.distinct(self.n_predict_proposals), dtype=np.int64)
 
-        validation = None if data.X_val is None else (data.X_val, data.y_val)
-        self.history_ = self._train(dca, data.X, data.y, validation, components)
+        validation = None if data.X_val is None else (data.X_val, data.y_val, data.weight_val)
+        self.history_ = self._train(dca, data.X, data.y, validation, components, data.weight)
         self.dca_ = dca.eval()
         return self
 
-    def _train(self, dca: DCAModule, X, y, validation, components) -> list[dict]:
+    def _train(self, dca: DCAModule, X, y, validation, components, weight=None) -> list[dict]:
         """The epoch loop; returns ``history_`` (one entry: DCA trains one network)."""
         optimizer = torch.optim.Adam(dca.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         order_generator = torch.Generator().manual_seed(
@@ -169,50 +178,51 @@ class BaseDCA(NetworkEstimator):
             if self.early_stopping and validation is not None
             else None
         )
-        epochs = tqdm(
-            range(self.epochs),
-            desc=f"DCA {components} K={self.n_instances}",
-            unit="epoch",
-            disable=not self.verbose,
-        )
+        progress = Progress(self.epochs, f"DCA {components} K={self.n_instances}",
+                            verbose=self.verbose, logger=logger, unit="epoch")
         # the reference of the divergence rule: the aggregated NLL of the untrained network
-        start_loss = self._aggregate_nll(self._forward_all(dca, X), y)
+        start_loss = self._aggregate_nll(self._forward_all(dca, X), y, weight)
         dca.train()
-        for epoch in epochs:
-            order = torch.randperm(n, generator=order_generator).to(X.device)
-            total = 0.0
-            for start in range(0, n, batch_size):
-                index = order[start : start + batch_size]
-                try:
-                    loss = consistency_step(
-                        dca, optimizer, X[index], y[index], loss_fn, self.n_train_proposals
+        with progress:  # closes the bar (or logs the closing line) however the loop ends
+            for epoch in range(self.epochs):
+                order = torch.randperm(n, generator=order_generator).to(X.device)
+                total = 0.0
+                for start in range(0, n, batch_size):
+                    index = order[start : start + batch_size]
+                    batch_loss = loss_fn if weight is None else partial(
+                        loss_fn, sample_weight=weight[index])
+                    try:
+                        loss = consistency_step(
+                            dca, optimizer, X[index], y[index], batch_loss, self.n_train_proposals
+                        )
+                    except DivergenceError as err:
+                        message = f"DCA training diverged in epoch {epoch + 1}: {err}"
+                        raise DivergenceError(message) from err
+                    total += loss * len(index)
+                train_loss.append(total / n)
+                progress.update(1)
+                if validation is None:
+                    continue
+                val = self._aggregate_nll(self._forward_all(dca, validation[0]), *validation[1:])
+                if not math.isfinite(val):
+                    raise DivergenceError(
+                        f"DCA training diverged in epoch {epoch + 1} (non-finite validation NLL). "
+                        "Lower lr or raise min_variance."
                     )
-                except DivergenceError as err:
-                    message = f"DCA training diverged in epoch {epoch + 1}: {err}"
-                    raise DivergenceError(message) from err
-                total += loss * len(index)
-            train_loss.append(total / n)
-            if validation is None:
-                continue
-            val = self._aggregate_nll(self._forward_all(dca, validation[0]), validation[1])
-            if not math.isfinite(val):
-                raise DivergenceError(
-                    f"DCA training diverged in epoch {epoch + 1} (non-finite validation NLL). "
-                    "Lower lr or raise min_variance."
-                )
-            val_loss.append(val)
-            epochs.set_postfix(val_nll=f"{val:.4g}")
-            if stopper is not None:
-                stopper.update(val, dca, epoch)
-                if stopper.stopped:
-                    break
+                val_loss.append(val)
+                progress.set_postfix(val_nll=f"{val:.4g}")
+                if stopper is not None:
+                    stopper.update(val, dca, epoch)
+                    if stopper.stopped:
+                        break
         best_epoch = len(train_loss)
         if stopper is not None:
             stopper.restore(dca)  # parameters and buffers of the epoch of lowest validation NLL
             best_epoch = stopper.best_epoch[0]
         with torch.no_grad():
             finite = all(bool(torch.isfinite(p).all()) for p in dca.parameters())
-        end_loss = self._aggregate_nll(self._forward_all(dca, X), y) if finite else math.nan
+        end_loss = (self._aggregate_nll(self._forward_all(dca, X), y, weight) if finite
+                    else math.nan)
         check_diverged([start_loss], [end_loss], [finite], members=["The DCA network"],
                        epochs=[best_epoch], lr=self.lr)
         return [

@@ -77,7 +77,10 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
     random_state : int, RandomState, Generator or None
         Seeds the network, the instances, the proposals and the data order (local generators).
     verbose : int, default=0
-        A positive value shows a progress bar over the epochs.
+        0: nothing is written (the default, also inside ``GridSearchCV`` and
+        ``cross_validate``); 1: progress, a bar on an interactive terminal, else at most one
+        INFO line per tenth of the training on the ``uqkit`` logger; 2: also per-epoch detail
+        (validation loss) at DEBUG. See the "Logging and progress" page of the docs.
     predict_batch_size : int, default=4096
 
     Attributes
@@ -170,10 +173,12 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
     def _loss_fn(self):
         return partial(classification_consistency_loss, weight=self.consistency_weight)
 
-    def _aggregate_nll(self, outputs: torch.Tensor, target: torch.Tensor) -> float:
+    def _aggregate_nll(self, outputs: torch.Tensor, target: torch.Tensor, weight=None) -> float:
         log_probs = torch.logsumexp(torch.log_softmax(outputs, dim=-1), dim=0)
         log_probs = log_probs - torch.log(torch.tensor(float(len(outputs)), dtype=log_probs.dtype))
         picked = log_probs[torch.arange(len(target)), target.cpu()]
+        if weight is not None:  # normalised to average 1: a weighted mean over the rows
+            picked = picked * weight.to(picked.dtype).cpu()
         return float(-picked.mean())
 
     def predict_uncertainty(self, X) -> ClassificationPrediction:

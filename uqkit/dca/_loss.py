@@ -30,6 +30,21 @@ __all__ = [
 ]
 
 
+def _row_mean(values: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-row values ``(b, ...)``; with row weights ``(b,)`` normalised to average 1
+    over the data set, ``mean(w * values)`` (weights of ones multiply by exactly 1, so the
+    result and its gradient are bit for bit the unweighted mean)."""
+    if sample_weight is not None:
+        values = values * sample_weight.reshape(-1, *([1] * (values.dim() - 1)))
+    return values.mean()
+
+
+def _categorical_kl_rows(reference_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    log_p = F.log_softmax(reference_logits, dim=-1)
+    log_q = F.log_softmax(logits, dim=-1)
+    return torch.sum(log_p.exp() * (log_p - log_q), dim=-1)
+
+
 def categorical_kl(reference_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """``KL(softmax(reference) || softmax(logits))`` summed over classes, averaged over rows.
 
@@ -48,9 +63,7 @@ def categorical_kl(reference_logits: torch.Tensor, logits: torch.Tensor) -> torc
     >>> float(categorical_kl(z, z))
     0.0
     """
-    log_p = F.log_softmax(reference_logits, dim=-1)
-    log_q = F.log_softmax(logits, dim=-1)
-    return torch.sum(log_p.exp() * (log_p - log_q), dim=-1).mean()
+    return _categorical_kl_rows(reference_logits, logits).mean()
 
 
 def gaussian_kl(
@@ -81,6 +94,7 @@ def classification_consistency_loss(
     target: torch.Tensor,
     reference: torch.Tensor,
     weight: float = 1.0,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy plus ``weight`` × KL from the reference proposal's softmax (Sec. 4).
 
@@ -94,6 +108,9 @@ def classification_consistency_loss(
         Logits of the previous proposal; detached here (no gradient flows into it).
     weight : float, default=1.0
         Weight of the consistency term (1 in the paper; 0 gives plain cross-entropy).
+    sample_weight : Tensor of shape (b,), optional
+        Row weights normalised to average 1 over the data set (``fit``'s ``sample_weight``):
+        both terms become row-weighted means.
 
     Returns
     -------
@@ -107,9 +124,10 @@ def classification_consistency_loss(
     >>> bool(torch.isclose(classification_consistency_loss(z, y, z), F.cross_entropy(z, y)))
     True
     """
-    loss = F.cross_entropy(logits, target)
+    loss = _row_mean(F.cross_entropy(logits, target, reduction="none"), sample_weight)
     if weight:
-        loss = loss + weight * categorical_kl(reference.detach(), logits)
+        kl = _categorical_kl_rows(reference.detach(), logits)
+        loss = loss + weight * _row_mean(kl, sample_weight)
     return loss
 
 
@@ -119,6 +137,7 @@ def gaussian_consistency_loss(
     reference: torch.Tensor,
     weight: float = 1.0,
     min_variance: float = 1e-6,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Gaussian NLL plus ``weight`` × KL from the reference proposal's Gaussian (Sec. 4).
 
@@ -134,6 +153,9 @@ def gaussian_consistency_loss(
         Weight of the consistency term.
     min_variance : float, default=1e-6
         Variance floor of the head.
+    sample_weight : Tensor of shape (b,), optional
+        Row weights normalised to average 1 over the data set (``fit``'s ``sample_weight``):
+        both terms become row-weighted means.
 
     Returns
     -------
@@ -150,8 +172,8 @@ def gaussian_consistency_loss(
     True
     """
     mean, var = gaussian_head(raw, min_variance)
-    loss = gaussian_nll(mean, var, target)
+    loss = _row_mean(gaussian_nll(mean, var, target, reduction="none"), sample_weight)
     if weight:
         ref_mean, ref_var = gaussian_head(reference.detach(), min_variance)
-        loss = loss + weight * gaussian_kl(ref_mean, ref_var, mean, var).mean()
+        loss = loss + weight * _row_mean(gaussian_kl(ref_mean, ref_var, mean, var), sample_weight)
     return loss

@@ -143,10 +143,12 @@ device, dtype, random_state, verbose, predict_batch_size
             min_variance=self.min_variance,
         )
 
-    def _aggregate_nll(self, outputs: torch.Tensor, target: torch.Tensor) -> float:
+    def _aggregate_nll(self, outputs: torch.Tensor, target: torch.Tensor, weight=None) -> float:
         mean, var = gaussian_head(outputs, self.min_variance)
         log_density = -gaussian_nll(mean, var, target.double().cpu(), reduction="none")
         log_mixture = torch.logsumexp(log_density, dim=0) - math.log(len(outputs))
+        if weight is not None:  # normalised to average 1: a weighted mean over the rows
+            log_mixture = log_mixture * weight.double().cpu().reshape(-1, 1)
         return float(-log_mixture.mean())
 
     def predict_uncertainty(self, X) -> RegressionPrediction:

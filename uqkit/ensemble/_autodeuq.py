@@ -14,6 +14,7 @@ the seeded validation hold-out) and predicts through the same mixture
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 import warnings
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from uqkit._data import refuse_sample_weight
 from uqkit._random import derive_seed
 from uqkit.base import check_fitted
 from uqkit.ensemble._selection import SelectionWarning, greedy_selection, top_k_selection
@@ -39,9 +41,11 @@ from uqkit.search import (
     network_outputs,
     trial_seed,
 )
-from uqkit.training import NetworkEstimator, RayBackend, resolve_backend
+from uqkit.training import NetworkEstimator, RayBackend, log_verbose, resolve_backend
 
 __all__ = ["BaseAutoDEUQ", "SearchFailedError"]
+
+logger = logging.getLogger(__name__)
 
 _REFIT_STREAM = 2**32 - 3
 
@@ -178,7 +182,7 @@ class BaseAutoDEUQ(NetworkEstimator):
             )
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X, y, *, X_val=None, y_val=None, **fit_params):
         """Search, build the catalog, select the ensemble (and refit it if asked).
 
         Parameters
@@ -188,6 +192,12 @@ class BaseAutoDEUQ(NetworkEstimator):
         X_val, y_val : array-like, optional
             Validation data for early stopping and selection; by default a seeded random
             ``validation_fraction`` of the rows (indices in ``validation_indices_``).
+        **fit_params
+            ``sample_weight`` is not supported: passing it raises
+            :class:`~uqkit.exceptions.InvalidInputError`. The search trials, the selection by
+            validation likelihood and the refit would all have to be weighted for the weights
+            to mean anything; use :class:`~uqkit.ensemble.DeepEnsembleRegressor` (or
+            ``DeepEnsembleClassifier``) with the chosen architecture, which takes weights.
 
         Returns
         -------
@@ -200,6 +210,11 @@ class BaseAutoDEUQ(NetworkEstimator):
         SearchFailedError
             No trial finished; the message lists the trial errors.
         """
+        refuse_sample_weight(
+            fit_params, type(self).__name__,
+            "the Ray Tune trials, the greedy selection by validation likelihood and the refit "
+            "would all have to be weighted. Fit a DeepEnsembleRegressor/DeepEnsembleClassifier "
+            "with the selected architecture (member_architectures_) and sample_weight instead.")
         require("ray", "search")
         from uqkit.search import run_search  # the Tune driver: imports Ray
 
@@ -242,11 +257,11 @@ class BaseAutoDEUQ(NetworkEstimator):
         if self.refit:
             nets = self._refit(selected, setup, data)
         self.members_ = torch.nn.ModuleList(nets).to(self.device_).eval()
-        if self.verbose:
-            print(f"AutoDEUQ: {len(records)} trial(s) in the catalog, {len(failed)} failed; "
-                  f"ensemble of {len(nets)} member(s), weights "
-                  f"{np.round(self.weights_, 3).tolist()}, validation NLL "
-                  f"{self.selection_path_[-1]:.4f}.", flush=True)
+        log_verbose(logger, self.verbose,
+                    f"AutoDEUQ: {len(records)} trial(s) in the catalog, {len(failed)} failed; "
+                    f"ensemble of {len(nets)} member(s), weights "
+                    f"{np.round(self.weights_, 3).tolist()}, validation NLL "
+                    f"{self.selection_path_[-1]:.4f}.")
         return self
 
     @contextlib.contextmanager
@@ -341,8 +356,7 @@ class BaseAutoDEUQ(NetworkEstimator):
                                        patience=None, device=self.device_)
             nets.append(net)
             self.history_.append({**history, "member": j})
-            if self.verbose:
-                print(f"refit {j + 1}/{len(selected)} done", flush=True)
+            log_verbose(logger, self.verbose, f"AutoDEUQ: refit {j + 1}/{len(selected)} done")
         return nets
 
     # -- prediction -----------------------------------------------------------------------------

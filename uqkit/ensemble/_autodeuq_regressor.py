@@ -77,7 +77,10 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
     device : str, default="auto"
         Where the selected members predict (and refit).
     verbose : int, default=0
-        0 silent; 1 search progress; 2 also Tune's detailed tables.
+        0: nothing is written (the default; Tune silenced too); 1: progress, Tune's status
+        table on an interactive terminal, else at most one INFO line per tenth of the trials
+        on the ``uqkit`` logger, and a summary line; 2: also Tune's trial-level output and the
+        workers' logs. See the "Logging and progress" page of the docs.
 
     Attributes
     ----------

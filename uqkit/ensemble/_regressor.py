@@ -77,7 +77,10 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
     random_state : int, RandomState, Generator or None
         Seeds every member (member ``i`` from ``derive_seed(random_state_, i)``).
     verbose : int, default=0
-        0 is silent; 1 shows a progress bar (on an interactive terminal).
+        0: nothing is written (the default, also inside ``GridSearchCV`` and
+        ``cross_validate``); 1: progress, a bar on an interactive terminal, else at most one
+        INFO line per tenth of the training on the ``uqkit`` logger; 2: also per-epoch detail
+        (validation loss) at DEBUG. See the "Logging and progress" page of the docs.
     predict_batch_size : int, default=8192
 
     Attributes

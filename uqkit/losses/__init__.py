@@ -27,7 +27,12 @@ from uqkit.losses._inverse_variance import (
     find_xi,
     sample_excess_kurtosis,
 )
-from uqkit.losses._member import CrossEntropyMemberLoss, GaussianMemberLoss, MemberLoss
+from uqkit.losses._member import (
+    CrossEntropyMemberLoss,
+    GaussianMemberLoss,
+    MemberLoss,
+    row_mean,
+)
 from uqkit.losses._nig import (
     EvidentialRegressionLoss,
     evidential_regression_loss,
@@ -68,5 +73,6 @@ __all__ = [
     "nig_nll",
     "nig_regularizer",
     "risk_averse_weights",
+    "row_mean",
     "sample_excess_kurtosis",
 ]

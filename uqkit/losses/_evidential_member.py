@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from uqkit.losses._dirichlet import evidential_classification_loss, kl_annealing_coefficient
-from uqkit.losses._member import MemberLoss
+from uqkit.losses._member import MemberLoss, row_mean
 from uqkit.losses._nig import evidential_regression_loss
 from uqkit.nn import dirichlet_concentration, nig_parameters
 
@@ -63,18 +63,19 @@ class DirichletMemberLoss(MemberLoss):
         """Move the annealing schedule to 0-based ``epoch`` (of ``epochs``, not needed here)."""
         self.epoch = int(epoch)
 
-    def _objective(self, raw: torch.Tensor, target: torch.Tensor, weight: float) -> torch.Tensor:
+    def _objective(self, raw, target, kl_weight: float, weight) -> torch.Tensor:
         concentration = dirichlet_concentration(raw, self.evidence, self.clamp)
-        values = evidential_classification_loss(concentration, target, self.loss, weight, "none")
-        return values.mean(dim=1)
+        values = evidential_classification_loss(concentration, target, self.loss, kl_weight,
+                                                "none")
+        return row_mean(values, weight)
 
-    def validation_loss(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def validation_loss(self, raw, target, weight=None) -> torch.Tensor:
         """The final objective, with the full ``kl_weight``, per member ``(k,)``."""
-        return self._objective(raw, target, self.kl_weight)
+        return self._objective(raw, target, self.kl_weight, weight)
 
-    def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        weight = self.kl_weight * kl_annealing_coefficient(self.epoch, self.annealing_epochs)
-        return self._objective(raw, target, weight)
+    def __call__(self, raw, target, weight=None) -> torch.Tensor:
+        kl_weight = self.kl_weight * kl_annealing_coefficient(self.epoch, self.annealing_epochs)
+        return self._objective(raw, target, kl_weight, weight)
 
 
 @dataclass
@@ -97,7 +98,7 @@ class NIGMemberLoss(MemberLoss):
 
     regularization: float = 0.01
 
-    def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, raw, target, weight=None) -> torch.Tensor:
         params = nig_parameters(raw)
         values = evidential_regression_loss(target, params, self.regularization, "none")
-        return values.flatten(1).mean(dim=1)
+        return row_mean(values, weight)

@@ -14,13 +14,36 @@ from torch.nn import functional as F
 from uqkit.losses._gaussian import gaussian_nll
 from uqkit.nn import gaussian_head
 
-__all__ = ["CrossEntropyMemberLoss", "GaussianMemberLoss", "MemberLoss"]
+__all__ = ["CrossEntropyMemberLoss", "GaussianMemberLoss", "MemberLoss", "row_mean"]
+
+
+def row_mean(values: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-member mean of per-row values ``(k, b, ...)`` → ``(k,)``, optionally row-weighted.
+
+    With ``weight`` ``(k, b)`` (rows' weights, normalised to average 1 over the data set, see
+    :func:`uqkit._data.normalised_weights`) it is ``mean(weight * values)``: an unbiased
+    mini-batch estimate of the weighted loss ``sum(w * loss) / sum(w)``. Weights of ones
+    multiply by exactly 1, so the result, and its gradient, are bit for bit the unweighted mean.
+
+    Examples
+    --------
+    >>> values = torch.tensor([[1.0, 3.0]])
+    >>> row_mean(values), row_mean(values, torch.tensor([[0.5, 1.5]]))
+    (tensor([2.]), tensor([2.5000]))
+    >>> torch.equal(row_mean(values, torch.ones(1, 2)), row_mean(values))
+    True
+    """
+    if weight is not None:
+        values = values * weight.reshape(*weight.shape, *([1] * (values.dim() - weight.dim())))
+    return values.flatten(1).mean(dim=1)
 
 
 class MemberLoss:
     """Base of every per-member loss trained by :func:`uqkit.training.train_stack`.
 
-    Subclasses implement ``__call__(raw, target) -> (k,)``. Two hooks have safe defaults:
+    Subclasses implement ``__call__(raw, target, weight=None) -> (k,)``, where ``weight``
+    ``(k, b)`` holds the rows' ``sample_weight`` (normalised to average 1; reduce the per-row
+    losses with :func:`row_mean`). Two hooks have safe defaults:
     :meth:`set_epoch` (called at the start of every epoch, e.g. for an annealed regulariser) and
     :meth:`validation_loss` (the fixed criterion early stopping scores validation data with).
 
@@ -35,20 +58,25 @@ class MemberLoss:
     tensor([1., 1.])
     """
 
-    def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Per-member loss of raw outputs ``(k, b, out)`` against targets ``(k, b, ...)``."""
+    def __call__(
+        self, raw: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-member loss of raw outputs ``(k, b, out)`` against targets ``(k, b, ...)``,
+        rows weighted by ``weight`` ``(k, b)`` when given."""
         raise NotImplementedError
 
     def set_epoch(self, epoch: int, epochs: int) -> None:
         """Called at the start of 0-based ``epoch`` of ``epochs``; a no-op by default."""
 
-    def validation_loss(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def validation_loss(
+        self, raw: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The criterion of early stopping; by default the training loss itself.
 
         A loss whose training objective changes over epochs overrides it with a fixed one, or a
         changing weight alone would make some epochs look best.
         """
-        return self(raw, target)
+        return self(raw, target) if weight is None else self(raw, target, weight)
 
 
 @dataclass
@@ -84,10 +112,10 @@ class GaussianMemberLoss(MemberLoss):
     min_variance: float = 1e-6
     beta: float = 0.0
 
-    def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, raw, target, weight=None) -> torch.Tensor:
         mean, var = gaussian_head(raw, self.min_variance)
         nll = gaussian_nll(mean, var, target, beta=self.beta, reduction="none")
-        return nll.flatten(1).mean(dim=1)
+        return row_mean(nll, weight)
 
 
 @dataclass
@@ -105,7 +133,7 @@ class CrossEntropyMemberLoss(MemberLoss):
     (torch.Size([2]), True)
     """
 
-    def __call__(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, raw, target, weight=None) -> torch.Tensor:
         k, b, c = raw.shape
         loss = F.cross_entropy(raw.reshape(k * b, c), target.reshape(k * b), reduction="none")
-        return loss.reshape(k, b).mean(dim=1)
+        return row_mean(loss.reshape(k, b), weight)

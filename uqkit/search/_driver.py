@@ -26,7 +26,7 @@ from uqkit.search._searchers import make_searcher, warm_start
 from uqkit.search._space import SearchSpace
 from uqkit.search._trainable import FaultHook, TrialRuntime, random_trainable, train_trial
 from uqkit.search._trial import TrialSetup
-from uqkit.training import RayBackend, connect_ray
+from uqkit.training import Progress, RayBackend, connect_ray, interactive, log_verbose
 
 __all__ = ["run_search"]
 
@@ -75,7 +75,9 @@ def run_search(
     population_size, sample_size : int
         Aging evolution's sizes.
     verbose : int
-        0 silent (Tune included), 1 progress lines, 2 also Tune's tables.
+        0 silent (Tune included); 1 progress: Tune's status table on an interactive terminal,
+        else at most one INFO line per tenth of the trials on the ``uqkit`` logger (Tune
+        silenced); 2 also Tune's trial-level output (:func:`tune_verbosity`).
     _fault_hook : callable, optional
         Tests only: ``hook(trial_name, attempt, epoch)`` runs after every epoch of every trial
         and may raise to make that attempt fail.
@@ -116,9 +118,9 @@ def run_search(
     folder.open(resume=resume, description={"space": setup.space, "task": setup.task})
     previous, failed = folder.earlier_results(data, setup)  # retrains damaged trials
     remaining = n_trials - len(previous)
-    if verbose:
-        print(f"AutoDEUQ search in {folder.root}: {len(previous)} finished trial(s) found, "
-              f"{max(remaining, 0)} to run ({searcher} search).", flush=True)
+    log_verbose(logger, verbose,
+                f"AutoDEUQ search in {folder.root}: {len(previous)} finished trial(s) found, "
+                f"{max(remaining, 0)} to run ({searcher} search).")
     if remaining <= 0:
         return previous[:n_trials], failed
 
@@ -137,7 +139,7 @@ def run_search(
         scheduler=scheduler, population_size=population_size, sample_size=sample_size,
         verbose=verbose,
     )
-    with _quiet(verbose == 0):
+    with _quiet(tune_verbosity(verbose) == 0):
         grid = tuner.fit()
     records = folder.trials()
     new_failed = _failed_trials(grid, failures, run, backend.max_retries, records)
@@ -170,6 +172,59 @@ def _tune_resources(per_trial: dict) -> dict:
     return out
 
 
+def tune_verbosity(verbose: int, tty: bool | None = None) -> int:
+    """Ray Tune's ``verbose`` for uqkit's: Tune's redrawn status table is a terminal bar.
+
+    ``0`` → 0; ``1`` → 1 on an interactive terminal, else 0 (uqkit logs one line per tenth of
+    the trials instead); ``2`` or more → 2 (trial-level output, also in logs: asked for).
+
+    Examples
+    --------
+    >>> tune_verbosity(0), tune_verbosity(1, tty=True), tune_verbosity(1, tty=False)
+    (0, 1, 0)
+    >>> tune_verbosity(3, tty=False)
+    2
+    """
+    verbose = int(verbose or 0)
+    tty = interactive() if tty is None else tty
+    if verbose <= 0:
+        return 0
+    if verbose == 1:
+        return 1 if tty else 0
+    return 2
+
+
+def _trial_progress(remaining: int, verbose: int) -> list:
+    """The callback that logs finished trials where Tune's own table is off (``verbose=1``
+    outside a terminal); none otherwise."""
+    if int(verbose or 0) != 1 or tune_verbosity(verbose) != 0:
+        return []
+    return [_TrialProgress(remaining)]
+
+
+class _TrialProgress(tune.Callback):
+    """Counts trials that ended (finished or failed for good) into a :class:`Progress`."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.progress: Progress | None = None
+
+    def _step(self) -> None:
+        if self.progress is None:  # made on the driver at the first report, not pickled
+            self.progress = Progress(self.total, "AutoDEUQ search", verbose=1, logger=logger,
+                                     unit="trial")
+        self.progress.update(1)
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self._step()
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self._step()
+
+    def __getstate__(self) -> dict:
+        return {"total": self.total, "progress": None}
+
+
 def _tuner(data, setup, runtime, space, folder, run, failures, *, remaining, searcher, seed,
            previous, resources, max_retries, max_concurrent, scheduler, population_size,
            sample_size, verbose) -> tune.Tuner:
@@ -194,7 +249,8 @@ def _tuner(data, setup, runtime, space, folder, run, failures, *, remaining, sea
         run_config=tune.RunConfig(
             name=run, storage_path=str(folder.root),
             failure_config=tune.FailureConfig(max_failures=max_retries),
-            verbose=min(int(verbose), 2), callbacks=[failures],
+            verbose=tune_verbosity(verbose),
+            callbacks=[failures, *_trial_progress(remaining, verbose)],
         ),
     )
 

@@ -23,6 +23,7 @@ from uqkit.training._network_estimator import (
     check_prediction,
     check_representable,
 )
+from uqkit.training._progress import Progress, interactive, log_verbose
 from uqkit.training._ray_backend import RayBackend
 from uqkit.training._ray_connect import connect_ray
 from uqkit.training._ray_driver import RayFitResult, train_members_ray
@@ -36,6 +37,7 @@ __all__ = [
     "EarlyStopping",
     "MemberData",
     "NetworkEstimator",
+    "Progress",
     "RayBackend",
     "RayFitResult",
     "RegressionTargets",
@@ -51,6 +53,8 @@ __all__ = [
     "check_target_scale",
     "connect_ray",
     "fit_members",
+    "interactive",
+    "log_verbose",
     "member_losses",
     "resolve_backend",
     "train_members_ray",

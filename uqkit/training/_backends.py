@@ -13,7 +13,6 @@ from typing import Protocol
 import joblib
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from uqkit.exceptions import InvalidInputError
 from uqkit.losses import MemberLoss
@@ -21,6 +20,7 @@ from uqkit.nn import MemberStack, StackSpec, merge_members
 from uqkit.training._checkpoint import stored_entropy
 from uqkit.training._loop import TrainConfig, train_stack
 from uqkit.training._member_data import MemberData
+from uqkit.training._progress import Progress
 from uqkit.training._ray_backend import RayBackend
 from uqkit.training._ray_resources import check_resources
 
@@ -36,7 +36,7 @@ __all__ = [
 
 BACKENDS = ("vectorized", "serial", "ray")
 
-logger = logging.getLogger("uqkit.training")
+logger = logging.getLogger(__name__)
 
 # Parameters that do not change the members a fit trains: a re-run that changes them resumes.
 _NOT_IN_SEED_KEY = ("random_state", "verbose", "backend", "device", "predict_batch_size")
@@ -75,9 +75,9 @@ class Backend(Protocol):
     ) -> tuple[MemberStack, list[dict]]: ...
 
 
-def _progress(n_members: int, config: TrainConfig, verbose: int):
-    return tqdm(total=n_members * config.epochs, desc=f"Training {n_members} members",
-                unit="member-epoch", disable=verbose == 0, leave=False)
+def _progress(n_members: int, config: TrainConfig, verbose: int) -> Progress:
+    return Progress(n_members * config.epochs, f"Training {n_members} members",
+                    verbose=verbose, logger=logger, unit="member-epoch")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ class VectorizedBackend:
         with _progress(len(seeds), config, verbose) as progress:
             stack = spec.build(seeds).to(device)
             history = train_stack(stack, loss_fn, data.X, data.y, seeds, config,
-                                  X_val=data.X_val, y_val=data.y_val, progress=progress)
+                                  X_val=data.X_val, y_val=data.y_val, progress=progress,
+                                  weight=data.weight, weight_val=data.weight_val)
         return stack, history
 
 
@@ -115,7 +116,8 @@ class SerialBackend:
                 member = spec.build([seed]).to(device)
                 history += train_stack(member, loss_fn, data.X, data.y, [seed], config,
                                        X_val=data.X_val, y_val=data.y_val, member_ids=[i],
-                                       progress=progress)
+                                       progress=progress, weight=data.weight,
+                                       weight_val=data.weight_val)
                 stacks.append(member)
         return merge_members(stacks, spec, seeds).to(device), history
 
@@ -212,7 +214,9 @@ def fit_members(
         Checked by :func:`resolve_backend`.
     device : torch.device or str
     verbose : int, default 0
-        0 silences the progress bar.
+        0: nothing is written; 1: progress (a bar on an interactive terminal, else at most
+        one INFO line per tenth of the member-epochs); 2: also per-epoch validation loss at
+        DEBUG (:class:`~uqkit.training.Progress`).
 
     Returns
     -------

@@ -135,7 +135,8 @@ def problem_fingerprint(spec, loss_fn, arrays: Mapping[str, np.ndarray | None], 
     loss_fn : callable
         The per-member loss (dataclass fields, or function code).
     arrays : mapping of str to ndarray or None
-        The training tensors (``X``, ``y``, ``X_val``, ``y_val``); described by SHA-256 digests of
+        The training tensors (``X``, ``y``, ``X_val``, ``y_val``, and ``weight``,
+        ``weight_val`` for a fit with ``sample_weight``); described by SHA-256 digests of
         their dtype, shape and bytes.
     config : TrainConfig
 

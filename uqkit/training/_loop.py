@@ -8,6 +8,7 @@ alone (``"serial"``, ``"ray"``) or stacked with others (``"vectorized"``).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from uqkit._random import ORDER_STREAM, member_generators
-from uqkit.exceptions import DivergenceError
+from uqkit.exceptions import DivergenceError, InvalidInputError
 from uqkit.losses import MemberLoss
 from uqkit.nn import MemberStack
 from uqkit.training._early_stopping import EarlyStopping
@@ -66,19 +67,45 @@ class TrainConfig:
     adversarial_eps: Sequence[float] | None = None
 
 
-def _batch_loss(stack, loss_fn, xb, yb, eps) -> torch.Tensor:
+def _weighted(loss_fn, raw, yb, wb, validation: bool = False) -> torch.Tensor:
+    """``loss_fn`` on a batch; the row weights are passed only when there are any, so a loss
+    written without a ``weight`` argument still trains unweighted fits."""
+    call = loss_fn.validation_loss if validation else loss_fn
+    return call(raw, yb) if wb is None else call(raw, yb, wb)
+
+
+def _check_weighted_loss(loss_fn) -> None:
+    """Refuse row weights for a loss whose ``__call__`` has no third (``weight``) argument."""
+    try:
+        inspect.signature(loss_fn).bind(None, None, None)
+    except TypeError:
+        raise InvalidInputError(
+            f"{type(loss_fn).__name__} takes no row weights, so sample_weight cannot be "
+            "honoured: give its __call__ a weight=None argument (a (k, b) tensor) and reduce "
+            "the per-row losses with uqkit.losses.row_mean(values, weight)."
+        ) from None
+    except ValueError:  # no signature to inspect (a builtin): let the call decide
+        pass
+
+
+def _batch_loss(stack, loss_fn, xb, yb, eps, wb=None) -> torch.Tensor:
     if eps is None:
-        return loss_fn(stack(xb), yb)
+        return _weighted(loss_fn, stack(xb), yb, wb)
     xb = xb.detach().requires_grad_(True)
-    clean = loss_fn(stack(xb), yb)
+    clean = _weighted(loss_fn, stack(xb), yb, wb)
     (grad,) = torch.autograd.grad(clean.sum(), xb, retain_graph=True)
     adversarial = (xb + eps * grad.sign()).detach()
-    return clean + loss_fn(stack(adversarial), yb)
+    return clean + _weighted(loss_fn, stack(adversarial), yb, wb)
 
 
 @torch.no_grad()
 def member_losses(
-    stack: MemberStack, loss_fn: MemberLoss, X: torch.Tensor, y: torch.Tensor, batch: int = 8192
+    stack: MemberStack,
+    loss_fn: MemberLoss,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch: int = 8192,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Validation loss of every member on the full data set ``(X, y)`` (eval mode), shape ``(k,)``.
 
@@ -92,11 +119,14 @@ def member_losses(
         Data shared by all members, ``(n, in)`` and ``(n, ...)``.
     batch : int, default 8192
         Rows per forward pass.
+    weight : Tensor of shape (n,), optional
+        Row weights normalised to average 1 (see :func:`uqkit._data.normalised_weights`): the
+        result is then the weighted mean ``sum(w * loss) / sum(w)``.
 
     Returns
     -------
     Tensor of shape (k,), float64
-        Mean loss of each member over the ``n`` rows.
+        Mean loss of each member over the ``n`` rows (weighted by ``weight`` when given).
 
     Examples
     --------
@@ -118,7 +148,8 @@ def member_losses(
     for start in range(0, len(X), batch):
         xb, yb = X[start : start + batch], y[start : start + batch]
         xb, yb = xb.unsqueeze(0).expand(k, *xb.shape), yb.unsqueeze(0).expand(k, *yb.shape)
-        total += loss_fn.validation_loss(stack(xb), yb).double() * len(xb[0])
+        wb = None if weight is None else weight[start : start + batch].expand(k, -1)
+        total += _weighted(loss_fn, stack(xb), yb, wb, validation=True).double() * len(xb[0])
     stack.train(was_training)
     return total / len(X)
 
@@ -199,6 +230,8 @@ def train_stack(
     y_val: torch.Tensor | None = None,
     member_ids: Sequence[int] | None = None,
     progress=None,
+    weight: torch.Tensor | None = None,
+    weight_val: torch.Tensor | None = None,
 ) -> list[dict]:
     """Train every member of ``stack`` in place; return each member's training history.
 
@@ -218,8 +251,13 @@ def train_stack(
         Validation data for early stopping.
     member_ids : sequence of int, optional
         Global indices of the members (for error messages); defaults to ``0..k-1``.
-    progress : tqdm-like, optional
-        Receives ``update(k)`` after each epoch.
+    progress : Progress-like, optional
+        Receives ``update(k)`` after each epoch (a :class:`~uqkit.training.Progress`, or the
+        Ray task's stand-in that reports to the driver).
+    weight, weight_val : Tensor, optional
+        Row weights ``(n,)`` and ``(n_val,)``, each normalised to average 1 (``sample_weight``
+        of ``fit``); every mini-batch loss, the validation loss and the divergence rule's
+        losses are then weighted means. Weights of ones give exactly the unweighted run.
 
     Returns
     -------
@@ -250,6 +288,8 @@ def train_stack(
     (2, [0, 1], 2)
     """
     k = len(seeds)
+    if weight is not None:
+        _check_weighted_loss(loss_fn)
     member_ids = list(range(k)) if member_ids is None else list(member_ids)
     device = X.device
     order_generators = member_generators(seeds, ORDER_STREAM)
@@ -265,7 +305,7 @@ def train_stack(
     batch_size = min(config.batch_size, n)
     n_batches = math.ceil(n / batch_size)
     # the reference of the divergence rule: each member's loss at its random initialisation
-    start_loss = member_losses(stack, loss_fn, X, y)
+    start_loss = member_losses(stack, loss_fn, X, y, weight=weight)
     stack.train()
     for epoch in range(config.epochs):
         loss_fn.set_epoch(epoch, config.epochs)
@@ -273,7 +313,8 @@ def train_stack(
         epoch_loss = torch.zeros(k, dtype=torch.float64, device=device)
         for b in range(n_batches):
             index = order[:, b * batch_size : (b + 1) * batch_size]
-            losses = _batch_loss(stack, loss_fn, X[index], y[index], eps)
+            wb = None if weight is None else weight[index]
+            losses = _batch_loss(stack, loss_fn, X[index], y[index], eps, wb)
             if not bool(torch.isfinite(losses).all()):
                 bad = int(torch.nonzero(~torch.isfinite(losses))[0, 0])
                 raise DivergenceError(
@@ -291,7 +332,7 @@ def train_stack(
             progress.update(k if stopper is None else int(stopper.active.sum()))
         if stopper is None:
             continue
-        val = member_losses(stack, loss_fn, X_val, y_val)
+        val = member_losses(stack, loss_fn, X_val, y_val, weight=weight_val)
         active = stopper.active.to(device)
         if not bool(torch.isfinite(val[active]).all()):
             bad = int(torch.nonzero(~torch.isfinite(val) & active)[0, 0])
@@ -312,7 +353,7 @@ def train_stack(
     else:
         stopper.restore(stack)
         epochs_trained, best_epoch = stopper.epochs_trained, stopper.best_epoch
-    check_diverged(start_loss.tolist(), member_losses(stack, loss_fn, X, y).tolist(),
+    check_diverged(start_loss.tolist(), member_losses(stack, loss_fn, X, y, weight=weight).tolist(),
                    _finite_members(stack, k).tolist(), members=member_ids, epochs=best_epoch,
                    lr=config.lr)
     return [

@@ -19,6 +19,10 @@ class MemberData:
         Training features ``(n, in)`` and targets ``(n, ...)`` shared by all members.
     X_val, y_val : Tensor, optional
         Validation data for early stopping.
+    weight, weight_val : Tensor, optional
+        Row weights ``(n,)`` of the training and validation rows, each part divided by its own
+        mean (``sample_weight`` of ``fit``, see :func:`uqkit._data.normalised_weights`);
+        ``None`` is the unweighted fit.
 
     Examples
     --------
@@ -31,3 +35,5 @@ class MemberData:
     y: torch.Tensor
     X_val: torch.Tensor | None = None
     y_val: torch.Tensor | None = None
+    weight: torch.Tensor | None = None
+    weight_val: torch.Tensor | None = None

@@ -9,7 +9,14 @@ import math
 import numpy as np
 import torch
 
-from uqkit._data import Standardizer, resolve_device, resolve_dtype
+from uqkit._data import (
+    Standardizer,
+    check_sample_weight,
+    check_weighted_classes,
+    normalised_weights,
+    resolve_device,
+    resolve_dtype,
+)
 from uqkit._random import SPLIT_STREAM, derive_seed
 from uqkit.base import UQEstimator
 from uqkit.exceptions import DivergenceError, InvalidInputError, ModelFileError
@@ -93,20 +100,29 @@ class NetworkEstimator(UQEstimator):
         ``(X, y, X_val, y_val)``, for subclasses whose entropy may depend on the problem."""
         return self._resolve_random_state()
 
-    def _prepare_data(self, X, y, X_val=None, y_val=None) -> MemberData:
+    def _prepare_data(self, X, y, X_val=None, y_val=None, sample_weight=None) -> MemberData:
         """Validate, scale and encode the data of ``fit``; hold out the early-stopping rows.
 
         With ``early_stopping=True`` and no ``X_val``, a random ``validation_fraction`` of the
         rows (seeded by ``random_state``) is held out; their indices go to
         ``validation_indices_``. Sets ``x_mean_``, ``x_scale_``, ``device_``, ``random_state_``.
+        ``sample_weight`` (validated like scikit-learn's) is split with the rows: the held-out
+        rows keep theirs for the validation loss, an explicit ``X_val`` is weighted equally;
+        each part is normalised to average 1 (:func:`uqkit._data.normalised_weights`). The
+        feature scaling stays unweighted: it only conditions the optimisation.
         """
         self._check_params()
         self._check_architecture()
         X, y = self._check_X_y(X, y, regression=self._regression)
+        weights = check_sample_weight(sample_weight, len(X), type(self).__name__)
         self._check_architecture(X.shape[1])
         y_encoded = self._encode_targets(y)
+        if not self._regression:
+            check_weighted_classes(y_encoded, weights, type(self).__name__)
         X_val, y_val = self._check_validation_data(X_val, y_val, regression=self._regression)
-        self._fit_entropy((X, y, X_val, y_val))
+        # an unweighted fit keeps the entropy key it had before sample_weight existed
+        self._fit_entropy((X, y, X_val, y_val) if weights is None
+                          else (X, y, X_val, y_val, weights))
         self.device_ = resolve_device(self.device)
         dtype = resolve_dtype(self.dtype)
 
@@ -115,6 +131,7 @@ class NetworkEstimator(UQEstimator):
         Xs = scaler.transform(X)
         train_rows = np.arange(len(X))
         X_val_s = y_val_enc = None
+        val_rows = None
         if X_val is not None:
             X_val_s, y_val_enc = scaler.transform(X_val), self._encode_targets(y_val, fit=False)
             self._check_representable(X_val_s, "X_val")
@@ -126,7 +143,14 @@ class NetworkEstimator(UQEstimator):
         def tensor(values):
             return torch.as_tensor(values, dtype=dtype, device=self.device_)
 
+        owner = type(self).__name__
+        w_train = normalised_weights(weights, train_rows, "training", owner)
+        w_val = None
+        if weights is not None and val_rows is not None:
+            w_val = normalised_weights(weights, val_rows, "held-out validation", owner)
         return MemberData(
+            weight=None if w_train is None else tensor(w_train),
+            weight_val=None if w_val is None else tensor(w_val),
             X=tensor(Xs[train_rows]),
             y=self._target_tensor(y_encoded[train_rows], dtype),
             X_val=None if X_val_s is None else tensor(X_val_s),

@@ -11,7 +11,7 @@ __all__ = ["RAY_EXTRA", "connect_ray"]
 
 RAY_EXTRA = "search"
 
-logger = logging.getLogger("uqkit.training")
+logger = logging.getLogger(__name__)
 
 
 def connect_ray(address: str | None = None, *, verbose: int = 0) -> bool:

@@ -34,19 +34,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from uqkit.exceptions import DivergenceError, InvalidInputError, MemberTrainingError, require
 from uqkit.training._checkpoint import MemberCheckpoints
 from uqkit.training._loop import TrainConfig
 from uqkit.training._member_data import MemberData
+from uqkit.training._progress import Progress
 from uqkit.training._ray_connect import RAY_EXTRA, connect_ray
 from uqkit.training._ray_resources import check_feasible, task_resources
 from uqkit.training._ray_task import check_faults, fault_for, train_task
 
 __all__ = ["RayFitResult", "train_members_ray"]
 
-logger = logging.getLogger("uqkit.training")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,7 +124,9 @@ def train_members_ray(
         Where the returned stack lives (tasks choose their own device: CUDA when they hold a
         GPU and see one, else CPU).
     verbose : int
-        0: silent; 1: one progress bar over all member-epochs; 2: also the workers' logs.
+        0: silent; 1: progress over all member-epochs (a bar on an interactive terminal, else
+        at most one INFO line per tenth, :class:`~uqkit.training.Progress`); 2: also the
+        workers' logs.
     _faults : dict, optional
         Test hook only: ``{member: (kind, attempts)}`` with kind ``"raise"`` or ``"kill"``,
         fired after the member's first epoch on its first ``attempts`` attempts.
@@ -166,6 +168,11 @@ def train_members_ray(
         for name, value in (("X", data.X), ("y", data.y), ("X_val", data.X_val),
                             ("y_val", data.y_val))
     }
+    # the row weights travel with the rows; an unweighted fit has no weight keys, so its
+    # checkpoint fingerprint is the one it had before sample_weight existed
+    for name in ("weight", "weight_val"):
+        if getattr(data, name) is not None:
+            arrays[name] = getattr(data, name).detach().cpu().numpy()
     states: dict[int, dict[str, torch.Tensor]] = {}
     histories: dict[int, dict] = {}
     records: dict[int, dict] = {}
@@ -242,8 +249,8 @@ class _TaskRun:
         self.data_ref = ray.put(self.arrays)
         self.spec_ref, self.loss_ref = ray.put(self.spec), ray.put(self.loss_fn)
         n = len(self.seeds)
-        bar = tqdm(total=n * config.epochs, desc=f"Training {n} members on Ray",
-                   unit="member-epoch", disable=self.verbose == 0, leave=False)
+        bar = Progress(n * config.epochs, f"Training {n} members on Ray", verbose=self.verbose,
+                       logger=logger, unit="member-epoch")
         bar.update(self.n_resumed * config.epochs)
         self.queue = None
         if not bar.disable:  # an actor that imports only Ray, not torch: it starts fast

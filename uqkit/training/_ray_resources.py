@@ -12,7 +12,7 @@ __all__ = ["RESOURCE_KEYS", "check_feasible", "check_resources", "task_resources
 
 RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
 
-logger = logging.getLogger("uqkit.training")
+logger = logging.getLogger(__name__)
 
 
 def check_resources(per_member: Mapping) -> None:

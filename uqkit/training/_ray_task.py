@@ -152,6 +152,7 @@ def train_task(spec, loss_fn, arrays, seeds, member_ids, config: TrainConfig, *,
         stack, loss_fn, tensor("X"), tensor("y"), seeds, config,
         X_val=tensor("X_val"), y_val=tensor("y_val"), member_ids=member_ids,
         progress=TaskProgress(queue, task, attempt, fault),
+        weight=tensor("weight"), weight_val=tensor("weight_val"),
     )
     state = {k: v.detach().cpu().numpy() for k, v in stack.state_dict().items()}
     return {

@@ -90,7 +90,7 @@ class StackedEstimator(NetworkEstimator):
         """Where the members train: a ``backend`` value of :func:`~uqkit.training.fit_members`."""
         return "vectorized"
 
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Train the network(s).
 
         With ``early_stopping=True`` and no ``X_val``, a random ``validation_fraction`` of the
@@ -101,6 +101,12 @@ class StackedEstimator(NetworkEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative row weights: every member minimises the weighted mean loss
+            ``sum(w_i * loss_i) / sum(w_i)`` (each mini-batch an unbiased estimate of it), and
+            early stopping scores the held-out rows by their own weights (an explicit ``X_val``
+            is weighted equally). An integer weight ``k`` is the same objective as the row
+            repeated ``k`` times; weights of ones give exactly the unweighted fit.
         X_val, y_val : array-like, optional
             Explicit validation data for early stopping (used instead of a held-out part).
 
@@ -108,7 +114,7 @@ class StackedEstimator(NetworkEstimator):
         -------
         self
         """
-        data = self._prepare_data(X, y, X_val, y_val)
+        data = self._prepare_data(X, y, X_val, y_val, sample_weight)
         self.stack_, self.history_ = fit_members(
             self._spec(),
             self._loss(),
