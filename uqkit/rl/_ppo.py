@@ -5,6 +5,7 @@ Requires stable-baselines3 and gymnasium (``pip install 'uqkit[rl]'``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -17,12 +18,15 @@ from uqkit.losses import CriticLoss, gaussian_critic_loss, ggd_critic_loss
 from uqkit.prediction import RegressionPrediction
 from uqkit.rl._buffer import EnsembleRolloutBuffer
 from uqkit.rl._policy import ErrorModel, GGDActorCriticPolicy
+from uqkit.training import log_verbose
 
 _ppo = require("stable_baselines3.ppo", "rl")
 _spaces = require("gymnasium.spaces", "rl")
 _sb3_utils = require("stable_baselines3.common.utils", "rl")
 
 __all__ = ["GGDPPO"]
+
+_logger = logging.getLogger(__name__)
 
 
 class GGDPPO(_ppo.PPO):
@@ -342,9 +346,8 @@ class GGDPPO(_ppo.PPO):
 
                 if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
                     continue_training = False
-                    if self.verbose >= 1:
-                        print(f"Early stopping at step {epoch} due to reaching max kl: "
-                              f"{approx_kl_div:.2f}")
+                    log_verbose(_logger, self.verbose, f"Early stopping at step {epoch} due to "
+                                f"reaching max kl: {approx_kl_div:.2f}")
                     break
 
                 self.policy.optimizer.zero_grad()
