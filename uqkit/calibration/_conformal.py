@@ -259,11 +259,6 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
         return self._interval_from(mean, scale, alpha, coverage)
 
     # -- predictions ------------------------------------------------------------------------
-    def predict(self, X) -> np.ndarray:
-        """The wrapped model's point prediction."""
-        check_fitted(self, "scores_")
-        return self._base_outputs(X)[0]
-
     def predict_uncertainty(self, X) -> RegressionPrediction:
         """The wrapped model's prediction on ``X``, unchanged (see the class notes for a point
         model)."""

@@ -256,10 +256,6 @@ class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
         return self.interval_from_band(low, high, alpha, coverage=coverage)
 
     # -- predictions -------------------------------------------------------------------
-    def predict(self, X) -> np.ndarray:
-        """The uqkit model's mean, or the midpoint of the two quantile models."""
-        return self.predict_uncertainty(X).mean
-
     def predict_uncertainty(self, X) -> RegressionPrediction:
         """The wrapped uqkit model's prediction unchanged (see the class notes for a pair)."""
         check_fitted(self, "scores_")

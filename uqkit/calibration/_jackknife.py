@@ -234,11 +234,6 @@ class JackknifePlusRegressor(UQRegressorMixin, UQEstimator):
                 uppers.append(high[k - 1])
         return stack_levels(lowers, single), stack_levels(uppers, single)
 
-    def predict(self, X) -> np.ndarray:
-        """Point prediction of the clone fitted on all rows."""
-        check_fitted(self, "residuals_")
-        return self._base_outputs(self._check_X(X, reset=False))[0]
-
     def predict_uncertainty(self, X) -> RegressionPrediction:
         """The all-rows clone's prediction (see the class notes for a point model)."""
         check_fitted(self, "residuals_")

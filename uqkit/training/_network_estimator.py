@@ -213,6 +213,20 @@ def check_finite_parameters(module: torch.nn.Module, owner: str) -> None:
 
     The GPs and Bayesian MLPs call it before predicting: GPyTorch's Cholesky and Pyro's
     distributions would otherwise fail on NaN parameters with their own tracebacks.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(2, 1)
+    >>> check_finite_parameters(layer, "GPRegressor")
+    >>> with torch.no_grad():
+    ...     layer.bias.fill_(float("nan"))
+    Parameter containing:
+    tensor([nan], requires_grad=True)
+    >>> try:
+    ...     check_finite_parameters(layer, "GPRegressor")
+    ... except DivergenceError as err:
+    ...     print(str(err)[:46])
+    GPRegressor has non-finite parameters ('bias')
     """
     for name, parameter in module.named_parameters():
         if not bool(torch.isfinite(parameter).all()):
@@ -228,6 +242,16 @@ def check_representable(
     """Refuse standardised features ``Xs`` that ``dtype`` cannot hold (they would be inf).
 
     ``mean`` and ``scale`` are the training standardisation (for the message, in user units).
+
+    Examples
+    --------
+    >>> mean, scale = np.zeros(1), np.ones(1)
+    >>> check_representable(np.array([[3e38]]), mean, scale, "float32", "X")
+    >>> try:
+    ...     check_representable(np.array([[1e39]]), mean, scale, "float32", "X")
+    ... except InvalidInputError as err:
+    ...     print(str(err)[:24])
+    X[0, 0] = 1e+39 is 1e+39
     """
     limit = torch.finfo(resolve_dtype(dtype)).max
     too_large = ~(np.abs(Xs) <= limit)

@@ -22,7 +22,20 @@ TARGET_SCALE_RANGE = (1e-150, 1e100)
 
 
 def check_target_scale(scale: np.ndarray) -> None:
-    """Refuse target columns whose spread would overflow or underflow the back-transform."""
+    """Refuse target columns whose spread would overflow or underflow the back-transform.
+
+    Every regressor calls it on its fitted target scale (the network families through
+    :class:`RegressionTargets`, the GP and the Bayesian MLP directly).
+
+    Examples
+    --------
+    >>> check_target_scale(np.array([2.5, 1e-3]))
+    >>> try:
+    ...     check_target_scale(np.array([1e200]))
+    ... except InvalidInputError as err:
+    ...     print(str(err)[:45])
+    y column 0 has a standard deviation of 1e+200
+    """
     low, high = TARGET_SCALE_RANGE
     for column, value in enumerate(np.asarray(scale, dtype=np.float64)):
         if not low <= value <= high:
