@@ -62,3 +62,32 @@ def test_rank_stability_is_one_without_uncertainty(model):
     quiet.diagonals_ = model.diagonals_ * 1e-18
     result = quiet.most_similar("w5", k=4, n_samples=200, random_state=1)
     np.testing.assert_array_equal(result.rank_stability, 1.0)
+
+
+class _FakeKeyed(dict):
+    """The part of gensim's KeyedVectors interface that from_keyed_vectors reads."""
+
+
+def test_keyed_vectors_round_trip(model):
+    gensim = pytest.importorskip("gensim", reason="to_keyed_vectors needs uqkit[embeddings]")
+    data = synthetic_glove(n_words=50, n_contexts=80, dim=5, n_observed=40, sigma=0.3, seed=4)
+    kv = model.to_keyed_vectors()
+    assert isinstance(kv, gensim.models.KeyedVectors)
+    np.testing.assert_array_equal(kv["w7"], model.vectors_[7])
+    assert kv.get_vecattr("w7", "n_contexts") == model.n_contexts_[7]
+    np.testing.assert_allclose(kv.get_vecattr("w7", "sigma2"), model.sigma2_[7])
+    back = GloVeV.from_keyed_vectors(kv, data.X, data.V, data.b, data.c, vocab=model.vocab_,
+                                     approximation="auto")
+    np.testing.assert_array_equal(back.vectors_, model.vectors_)
+    np.testing.assert_array_equal(back.covariance("w3"), model.covariance("w3"))
+
+
+def test_from_keyed_vectors_duck_typed():
+    data = synthetic_glove(n_words=20, n_contexts=40, dim=3, n_observed=20, sigma=0.3, seed=5)
+    vocab = [f"v{i}" for i in range(20)]
+    fake = _FakeKeyed({w: data.W[i] for i, w in reversed(list(enumerate(vocab)))})
+    model = GloVeV.from_keyed_vectors(fake, data.X, data.V, data.b, data.c, vocab=vocab)
+    np.testing.assert_array_equal(model.vectors_, data.W)
+    del fake["v3"]
+    with pytest.raises(InvalidInputError, match="no vector"):
+        GloVeV.from_keyed_vectors(fake, data.X, data.V, data.b, data.c, vocab=vocab)

@@ -25,6 +25,7 @@ from uqkit._data import resolve_device
 from uqkit._io import FOLDER_MODEL_FILE, write_model_file
 from uqkit.base import UQEstimator, check_fitted
 from uqkit.embeddings._cooccurrence import check_cooccurrence
+from uqkit.embeddings._keyed import to_keyed_vectors, vectors_in_order
 from uqkit.embeddings._queries import Word, WordStatisticsMixin
 from uqkit.embeddings._results import EmbeddingPrediction
 from uqkit.embeddings._storage import (
@@ -433,6 +434,67 @@ class GloVeV(WordStatisticsMixin, UQEstimator):
         estimator._store = store
         estimator.covariance_dir_ = str(folder)
         return estimator
+
+    # ------------------------------------------------------------------ gensim
+    def to_keyed_vectors(self):
+        """The word vectors as a gensim ``KeyedVectors`` (float64; needs ``uqkit[embeddings]``).
+
+        Keys are the vocabulary (``str(index)`` without one); per-key attributes ``n_contexts``,
+        ``sigma2`` and ``has_covariance`` (``kv.get_vecattr(word, "sigma2")``). The covariances
+        stay in the model: query them here.
+
+        Returns
+        -------
+        gensim.models.KeyedVectors
+        """
+        check_fitted(self, "vectors_")
+        vocab = self.vocab_ if self.vocab_ is not None else [str(i) for i in
+                                                               range(len(self.vectors_))]
+        return to_keyed_vectors(
+            vocab,
+            self.vectors_,
+            {
+                "n_contexts": self.n_contexts_,
+                "sigma2": self.sigma2_,
+                "has_covariance": self.has_covariance_.astype(np.int8),
+            },
+        )
+
+    @classmethod
+    def from_keyed_vectors(
+        cls, keyed_vectors, cooccurrence, V, b, c, vocab: Sequence[str] | None = None, **params
+    ) -> GloVeV:
+        """Fit GloVe-V to word vectors held in a gensim ``KeyedVectors``.
+
+        The vectors are taken in the row order of the co-occurrence matrix (its ``vocab``, or
+        ``vocab``), then :meth:`fit` runs as usual; ``V, b, c`` are the context vectors and biases
+        trained with them (Vallebueno et al., EMNLP 2024, Sec. 3, need all four).
+
+        Parameters
+        ----------
+        keyed_vectors : gensim.models.KeyedVectors or an object with its interface
+            ``word in kv`` and ``kv[word]``.
+        cooccurrence, V, b, c
+            As in :meth:`fit`.
+        vocab : sequence of str, optional
+            Words in row order (default: ``cooccurrence.vocab``).
+        **params
+            Parameters of :class:`GloVeV`.
+
+        Returns
+        -------
+        GloVeV
+            The fitted estimator.
+        """
+        if vocab is None:
+            vocab = getattr(cooccurrence, "vocab", None)
+        if vocab is None:
+            raise InvalidInputError(
+                "from_keyed_vectors needs the words of the co-occurrence rows: pass a "
+                "Cooccurrences result or vocab=[...]."
+            )
+        W = vectors_in_order(keyed_vectors, list(vocab))
+        return cls(**params).fit(cooccurrence, W, V, b, c, vocab=vocab)
 
     # ------------------------------------------------------------------ look-ups
     def _word_name(self, index: int) -> Word:
