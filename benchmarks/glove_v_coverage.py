@@ -158,7 +158,7 @@ def run_setting(name, args, regime, noise, s, refit_ctx, seed):
     bias_truth = true_bias(W, bias_words)
     fn = bias_fn(len(bias_words) - 2)
     z = float(stats.norm.ppf(0.975))
-    hits = {"delta": [], "sampling": [], "oracle": [], "numpy_f(X)": []}
+    hits = {"delta": [], "sampling": [], "oracle": [], "numpy_f(X)": [], "delta_t": []}
     bias_hits = {"delta": [], "sampling": []}
     code_diff = 0.0
     for _ in range(args.corpora):
@@ -171,6 +171,11 @@ def run_setting(name, args, regime, noise, s, refit_ctx, seed):
         sampled = model.similarity(list(ia), list(ib), method="sampling",
                                    n_samples=args.samples, random_state=int(rng.integers(2**31)))
         hits["delta"].append((delta.lower <= truth) & (truth <= delta.upper))
+        # the same standard errors with a t quantile: sigma_i^2 has |K_i| - D degrees of freedom
+        k = np.diff(X.indptr)
+        dof = np.minimum(k[ia], k[ib]) - args.dim
+        hits["delta_t"].append(np.abs(delta.estimate - truth)
+                               <= stats.t.ppf(0.975, dof) * delta.std_error)
         hits["sampling"].append((sampled.lower <= truth) & (truth <= sampled.upper))
         dense = X.toarray()
         oracle_w = glove_weight(lam, X_MAX)
@@ -263,13 +268,15 @@ def write_report(args, rows, minutes) -> None:
         f"corpus, so somewhat more) and {_mc_band(args.corpora)} for the bias score.",
         "",
         "| setting | corpora | delta | sampling | delta, common pairs | delta, pairs with a rare "
-        "word | oracle weights f(λ), delta | bias: delta | bias: sampling |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "word | same se, t quantile, rare | oracle weights f(λ): common / rare | bias: delta | "
+        "bias: sampling |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['name']} | {r['corpora']} | {r['delta']:.3f} | {r['sampling']:.3f} | "
-            f"{r['delta_common']:.3f} | {r['delta_rare']:.3f} | {r['oracle']:.3f} | "
+            f"{r['delta_common']:.3f} | {r['delta_rare']:.3f} | {r['delta_t_rare']:.3f} | "
+            f"{r['oracle_common']:.3f} / {r['oracle_rare']:.3f} | "
             f"{r['bias_delta']:.3f} | {r['bias_sampling']:.3f} |"
         )
     worst = max(r["code_diff"] for r in rows)

@@ -183,23 +183,31 @@ class ChunkWriter:
         """Write the buffered words as one chunk file."""
         if not self._parts:
             return
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
 
-        tensors = {name: np.concatenate([p[name] for p in self._parts])
-                   for name in self._parts[0] if name != "ranks"}
-        if "ranks" in self._parts[0]:
-            ranks = np.concatenate([p["ranks"] for p in self._parts])
+        parts, self._parts, self._buffered = self._parts, [], 0
+        if len(parts) == 1:  # a batch as large as a chunk: written without a copy
+            tensors = {name: a for name, a in parts[0].items() if name != "ranks"}
+        else:
+            tensors = {name: np.concatenate([p[name] for p in parts])
+                       for name in parts[0] if name != "ranks"}
+        if "ranks" in parts[0]:
+            ranks = np.concatenate([p["ranks"] for p in parts])
             tensors["factor_offsets"] = np.concatenate([[0], np.cumsum(ranks)]).astype(np.int64)
-        self._parts, self._buffered = [], 0
+        del parts
+        words = len(tensors["rows"])
+        data = save(tensors)  # the file's bytes: hashed here instead of read back
+        del tensors
         name = f"chunk-{len(self.chunks):05d}.safetensors"
         path = self.folder / name
-        save_file(tensors, str(path))
+        path.write_bytes(data)
+        (size,) = struct.unpack("<Q", data[:8])
         self.chunks.append({
             "file": name,
-            "words": len(tensors["rows"]),
-            "bytes": path.stat().st_size,
-            "header_sha256": _header_sha(path),
-            "sha256": _file_sha(path),
+            "words": words,
+            "bytes": len(data),
+            "header_sha256": hashlib.sha256(data[: 8 + size]).hexdigest(),
+            "sha256": hashlib.sha256(data).hexdigest(),
         })
 
     def close(self) -> dict:

@@ -118,6 +118,11 @@ def batched_covariances(
     b = np.asarray(b, dtype=np.float64)
     budget = max(int(batch_size), 1)
     cap = len(order) if max_words is None else max(int(max_words), 1)
+    # one gather buffer reused by every batch (fresh allocations page-fault on every batch)
+    workspace = None
+    if V_t.device.type == "cpu" and len(order):
+        pad = min(budget, max(int(n_contexts[order[-1]]), 1) * max(len(order), 1))
+        workspace = np.empty(pad * dim + dim)
     for batch in _batches(order, n_contexts, budget, cap):
         k = n_contexts[batch]
         k_max = int(k.max())
@@ -129,7 +134,8 @@ def batched_covariances(
         rhs = torch.zeros(len(batch), dim, 1, dtype=torch.float64, device=device)
         kept = None
         for lo, hi in blocks:
-            scaled, targets = _block(matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent)
+            scaled, targets = _block(matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent,
+                                     workspace)
             gram += _gram(scaled)  # sum_j f(X_ij) v_j v_j^T
             if refit:
                 rhs += _matmul(scaled.transpose(1, 2), targets[:, :, None])
@@ -146,7 +152,7 @@ def batched_covariances(
         rss = torch.zeros(len(batch), dtype=torch.float64, device=device)
         for lo, hi in blocks:
             scaled, targets = kept if kept is not None else _block(
-                matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent
+                matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent, workspace
             )
             residuals = targets - _matmul(scaled, vectors[:, :, None])[:, :, 0]
             rss += (residuals * residuals).sum(dim=1)
@@ -164,7 +170,7 @@ def batched_covariances(
         )
 
 
-def _block(matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent):
+def _block(matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent, workspace=None):
     """Contexts ``lo:hi`` of each word of ``batch``, zero-padded: ``sqrt(f) v_j`` ``(B, h, D)``
     and ``sqrt(f) (log X - b - c)`` ``(B, h)``. Padded entries get weight 0, so they add nothing
     to any sum over contexts."""
@@ -176,8 +182,13 @@ def _block(matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent):
     contexts = np.where(mask, matrix.indices[positions], 0)
     root_w = np.where(mask, np.sqrt(glove_weight(counts, x_max, weight_exponent)), 0.0)
     targets = root_w * (np.log(counts) - c[contexts] - b[batch][:, None])
-    ctx = torch.as_tensor(contexts, device=device)
-    scaled = _gather_rows(V_t, ctx).mul_(torch.as_tensor(root_w, device=device)[:, :, None])
+    if workspace is not None and contexts.size * V_t.shape[1] <= workspace.size:
+        out = workspace[: contexts.size * V_t.shape[1]].reshape(*contexts.shape, V_t.shape[1])
+        np.take(V_t.numpy(), contexts, axis=0, out=out, mode="clip")  # unbuffered
+        gathered = torch.from_numpy(out)
+    else:
+        gathered = _gather_rows(V_t, torch.as_tensor(contexts, device=device))
+    scaled = gathered.mul_(torch.as_tensor(root_w, device=device)[:, :, None])
     return scaled, torch.as_tensor(targets, device=device)
 
 
