@@ -91,3 +91,28 @@ def test_from_keyed_vectors_duck_typed():
     del fake["v3"]
     with pytest.raises(InvalidInputError, match="no vector"):
         GloVeV.from_keyed_vectors(fake, data.X, data.V, data.b, data.c, vocab=vocab)
+
+
+def test_bias_scores_match_their_definitions(model):
+    from uqkit.embeddings import cosine_similarity
+
+    t, a, b, o = ["w1", "w2", "w3"], ["w10", "w11"], ["w20", "w21", "w22"], ["w4"]
+    weat = model.bias_score(t, a, b)
+    W = {w: model.vectors_[int(w[1:])] for w in t + a + b + o}
+
+    def assoc(x):
+        return np.mean([cosine_similarity(W[x], W[y]) for y in a]) - np.mean(
+            [cosine_similarity(W[x], W[y]) for y in b])
+
+    np.testing.assert_allclose(weat.estimate, np.mean([assoc(x) for x in t]), rtol=1e-12)
+    two = model.bias_score(t, a, b, other_targets=o)
+    np.testing.assert_allclose(two.estimate, weat.estimate - assoc("w4"), rtol=1e-12)
+    direction = np.mean([W[y] for y in a], axis=0) - np.mean([W[y] for y in b], axis=0)
+    projection = model.bias_score(t, a, b, kind="projection")
+    np.testing.assert_allclose(
+        projection.estimate, np.mean([cosine_similarity(W[x], direction) for x in t]), rtol=1e-12
+    )
+    sampled = model.bias_score(t, a, b, method="sampling", n_samples=3000, random_state=0)
+    np.testing.assert_allclose(sampled.std_error, weat.std_error, rtol=0.15)
+    with pytest.raises(InvalidInputError, match="kind"):
+        model.bias_score(t, a, b, kind="other")

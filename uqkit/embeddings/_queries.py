@@ -285,6 +285,72 @@ class WordStatisticsMixin:
             alpha=alpha,
         )
 
+    def bias_score(
+        self,
+        targets: Sequence[Word],
+        group_a: Sequence[Word],
+        group_b: Sequence[Word],
+        *,
+        other_targets: Sequence[Word] | None = None,
+        kind: str = "weat",
+        method: str = "delta",
+        alpha: float = 0.05,
+        null_value: float = 0.0,
+        n_samples: int = 1000,
+        random_state=None,
+    ) -> StatisticResult:
+        """A bias score of word lists with its standard error (Vallebueno et al., Sec. 4-5).
+
+        ``kind="weat"``: the association :math:`s(t) = \\operatorname{mean}_{a}\\cos(t, a) -
+        \\operatorname{mean}_{b}\\cos(t, b)` (Caliskan et al., Science 2017, the WEAT test
+        statistic per word) averaged over ``targets``; with ``other_targets`` the difference of
+        the two averages. ``kind="projection"``: the mean cosine of the targets with the
+        direction :math:`\\bar a - \\bar b` of the two groups' mean vectors (Bolukbasi et
+        al., NeurIPS 2016), minus the same for ``other_targets`` when given. All words enter as
+        random vectors (a word in several lists is one vector); the whole score is one call of
+        :meth:`statistic`, vectorised over the lists.
+
+        Parameters
+        ----------
+        targets, group_a, group_b : sequences of words
+        other_targets : sequence of words, optional
+        kind : {"weat", "projection"}, default="weat"
+        method, alpha, null_value, n_samples, random_state
+            As in :meth:`statistic`.
+
+        Returns
+        -------
+        StatisticResult
+        """
+        if kind not in ("weat", "projection"):
+            raise InvalidInputError(f"kind must be 'weat' or 'projection'; got {kind!r}.")
+        lists = [list(targets), list(group_a), list(group_b), list(other_targets or [])]
+        if not lists[0] or not lists[1] or not lists[2]:
+            raise InvalidInputError(
+                "targets, group_a and group_b must each name at least one word."
+            )
+        n_t, n_a, n_b, n_o = (len(x) for x in lists)
+        bounds = np.cumsum([0, n_t, n_a, n_b, n_o])
+
+        def unit(x: torch.Tensor) -> torch.Tensor:
+            return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+
+        def score_of(t: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            if kind == "weat":
+                ut = unit(t)
+                return ((ut @ unit(a).T).mean(dim=1) - (ut @ unit(b).T).mean(dim=1)).mean()
+            direction = unit(a.mean(dim=0) - b.mean(dim=0))
+            return (unit(t) @ direction).mean()
+
+        def fn(w: torch.Tensor) -> torch.Tensor:
+            t, a, b, o = (w[bounds[k] : bounds[k + 1]] for k in range(4))
+            value = score_of(t, a, b)
+            return value - score_of(o, a, b) if n_o else value
+
+        return self.statistic(fn, [w for x in lists for w in x], method=method, alpha=alpha,
+                              null_value=null_value, n_samples=n_samples,
+                              random_state=random_state)
+
     def statistic(
         self,
         fn: Callable[[torch.Tensor], torch.Tensor],
