@@ -284,7 +284,7 @@ class GloVeV(WordStatisticsMixin, UQEstimator):
             self.vectors_[rows] = part.vectors.cpu().numpy()
             self.sigma2_[rows] = part.sigma2.cpu().numpy()
             self.has_covariance_[rows] = True
-            cov = 0.5 * (part.covariances + part.covariances.transpose(1, 2))
+            cov = part.covariances  # exactly symmetric (cholesky_inverse mirrors its triangle)
             if self.approximation is None:
                 if writer is not None:
                     writer.add_full(rows, cov.cpu().numpy())

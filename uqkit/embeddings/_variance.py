@@ -130,15 +130,15 @@ def batched_covariances(
         # words too common to fit the budget alone
         step = max(budget // len(batch), 1)
         blocks = [(lo, min(lo + step, k_max)) for lo in range(0, k_max, step)]
-        gram = torch.zeros(len(batch), dim, dim, dtype=torch.float64, device=device)
-        rhs = torch.zeros(len(batch), dim, 1, dtype=torch.float64, device=device)
-        kept = None
+        gram = rhs = kept = None
         for lo, hi in blocks:
             scaled, targets = _block(matrix, batch, k, lo, hi, V_t, b, c, x_max, weight_exponent,
                                      workspace)
-            gram += _gram(scaled)  # sum_j f(X_ij) v_j v_j^T
+            block_gram = _gram(scaled)  # sum_j f(X_ij) v_j v_j^T over the block
+            gram = block_gram if gram is None else gram.add_(block_gram)
             if refit:
-                rhs += _matmul(scaled.transpose(1, 2), targets[:, :, None])
+                block_rhs = _matmul(scaled.transpose(1, 2), targets[:, :, None])
+                rhs = block_rhs if rhs is None else rhs.add_(block_rhs)
             if len(blocks) == 1:
                 kept = (scaled, targets)
         chol, info = torch.linalg.cholesky_ex(gram)
@@ -160,12 +160,19 @@ def batched_covariances(
         dof = torch.as_tensor(k - dim, dtype=torch.float64, device=device)
         sigma2 = rss / dof
         ok_np = ok.cpu().numpy()
-        inverse = torch.cholesky_inverse(chol[ok])
+        if ok_np.all():  # the usual case: no copies of the (B, D, D) factors
+            rows_ok, vectors_ok, sigma2_ok, chol_ok = batch, vectors, sigma2, chol
+        else:
+            rows_ok, vectors_ok = batch[ok_np], vectors[ok]
+            sigma2_ok, chol_ok = sigma2[ok], chol[ok]
+        del gram
+        # cholesky_inverse returns an exactly symmetric matrix (LAPACK potri, mirrored)
+        covariances = torch.cholesky_inverse(chol_ok).mul_(sigma2_ok[:, None, None])
         yield WordCovariances(
-            rows=batch[ok_np],
-            vectors=vectors[ok],
-            sigma2=sigma2[ok],
-            covariances=sigma2[ok][:, None, None] * inverse,
+            rows=rows_ok,
+            vectors=vectors_ok,
+            sigma2=sigma2_ok,
+            covariances=covariances,
             singular=batch[~ok_np],
         )
 
