@@ -288,8 +288,9 @@ def main() -> int:
                f"--threads {args.threads} --memory-budget {args.memory_budget} "
                f"--modes {args.modes}")
     train_note = ("" if m_train_peak is not None else
-                  " (vectors trained by an earlier run of this script with the same arguments "
-                  "and read from `--vectors-cache`; its time shown)")
+                  " (vectors trained in an earlier process by the same `GloVe(n_components=D, "
+                  "epochs=..., random_state=seed).fit(X)` call on the same counts, read from "
+                  "`--vectors-cache`; the training time shown is that process's)")
     lines = [
         "# GloVe-V benchmark",
         "",
