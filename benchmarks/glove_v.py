@@ -337,8 +337,9 @@ def main() -> int:
         "(listed in `insufficient_words_`, no covariance). Weights f(X): median "
         f"{np.median(weights):.3f}; contexts per word |K|: median {int(np.median(n_contexts))}, "
         f"max {int(n_contexts.max()):,}. The full covariances would take "
-        f"{n_cov * args.dim**2 * 8 / 2**30:.1f} GiB in memory; streamed, the peak RSS of the "
-        "fit stays near that of the inputs and the budget.",
+        f"{n_cov * args.dim**2 * 8 / 2**30:.1f} GiB in memory; streamed, they never are. Peak "
+        "RSS is the process's resident memory, including heap that the C allocator keeps after "
+        "frees (and reuses), so it runs above the live memory the budget bounds.",
         "",
         "## Throughput of the covariance step",
         "",
