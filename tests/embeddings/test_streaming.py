@@ -120,6 +120,8 @@ def test_damaged_folders_give_model_file_errors(tmp_path, wide):
     store = CovarianceStore(folder)
     with pytest.raises(ModelFileError, match="SHA-256"):
         store.verify()
+    with pytest.raises(ModelFileError, match="SHA-256"):
+        uqkit.load(folder).verify_files()
     chunk.write_bytes(raw)
     CovarianceStore(folder).verify()
 

@@ -367,6 +367,20 @@ class GloVeV(WordStatisticsMixin, UQEstimator):
         write_model_file(folder / FOLDER_MODEL_FILE, header, tensors)
         return folder
 
+    def verify_files(self) -> None:
+        """Hash every byte of the covariance chunks against the manifest (streamed or loaded
+        models; opening checks only sizes and headers). Nothing to check for a model in memory.
+
+        Raises
+        ------
+        ModelFileError
+            If a chunk's bytes differ from those written.
+        """
+        check_fitted(self, "vectors_")
+        store = getattr(self, "_store", None)
+        if store is not None:
+            store.verify()
+
     def _write_chunks(self, folder: Path) -> dict:
         """Write in-memory covariances in the folder layout."""
         budget = parse_memory_budget(self.memory_budget)
