@@ -59,8 +59,10 @@ def _input_bytes(data) -> int:
 
 def test_peak_memory_stays_within_the_budget_as_the_vocabulary_grows(tmp_path):
     """tracemalloc peak of fit <= budget + a copy of the inputs + the per-word arrays
-    (8 (D + 8) bytes a word) + 1.5 MiB of fixed allocations, at n and 4n words, while the full
-    covariances of the larger vocabulary (8 MB) are far above that."""
+    (8 (D + 8) bytes a word) + 256 KiB of fixed allocations, at n and 4n words, while the full
+    covariances of the larger vocabulary (8 MB) are far above that. tracemalloc sees numpy's
+    allocations (the gathered contexts, the chunk buffers); torch's (the D x D factors) are not
+    traced and are bounded by the same per-batch word limit."""
     budget, dim = 2**20, 16
     warm = synthetic_glove(n_words=40, n_contexts=300, dim=dim, n_observed=40, sigma=0.3, seed=0)
     _fit(warm, memory_budget=budget, covariance_dir=tmp_path / "warm")  # imports, first calls
@@ -74,10 +76,10 @@ def test_peak_memory_stays_within_the_budget_as_the_vocabulary_grows(tmp_path):
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-        bound = budget + _input_bytes(data) + 8 * (dim + 8) * n + int(1.5 * 2**20)
+        bound = budget + _input_bytes(data) + 8 * (dim + 8) * n + 2**18
         assert peak <= bound, (n, peak, bound)
         peaks[n] = peak
-    assert 4000 * dim * dim * 8 > 1.5 * peaks[4000]  # the covariances never were all in memory
+    assert 4000 * dim * dim * 8 > 2 * peaks[4000]  # the covariances never were all in memory
 
 
 def test_lazily_opened_model_answers_like_the_in_memory_one(tmp_path, wide):

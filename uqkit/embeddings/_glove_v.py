@@ -95,8 +95,9 @@ class GloVeV(WordStatisticsMixin, UQEstimator):
         context vectors of a batch, 1/8 to the ``(B, D, D)`` results of a batch and 3/8 to the
         chunk being written (chunks of ``memory_budget / 8`` bytes). With ``covariance_dir``
         the memory of ``fit`` is this budget plus a copy of the inputs, the per-word arrays
-        (``vectors_``, ``sigma2_``, ...: about ``8 (D + 8)`` bytes a word) and about 1.5 MiB of
-        fixed allocations, whatever the vocabulary size. One word at a time needs about
+        (``vectors_``, ``sigma2_``, ...: about ``8 (D + 8)`` bytes a word), whatever the
+        vocabulary size (numpy allocations traced; the resident memory also holds heap that the
+        C allocator keeps after frees). One word at a time needs about
         ``64 D^2`` bytes (its Gram matrix, factor, inverse and approximation); a smaller budget
         is exceeded by that much. Without it the covariances are
         kept in memory; a full storage larger than the budget is refused with a pointer to
