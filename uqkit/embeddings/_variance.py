@@ -23,6 +23,9 @@ Words are sorted by :math:`|K_i|` and packed into batches of at most ``batch_siz
 pairs; each batch gathers :math:`\\sqrt{f}\\,v_j` into a zero-padded ``(B, K, D)`` tensor, forms all
 Gram matrices with one batched product in float64, factors them with one batched Cholesky and
 computes residuals, :math:`\\hat\\sigma_i^2` and :math:`\\hat\\Sigma_i` for the whole batch at once.
+A word with more contexts than ``batch_size`` is processed alone, its contexts in blocks whose
+Gram matrices and residual sums are added up, so the working memory never depends on
+:math:`|K_i|`.
 """
 
 from __future__ import annotations
