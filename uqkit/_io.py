@@ -26,6 +26,7 @@ import torch
 from uqkit.exceptions import ModelFileError
 
 __all__ = [
+    "FOLDER_MODEL_FILE",
     "FORMAT_VERSION",
     "decode_state",
     "digest",
@@ -40,6 +41,8 @@ __all__ = [
 # 2: the digest covers every tensor's dtype and shape, and the header names the writing version
 FORMAT_VERSION = 2
 METADATA_KEY = "uqkit"
+# the model file inside a folder-shaped save (read_model_file accepts the folder)
+FOLDER_MODEL_FILE = "model.safetensors"
 _CLASS_PATH = re.compile(r"^uqkit(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -249,6 +252,10 @@ def read_model_file(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     from safetensors import safe_open
 
     path = Path(path)
+    folder = None
+    if path.is_dir() and (path / FOLDER_MODEL_FILE).is_file():
+        # a model saved as a folder (GloVeV: the model file next to its covariance chunks)
+        folder, path = path, path / FOLDER_MODEL_FILE
     if not path.exists() and with_suffix(path).exists():
         path = with_suffix(path)
     if not path.is_file():
@@ -277,6 +284,8 @@ def read_model_file(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
             f"{str(path)!r} was modified after it was saved (checksum mismatch over the header, "
             "tensor dtypes, shapes and bytes). Use the original file or refit and save again."
         )
+    if folder is not None:
+        header["_folder"] = str(folder)  # where the estimator finds the rest of its files
     return header, tensors
 
 

@@ -22,7 +22,7 @@ from uqkit.embeddings._io import (
     read_glove_vocab,
     write_glove_vectors,
 )
-from uqkit.embeddings._results import EmbeddingPrediction, StatisticResult
+from uqkit.embeddings._results import EmbeddingPrediction, Neighbours, StatisticResult
 from uqkit.embeddings._statistics import cosine_similarity
 from uqkit.embeddings._weighting import glove_weight
 
@@ -32,6 +32,7 @@ __all__ = [
     "GloVe",
     "GloVeV",
     "GloVeVectors",
+    "Neighbours",
     "StatisticResult",
     "cosine_similarity",
     "count_cooccurrences",

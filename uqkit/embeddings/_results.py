@@ -10,7 +10,7 @@ import torch
 from uqkit._random import derive_seed, resolve_entropy
 from uqkit.embeddings._storage import psd_factor
 
-__all__ = ["EmbeddingPrediction", "StatisticResult"]
+__all__ = ["EmbeddingPrediction", "Neighbours", "StatisticResult"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,3 +139,57 @@ class StatisticResult:
             "alpha": self.alpha,
             "null_value": self.null_value,
         }
+
+
+@dataclass(frozen=True, eq=False)
+class Neighbours:
+    """The nearest neighbours of a word with their uncertainty (``GloVeV.most_similar``).
+
+    Parameters
+    ----------
+    query : str or int
+        The query word.
+    words : list
+        The ``k`` nearest words by estimated cosine, nearest first.
+    similarity, std_error, lower, upper : ndarray of shape (k,)
+        Cosine with the query, its delta-method standard error and central ``1 - alpha``
+        interval (Vallebueno et al., EMNLP 2024, Sec. 4).
+    rank_stability : ndarray of shape (k,)
+        Share of sampled draws in which the neighbour keeps its rank.
+    top_k_probability : ndarray of shape (k,)
+        Share of draws in which it stays among the ``k`` nearest.
+    alpha : float
+        Miscoverage level of the intervals.
+
+    Examples
+    --------
+    >>> n = Neighbours("a", ["b"], np.array([0.9]), np.array([0.01]), np.array([0.88]),
+    ...                np.array([0.92]), np.array([1.0]), np.array([1.0]), 0.05)
+    >>> n.to_rows()[0]["word"]
+    'b'
+    """
+
+    query: object
+    words: list
+    similarity: np.ndarray
+    std_error: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    rank_stability: np.ndarray
+    top_k_probability: np.ndarray
+    alpha: float
+
+    def to_rows(self) -> list[dict]:
+        """One dict per neighbour (for a table or ``pandas.DataFrame``)."""
+        return [
+            {
+                "word": word,
+                "similarity": float(self.similarity[r]),
+                "std_error": float(self.std_error[r]),
+                "lower": float(self.lower[r]),
+                "upper": float(self.upper[r]),
+                "rank_stability": float(self.rank_stability[r]),
+                "top_k_probability": float(self.top_k_probability[r]),
+            }
+            for r, word in enumerate(self.words)
+        ]
