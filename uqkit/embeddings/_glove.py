@@ -18,6 +18,7 @@ as the tool does. Parameters start uniform in :math:`[-0.5, 0.5]/D`, as in the t
 
 from __future__ import annotations
 
+import logging
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -31,8 +32,11 @@ from uqkit.base import UQEstimator
 from uqkit.embeddings._cooccurrence import check_cooccurrence
 from uqkit.embeddings._weighting import glove_weight
 from uqkit.exceptions import DivergenceError
+from uqkit.training import Progress
 
 __all__ = ["GloVe"]
+
+_logger = logging.getLogger(__name__)
 
 
 class GloVe(UQEstimator):
@@ -65,7 +69,8 @@ class GloVe(UQEstimator):
     dtype : {"float32", "float64"}, default="float32"
         Precision of the parameters during training.
     verbose : int, default=0
-        Print the cost after each epoch when positive.
+        0 silent; 1 progress (a bar on a terminal, else one log line per tenth of the epochs);
+        2 also the cost of every epoch at DEBUG (see docs/logging.md).
 
     Attributes
     ----------
@@ -196,6 +201,8 @@ class GloVe(UQEstimator):
         del shuffle, counts
 
         train_loss: list[float] = []
+        progress = Progress(int(self.epochs), "GloVe", verbose=self.verbose, logger=_logger,
+                            unit="epoch")
         for epoch in range(int(self.epochs)):
             cost = torch.zeros((), dtype=torch.float64, device=device)
             for block in torch.randperm(len(bounds) - 1, generator=order, device=device).tolist():
@@ -217,8 +224,9 @@ class GloVe(UQEstimator):
                     f"lr (now {self.lr}) or grad_clip."
                 )
             train_loss.append(cost)
-            if self.verbose:
-                print(f"GloVe epoch {epoch + 1}/{self.epochs}: cost {cost:.6f}")
+            progress.set_postfix(cost=f"{cost:.6f}")
+            progress.update(1)
+        progress.close()
         self.n_iter_ = int(self.epochs)
         self.history_ = [
             {
