@@ -181,6 +181,9 @@ def main(argv=None) -> None:
     parser.add_argument("--datasets", nargs="+", default=list(UCI_DATASETS), choices=UCI_DATASETS)
     parser.add_argument("--splits", type=int, default=None,
                         help="first N splits of every set (default: the plan in PLAN)")
+    parser.add_argument("--only-splits", type=int, nargs="+", default=None,
+                        help="run only these split indices (of the planned ones): a run can be "
+                        "spread over parallel processes")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK['splits']} splits of {', '.join(QUICK['datasets'])}")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -197,7 +200,9 @@ def main(argv=None) -> None:
             for key in args.models:
                 planned = PLAN[key][name] if n_splits is None else n_splits
                 for split in range(min(planned, uci_n_splits(name))):
-                    if (key, name, split) in rows:
+                    if (key, name, split) in rows or (
+                        args.only_splits is not None and split not in args.only_splits
+                    ):
                         continue
                     row = run_split(key, name, split)
                     rows[(key, name, split)] = row
