@@ -45,7 +45,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
     epochs : int or "auto", default="auto"
         Maximum number of epochs. ``"auto"`` allows about 20,000 optimiser steps per member,
         at most 1000 epochs: early stopping ends small data sets first (a few hundred epochs);
-        on large ones the step budget does (protein, 41k rows: 55 epochs).
+        on large ones the step budget does (UCI protein, 37k training rows: 54 epochs).
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the training rows (or use ``X_val``/``y_val`` given
         to ``fit``) and restore each member to its epoch of lowest validation NLL. The held-out

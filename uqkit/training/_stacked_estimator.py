@@ -22,8 +22,8 @@ from uqkit.training._network_estimator import NetworkEstimator
 __all__ = ["StackedEstimator"]
 
 # epochs="auto": as many epochs as make about AUTO_STEPS optimiser steps per member, at most
-# AUTO_MAX_EPOCHS. Early stopping ends small data sets well before the cap (UCI concrete: 100-300
-# epochs); the step budget bounds large ones (UCI protein, 41k rows: 55 epochs, not 1000).
+# AUTO_MAX_EPOCHS. Early stopping ends small data sets well before the cap (UCI concrete: ~130
+# epochs); the step budget bounds large ones (UCI protein, 37k training rows: 54, not 1000).
 AUTO_STEPS = 20_000
 AUTO_MAX_EPOCHS = 1000
 
