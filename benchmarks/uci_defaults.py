@@ -9,15 +9,16 @@ Student-t for the evidential model), NLL of the moment-matched Gaussian (what th
 paper reports) and RMSE, in the target's units, as mean ± standard error over the splits, with
 the mean fit time per split.
 
-The baseline, run in the same process on the same splits, is ``DeepEnsembleRegressor`` with the
-defaults it had before uqkit issue 18 (``lr=1e-3, epochs=200, patience=20``). Published
+The baseline, run by the same script on the same splits (in the same process when one
+invocation runs every model), is ``DeepEnsembleRegressor`` with the defaults it had before uqkit
+issue 18 (``lr=1e-3, epochs=200, patience=20``). Published
 figures: deep ensembles, Lakshminarayanan et al. (2017), Table 1 (NLL and RMSE); deep
 evidential regression, Amini et al. (2020), Table 1 (NLL); GP, the ARD-kernel figures of
 ``benchmarks/uci_bayes.py``. The deep-ensemble figures include adversarial training; the
 defaults do not use it.
 
 Per-split results are appended to a JSON-lines cache, so that a run can be spread over several
-invocations (one model at a time keeps each under ~25 minutes on a shared 2-core machine); the
+invocations (one model, data set or split at a time, or several in parallel processes); the
 markdown report is written from the cache.
 
 Usage::
@@ -90,7 +91,7 @@ MODELS = {
 }
 # which published figure each row is compared with
 REFERENCE = {"ensemble_old": "deep ensemble", "ensemble": "deep ensemble",
-             "dca": "deep ensemble", "evidential": "deep evidential", "gp": "GP (ARD)",
+             "dca": "deep ensemble", "evidential": "deep evidential", "gp": "GP, ARD",
              "bnn": "deep ensemble"}  # fmt: skip
 # Splits run per data set and model by default, sized for a 2-core CPU shared with ~8 other jobs:
 # all 20 splits of the small sets and 3 of the large ones for today's deep-ensemble defaults;
