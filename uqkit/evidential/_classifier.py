@@ -64,7 +64,9 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
     weight_decay : float, default=0.0
         Adam L2 penalty.
     batch_size : int, default=100
-    epochs : int, default=200
+    epochs : int or "auto", default=200
+        Maximum number of epochs; ``"auto"`` allows about 20,000 optimiser steps, at most 1000
+        epochs.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows (or use ``X_val``/``y_val``) and restore the
         epoch with the lowest validation loss. The criterion is the *final* objective (KL weight
@@ -141,7 +143,7 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         batch_size: int = 100,
-        epochs: int = 200,
+        epochs: int | str = 200,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,

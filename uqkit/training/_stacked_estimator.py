@@ -8,6 +8,8 @@ member seeds, the member loss and how raw outputs become a prediction.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from uqkit.base import check_fitted
@@ -18,6 +20,30 @@ from uqkit.training._loop import TrainConfig
 from uqkit.training._network_estimator import NetworkEstimator
 
 __all__ = ["StackedEstimator"]
+
+# epochs="auto": as many epochs as make about AUTO_STEPS optimiser steps per member, at most
+# AUTO_MAX_EPOCHS. Early stopping ends small data sets well before the cap (UCI concrete: ~130
+# epochs); the step budget bounds large ones (UCI protein, 37k training rows: 54, not 1000).
+AUTO_STEPS = 20_000
+AUTO_MAX_EPOCHS = 1000
+
+
+def auto_epochs(n_train: int, batch_size: int) -> int:
+    """Epochs that ``epochs="auto"`` trains: about 20,000 optimiser steps, 1 to 1000 epochs.
+
+    Parameters
+    ----------
+    n_train : int
+        Rows that take gradient steps (the validation rows excluded).
+    batch_size : int
+
+    Examples
+    --------
+    >>> auto_epochs(900, 100), auto_epochs(41_000, 100)
+    (1000, 49)
+    """
+    steps_per_epoch = max(1, math.ceil(n_train / batch_size))
+    return int(min(AUTO_MAX_EPOCHS, max(1, math.ceil(AUTO_STEPS / steps_per_epoch))))
 
 
 class StackedEstimator(NetworkEstimator):
@@ -78,8 +104,11 @@ class StackedEstimator(NetworkEstimator):
         raise NotImplementedError
 
     def _train_config(self, X_train: torch.Tensor, has_validation: bool) -> TrainConfig:
+        epochs = self.epochs
+        if epochs == "auto":
+            epochs = auto_epochs(len(X_train), self.batch_size)
         return TrainConfig(
-            epochs=self.epochs,
+            epochs=epochs,
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
