@@ -45,7 +45,9 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         name: {"check_sample_weight_equivalence_on_dense_data": _REPEATED_ROWS}
         for name in ("DeepEnsembleRegressor", "DeepEnsembleClassifier", "EvidentialRegressor",
                      "EvidentialClassifier", "DCARegressor", "DCAClassifier",
-                     "BayesianMLPRegressor", "BayesianMLPClassifier")
+                     "BayesianMLPRegressor", "BayesianMLPClassifier",
+                     "MCDropoutRegressor", "MCDropoutClassifier", "SWAGRegressor",
+                     "SWAGClassifier", "LaplaceRegressor", "LaplaceClassifier")
     },
 }
 

@@ -1,0 +1,11 @@
+"""Post-hoc baselines on one trained network: Monte Carlo dropout (Gal & Ghahramani, 2016),
+SWA-Gaussian (Maddox et al., 2019) and the Laplace approximation (on laplace-torch; Daxberger
+et al., 2021). Each fits a default MLP or any ``module=``, or wraps a network trained elsewhere
+with ``from_module(module, X, y)``."""
+
+from uqkit.posthoc._mc_dropout import MCDropoutClassifier, MCDropoutRegressor
+
+__all__ = [
+    "MCDropoutClassifier",
+    "MCDropoutRegressor",
+]
