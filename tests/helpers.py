@@ -81,6 +81,8 @@ QUICK: dict[str, dict[str, Any]] = {
     "GloVeV": dict(refit_vectors=True),
     "MCDropoutRegressor": dict(hidden_layers=(16,), n_passes=4, **_NET),
     "MCDropoutClassifier": dict(hidden_layers=(16,), n_passes=4, **_NET),
+    "LaplaceRegressor": dict(hidden_layers=(16,), **_NET),
+    "LaplaceClassifier": dict(hidden_layers=(16,), n_samples=8, **_NET),
 }
 
 # The fitted model a recalibrator of each kind wraps in the common tests.

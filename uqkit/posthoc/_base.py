@@ -22,14 +22,15 @@ from uqkit.base import check_fitted
 from uqkit.exceptions import InvalidInputError
 from uqkit.nn import ACTIVATIONS, StackedModule, StackSpec, gaussian_head
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
-from uqkit.training import StackedEstimator, check_prediction
+from uqkit.training import MemberData, StackedEstimator, check_prediction, fit_members
 
 __all__ = [
+    "Activation",
     "BasePostHoc",
-    "SingleNetwork",
     "categorical_prediction",
     "gaussian_prediction",
     "has_batchnorm",
+    "plain_network",
     "refuse_batchnorm",
 ]
 
@@ -45,30 +46,49 @@ class _ModuleCopies:
         return copy.deepcopy(self.module)
 
 
-class SingleNetwork(nn.Module):
-    """Member 0 of a stack as a plain network ``(n, in) -> (n, out)``.
+class Activation(nn.Module):
+    """An activation of :data:`~uqkit.nn.ACTIVATIONS` as a module (for ``nn.Sequential``)."""
 
-    The built-in MLP stays a one-member :class:`~uqkit.nn.StackedMLP` (its parameters are
-    shared, so training this network trains the stack); a user module is rebuilt as the plain
-    module its factory makes, so that BatchNorm layers are ordinary ``_BatchNorm`` modules that
-    ``torch.optim.swa_utils.update_bn`` and laplace-torch recognise.
-    """
-
-    def __init__(self, stack: nn.Module, spec: StackSpec) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__()
-        if isinstance(stack, StackedModule):
-            network = spec.module_factory(spec.in_features, spec.out_features)
-            network.load_state_dict(stack.member_state_dict(0))
-            self.network = network.to(next(stack.parameters()).dtype)
-            self.stacked = False
-        else:
-            self.network = stack
-            self.stacked = True
+        self.name = name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stacked:
-            return self.network(x[None])[0]
-        return self.network(x)
+        return ACTIVATIONS[self.name](x)
+
+
+def plain_network(stack: nn.Module, spec: StackSpec) -> nn.Module:
+    """Member 0 of a stack as a plain network ``(n, in) -> (n, out)``, a new copy.
+
+    The built-in MLP becomes ``nn.Sequential`` of ``nn.Linear`` and activation modules (the
+    form laplace-torch's last-layer extractor and ``torch.optim.swa_utils`` expect); a user
+    module is rebuilt by its factory with member 0's weights, so that its BatchNorm layers are
+    ordinary ``_BatchNorm`` modules.
+
+    Examples
+    --------
+    >>> spec = StackSpec(in_features=2, out_features=1, hidden_layers=(4,))
+    >>> stack = spec.build([0])
+    >>> net = plain_network(stack, spec)
+    >>> x = torch.randn(5, 2)
+    >>> torch.allclose(net(x), stack(x[None])[0])
+    True
+    """
+    dtype = next(stack.parameters()).dtype
+    if isinstance(stack, StackedModule):
+        network = spec.module_factory(spec.in_features, spec.out_features).to(dtype)
+        network.load_state_dict(stack.member_state_dict(0))
+        return network
+    layers: list[nn.Module] = []
+    for i, stacked in enumerate(stack.layers):
+        linear = nn.Linear(stacked.weight.shape[1], stacked.weight.shape[2], dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(stacked.weight[0].T)
+            linear.bias.copy_(stacked.bias[0, 0])
+        layers.append(linear)
+        if i < len(stack.layers) - 1:
+            layers.append(Activation(spec.activation))
+    return nn.Sequential(*layers).to(next(stack.parameters()).device)
 
 
 def gaussian_prediction(estimator, raw: torch.Tensor, min_variance: float) -> RegressionPrediction:
@@ -138,10 +158,27 @@ class BasePostHoc(StackedEstimator):
     def _member_seeds(self) -> list[int]:
         return [derive_seed(self.random_state_, 0)]
 
+    def _fit_network(self, X, y, sample_weight=None, X_val=None, y_val=None) -> MemberData:
+        """Train the network as :meth:`StackedEstimator.fit` does; return the prepared data
+        (scaled training rows on ``device_``) for the post-hoc step."""
+        data = self._prepare_data(X, y, X_val, y_val, sample_weight)
+        self.stack_, self.history_ = fit_members(
+            self._spec(),
+            self._loss(),
+            data,
+            self._member_seeds(),
+            self._train_config(data.X, data.X_val is not None),
+            device=self.device_,
+            backend="vectorized",
+            verbose=self.verbose,
+        )
+        return data
+
     # -- one plain network -----------------------------------------------------------------
-    def _network(self) -> SingleNetwork:
+    def _network(self) -> nn.Module:
+        """The trained network as a plain module on ``device_`` (a copy)."""
         check_fitted(self, "stack_")
-        return SingleNetwork(self.stack_, self._spec())
+        return plain_network(self.stack_, self._spec())
 
     def _scaled_tensor(self, X) -> torch.Tensor:
         dtype = next(self.stack_.parameters()).dtype
