@@ -81,6 +81,8 @@ QUICK: dict[str, dict[str, Any]] = {
     "GloVeV": dict(refit_vectors=True),
     "MCDropoutRegressor": dict(hidden_layers=(16,), n_passes=4, **_NET),
     "MCDropoutClassifier": dict(hidden_layers=(16,), n_passes=4, **_NET),
+    "SWAGRegressor": dict(hidden_layers=(16,), swa_epochs=3, n_samples=4, **_NET),
+    "SWAGClassifier": dict(hidden_layers=(16,), swa_epochs=3, n_samples=4, **_NET),
     "LaplaceRegressor": dict(hidden_layers=(16,), **_NET),
     "LaplaceClassifier": dict(hidden_layers=(16,), n_samples=8, **_NET),
 }

@@ -5,10 +5,13 @@ with ``from_module(module, X, y)``."""
 
 from uqkit.posthoc._laplace import LaplaceClassifier, LaplaceRegressor
 from uqkit.posthoc._mc_dropout import MCDropoutClassifier, MCDropoutRegressor
+from uqkit.posthoc._swag import SWAGClassifier, SWAGRegressor
 
 __all__ = [
     "LaplaceClassifier",
     "LaplaceRegressor",
     "MCDropoutClassifier",
     "MCDropoutRegressor",
+    "SWAGClassifier",
+    "SWAGRegressor",
 ]
