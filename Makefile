@@ -12,10 +12,14 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# The CPU build of torch goes in first, so that resolving uqkit's torch range installs nothing more.
+# The CPU build of torch goes in first, so that resolving uqkit's torch range installs nothing more
+# (torch stays pinned: laplace-torch's torchvision would otherwise upgrade it). laplace-torch
+# declares torchvision but runs without it; PyPI's torchvision wheel does not load against the
+# CPU torch build and breaks torchmetrics' import (which laplace-torch needs), so it is removed.
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]" "torch==$(TORCH_VERSION)"
+	$(BIN)/pip uninstall --quiet --yes torchvision
 	touch $@
 
 demo: $(VENV)/.installed
