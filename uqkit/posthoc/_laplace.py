@@ -4,6 +4,7 @@ reimplement it."""
 
 from __future__ import annotations
 
+import threading
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
@@ -113,6 +114,9 @@ class BaseLaplace(BasePostHoc):
                 warnings.filterwarnings("ignore", message="By default `link_approx`")
                 laplace.optimize_prior_precision(method="marglik", pred_type="glm")
         self.laplace_ = laplace
+        # laplace-torch's last-layer extractor passes features through a forward hook that
+        # stores them on the model: one prediction at a time per fitted approximation
+        self._laplace_lock = threading.Lock()
         self.prior_precision_ = float(laplace.prior_precision.detach().flatten()[0])
 
     def save(self, path: str | Path) -> Path:
@@ -284,7 +288,7 @@ verbose, predict_batch_size
         means, aleatoric, epistemic = [], [], []
         for start in range(0, len(Xs), self.predict_batch_size):
             xb = Xs[start : start + self.predict_batch_size]
-            with torch.enable_grad():
+            with torch.enable_grad(), self._laplace_lock:
                 f_mu, f_var = self.laplace_(xb, pred_type="glm")
             _, var = gaussian_head(network(xb), self.min_variance)
             means.append(f_mu.double().cpu())
@@ -410,10 +414,11 @@ feature_scaling, device, dtype, random_state, verbose, predict_batch_size
         )
         samples = []
         for start in range(0, len(Xs), self.predict_batch_size):
-            draws = self.laplace_.predictive_samples(
-                Xs[start : start + self.predict_batch_size], pred_type="glm",
-                n_samples=self.n_samples, generator=generator,
-            )
+            with self._laplace_lock:
+                draws = self.laplace_.predictive_samples(
+                    Xs[start : start + self.predict_batch_size], pred_type="glm",
+                    n_samples=self.n_samples, generator=generator,
+                )
             samples.append(draws.detach().double().cpu())
         prediction = ClassificationPrediction.from_members(
             torch.cat(samples, dim=1).numpy(), classes=self.classes_
