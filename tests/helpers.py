@@ -79,6 +79,12 @@ QUICK: dict[str, dict[str, Any]] = {
     "BayesianLoRA": dict(n_samples=4, n_search_steps=2, random_state=0),
     "GloVe": dict(n_components=2, epochs=50, batch_size=256, random_state=0),
     "GloVeV": dict(refit_vectors=True),
+    "MCDropoutRegressor": dict(hidden_layers=(16,), n_passes=4, **_NET),
+    "MCDropoutClassifier": dict(hidden_layers=(16,), n_passes=4, **_NET),
+    "SWAGRegressor": dict(hidden_layers=(16,), swa_epochs=3, n_samples=4, **_NET),
+    "SWAGClassifier": dict(hidden_layers=(16,), swa_epochs=3, n_samples=4, **_NET),
+    "LaplaceRegressor": dict(hidden_layers=(16,), **_NET),
+    "LaplaceClassifier": dict(hidden_layers=(16,), n_samples=8, **_NET),
 }
 
 # The fitted model a recalibrator of each kind wraps in the common tests.

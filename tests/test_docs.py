@@ -48,6 +48,7 @@ PACKAGES = {
     "uqkit.search": "api/search.md",
     "uqkit.dca": "api/dca.md",
     "uqkit.evidential": "api/evidential.md",
+    "uqkit.posthoc": "api/posthoc.md",
     "uqkit.bayes": "api/bayes.md",
     "uqkit.bayes.tfb": "api/bayes.md",
     "uqkit.rl": "api/rl.md",

@@ -48,7 +48,7 @@ LAYERS: list[set[str]] = [
     {"base"},
     {"nn", "losses"},
     {"training"},
-    {"ensemble", "search", "dca", "evidential", "bayes", "rl", "embeddings"},
+    {"ensemble", "search", "dca", "evidential", "bayes", "rl", "embeddings", "posthoc"},
     {"interop"},
     {"calibration"},
     {"report"},
@@ -67,7 +67,7 @@ LAZY_ALLOWED = ("", "cli", "utils")
 HEAVY = {"ray", "transformers", "peft", "stable_baselines3", "gymnasium", "pyro", "gpytorch"}
 ESTIMATOR_PACKAGES = (
     "ensemble", "search", "dca", "evidential", "bayes", "rl", "embeddings", "interop",
-    "calibration", "report", "training",
+    "calibration", "report", "training", "posthoc",
 )
 
 

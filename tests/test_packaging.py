@@ -58,3 +58,13 @@ def test_optional_packages_imported_by_uqkit_are_declared_in_an_extra():
     for module, distribution in optional.items():
         if re.search(rf"^\s*(import|from) {module}\b", sources, re.MULTILINE):
             assert distribution in declared, f"{module} is imported but in no extra of 'all'"
+
+
+def test_the_makefile_installs_every_extra_and_laplace_without_torchvision():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    extras = set(re.search(r"^EXTRAS \?= (\S+)$", makefile, re.M)[1].split(","))
+    # laplace is installed by name without its declared dependencies (see the Makefile's note)
+    assert extras | {"laplace"} == _all_extras() | {"dev", "docs"}
+    laplace = re.search(r"^LAPLACE := (.+)$", makefile, re.M)[1]
+    assert _names(EXTRAS["laplace"]) <= _names(laplace.replace('"', "").split())
+    assert "torchvision" not in makefile.split("LAPLACE_DEPS :=")[1].split("\n")[0]

@@ -45,7 +45,18 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         name: {"check_sample_weight_equivalence_on_dense_data": _REPEATED_ROWS}
         for name in ("DeepEnsembleRegressor", "DeepEnsembleClassifier", "EvidentialRegressor",
                      "EvidentialClassifier", "DCARegressor", "DCAClassifier",
-                     "BayesianMLPRegressor", "BayesianMLPClassifier")
+                     "BayesianMLPRegressor", "BayesianMLPClassifier",
+                     "MCDropoutRegressor", "MCDropoutClassifier", "SWAGRegressor",
+                     "SWAGClassifier")
+    },
+    **{
+        name: {
+            "check_sample_weight_equivalence_on_dense_data": _REPEATED_ROWS,
+            "check_estimators_pickle": "laplace-torch's last-layer feature extractor holds a "
+            "local hook function, which pickle cannot store",
+            "check_estimators_pickle(readonly_memmap=True)": "the same local hook",
+        }
+        for name in ("LaplaceRegressor", "LaplaceClassifier")
     },
 }
 

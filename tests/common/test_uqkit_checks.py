@@ -45,6 +45,12 @@ NOT_APPLICABLE: dict[str, dict[str, str]] = {
         "save_load": "netcal's fitted calibrators are Python objects a uqkit file cannot hold "
         "(no pickle); NetcalCalibrator.save raises and says so",
     },
+    **{
+        name: {"save_load": "laplace-torch's posterior (Kronecker factors) has no pickle-free "
+               "form; save raises ModelFileError and names from_module (tests/posthoc/"
+               "test_laplace.py)"}
+        for name in ("LaplaceRegressor", "LaplaceClassifier")
+    },
     "JackknifePlusRegressor": {
         "save_load": "its default estimator is scikit-learn's LinearRegression, which uqkit "
         "files refuse (no pickled code); tests/calibration/test_jackknife.py saves and loads "

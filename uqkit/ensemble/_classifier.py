@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uqkit.base import UQClassifierMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
+from uqkit.ensemble._from_modules import ModuleCopies, adopt_modules, check_modules
 from uqkit.ensemble._mixture import CategoricalMixtureMixin
 from uqkit.losses import CrossEntropyMemberLoss
 from uqkit.prediction import ClassificationPrediction
@@ -104,6 +105,45 @@ dtype, random_state, verbose, predict_batch_size
 
     def _loss(self):
         return CrossEntropyMemberLoss()
+
+    @classmethod
+    def from_modules(cls, modules, X, y, **params):
+        """A fitted ensemble of classifiers trained elsewhere.
+
+        Each module maps features in their own units, ``(n, n_features)``, to logits
+        ``(n, n_classes)``, columns in the order of the sorted labels of ``y`` (``classes_``).
+        No feature scaling is applied (``feature_scaling="none"``). The prediction averages
+        the member probabilities, the members kept, as after ``fit``.
+
+        Parameters
+        ----------
+        modules : sequence of torch.nn.Module
+            Trained members of one architecture (copied; their weights stacked in order).
+        X, y : array-like
+            Data of the problem (a few rows with every class suffice): they fix
+            ``n_features_in_`` and ``classes_``.
+        **params
+            Other constructor parameters; ``n_members`` and ``module`` are set here.
+
+        Returns
+        -------
+        DeepEnsembleClassifier
+            Fitted; ``history_`` is empty.
+
+        Examples
+        --------
+        >>> import numpy as np, torch
+        >>> X = np.random.default_rng(0).normal(size=(10, 2))
+        >>> net = torch.nn.Linear(2, 2)
+        >>> model = DeepEnsembleClassifier.from_modules([net] * 3, X, X[:, 0] > 0, device="cpu")
+        >>> bool(model.predict_uncertainty(X[:4]).epistemic.max() < 1e-12)
+        True
+        """
+        modules = check_modules(cls.__name__, modules)
+        estimator = cls(**{**params, "n_members": len(modules), "module": ModuleCopies(modules[0]),
+                           "feature_scaling": "none"})
+        adopt_modules(estimator, modules, X, y)
+        return estimator
 
     def predict_uncertainty(self, X) -> ClassificationPrediction:
         """Averaged member probabilities with the member axis kept.

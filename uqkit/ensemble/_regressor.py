@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
 from uqkit.base import UQRegressorMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
+from uqkit.ensemble._from_modules import (
+    GaussianNoiseHead,
+    ModuleCopies,
+    adopt_modules,
+    check_modules,
+    raw_noise,
+)
 from uqkit.ensemble._mixture import GaussianMixtureMixin
 from uqkit.losses import GaussianMemberLoss
 from uqkit.prediction import RegressionPrediction
@@ -170,6 +178,57 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
 
     def _loss(self):
         return GaussianMemberLoss(min_variance=self.min_variance, beta=self.beta_nll)
+
+    @classmethod
+    def from_modules(cls, modules, X, y, *, noise_variance: float | None = None, **params):
+        """A fitted ensemble of networks trained elsewhere.
+
+        Each module maps features in their own units, ``(n, n_features)``, to Gaussian outputs
+        in y's units: the means then the raw variances (``softplus(raw) + min_variance``),
+        ``(n, 2 * n_targets)``; or, with ``noise_variance``, only the means ``(n, n_targets)``
+        with that homoscedastic noise variance (y's units squared) as every member's aleatoric
+        variance. No feature or target scaling is applied (``feature_scaling="none"``). The
+        prediction is the uniform mixture of the members, as after ``fit``.
+
+        Parameters
+        ----------
+        modules : sequence of torch.nn.Module
+            Trained members of one architecture (copied; their weights stacked in order).
+        X, y : array-like
+            Data of the problem (a few rows suffice): they fix ``n_features_in_`` and the
+            number of targets.
+        noise_variance : float, optional
+            The stated noise model of mean-only modules.
+        **params
+            Other constructor parameters (``min_variance``, ``device``, ``predict_batch_size``,
+            ...); ``n_members`` and ``module`` are set here.
+
+        Returns
+        -------
+        DeepEnsembleRegressor
+            Fitted; ``history_`` is empty. It can be saved when its module can (a module
+            defined by uqkit); a module of the user's raises ``ModelFileError`` on save.
+
+        Examples
+        --------
+        >>> import numpy as np, torch
+        >>> X = np.random.default_rng(0).normal(size=(10, 2))
+        >>> net = torch.nn.Linear(2, 1)
+        >>> model = DeepEnsembleRegressor.from_modules([net, net], X, X[:, 0],
+        ...                                            noise_variance=0.25, device="cpu")
+        >>> pred = model.predict_uncertainty(X[:3])
+        >>> pred.epistemic.tolist(), np.allclose(pred.aleatoric, 0.25)
+        ([0.0, 0.0, 0.0], True)
+        """
+        modules = check_modules(cls.__name__, modules)
+        estimator = cls(**{**params, "n_members": len(modules), "module": None,
+                           "feature_scaling": "none"})
+        if noise_variance is not None:
+            raw = raw_noise(float(noise_variance), float(estimator.min_variance))
+            modules = [GaussianNoiseHead(copy.deepcopy(m), raw) for m in modules]
+        estimator.module = ModuleCopies(modules[0])
+        adopt_modules(estimator, modules, X, y)
+        return estimator
 
     def predict_uncertainty(self, X) -> RegressionPrediction:
         """Mixture-of-Gaussians prediction with its aleatoric/epistemic split.
