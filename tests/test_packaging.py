@@ -43,9 +43,7 @@ def test_developer_tools_are_not_runtime_dependencies():
 
 def test_the_makefile_installs_the_extras_it_needs():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    (extras,) = re.findall(r"^EXTRAS \?= (\S+)$", makefile, re.MULTILINE)
-    assert set(extras.split(",")) == {"all", "dev", "docs"}
-    assert '-e ".[$(EXTRAS)]"' in makefile
+    assert '-e ".[$(EXTRAS)]"' in makefile  # which extras: the test below
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^make test$", ci, re.MULTILINE)
 
