@@ -56,7 +56,8 @@ def test_regression_report_several_predictions_with_ood(tmp_path):
     assert verdicts["right"][0].startswith("Calibrated on average")
     assert verdicts["wide"][0].startswith("Under-confident")
     assert any("out-of-distribution" in s and "separates" in s for s in verdicts["right"])
-    assert any("Lowest NLL: right" in s for s in rep.comparison())
+    assert any(s.startswith("Best NLL: right") for s in rep.comparison())
+    assert rep.best()["nll"] == "right"
 
     # the HTML of one model (the figures of several are tested with classification)
     single = report(preds["right"], None, y, X_ood=ood, names=["right"])
@@ -94,7 +95,7 @@ def test_classification_report_exports(tmp_path):
     markdown = rep.to_markdown()
     for heading in ("## Summary", "## Verdicts", "### sharp", "## Metric definitions"):
         assert heading in markdown
-    assert "| ece |" in markdown
+    assert "| [ECE](#ece) ↓ |" in markdown
     text = rep.to_html(tmp_path / "clf.html").read_text()
     for section in ("reliability", "selective", "ood"):
         assert f'<section id="{section}">' in text

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from uqkit.exceptions import InvalidInputError
+from uqkit.report._bootstrap import interval, paired_best
+from uqkit.report._definitions import direction, label
 from uqkit.report._html import render_html
 from uqkit.report._json import render_json
 from uqkit.report._markdown import render_markdown
@@ -20,7 +25,9 @@ from uqkit.report._plots import (
 )
 from uqkit.report._verdict import comparison_sentences
 
-__all__ = ["CalibrationReport", "ModelResult"]
+__all__ = ["CalibrationReport", "MetricRow", "ModelResult"]
+
+_HEADLINE = ("nll", "crps", "qce", "ence", "brier", "ece", "aurc", "rmse", "accuracy")
 
 
 @dataclass
@@ -31,6 +38,21 @@ class ModelResult:
     metrics: dict[str, float]
     verdict: list[str]
     curves: dict[str, Any] = field(default_factory=dict)
+    replicates: dict[str, Any] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MetricRow:
+    """One row of the summary table: a metric over the models, with intervals and the best."""
+
+    key: str
+    values: list[float]
+    intervals: list[tuple[float, float]]
+    best: int | None  # the best point estimate
+    clear: bool  # best beyond noise against every other model (paired bootstrap)
+    differences: list  # per model, CI of (value - best value); None for the best itself
 
 
 class CalibrationReport:
@@ -58,12 +80,16 @@ class CalibrationReport:
     0.75
     """
 
-    def __init__(self, task: str, results: list[ModelResult], *, n_samples: int, n_ood=None):
+    def __init__(self, task: str, results: list[ModelResult], *, n_samples: int, n_ood=None,
+                 n_boot: int = 0, random_state: int = 0, data=None):
         self.task = task
         self._results = results
         self.names = [r.name for r in results]
         self.n_samples = n_samples
         self.n_ood = n_ood
+        self.n_boot = n_boot
+        self.random_state = random_state
+        self.data = dict(data or {"rows": n_samples})
 
     # -- numbers and words ----------------------------------------------------------
     def summary(self):
@@ -72,18 +98,67 @@ class CalibrationReport:
 
         return pd.DataFrame([r.metrics for r in self._results], index=self.names)
 
+    def intervals(self):
+        """A pandas DataFrame of the 95% bootstrap intervals: ``(model, metric)`` → ``(lo, hi)``.
+
+        Columns are the metrics; each cell a ``(low, high)`` tuple (NaN without a bootstrap).
+        """
+        import pandas as pd
+
+        return pd.DataFrame([r.intervals for r in self._results], index=self.names)
+
+    def contexts(self) -> dict[str, dict]:
+        """Per model: class, non-default parameters, fit time, members, wrapper."""
+        return {r.name: dict(r.context) for r in self._results}
+
+    def best(self) -> dict[str, str | None]:
+        """Per ranked metric, the model that is best beyond noise (``None`` when none is).
+
+        A model is best only when the paired bootstrap interval of its difference to every other
+        model excludes zero; with one model, or without a bootstrap, none is.
+        """
+        return {
+            row.key: (self.names[row.best] if row.clear else None)
+            for row in self._rows()
+            if row.best is not None
+        }
     def verdicts(self) -> dict[str, list[str]]:
         """The written verdict of each model: a list of sentences, derived from the numbers."""
         return {r.name: list(r.verdict) for r in self._results}
 
     def comparison(self) -> list[str]:
-        """Which model is best on the headline metrics (empty for a single model)."""
+        """Which model is best on the headline metrics, and whether beyond noise (empty for one)."""
         keys = (
             [("nll", "NLL"), ("crps", "CRPS"), ("qce", "QCE"), ("ence", "ENCE")]
             if self.task == "regression"
             else [("nll", "NLL"), ("brier", "Brier score"), ("ece", "ECE"), ("aurc", "AURC")]
         )
-        return comparison_sentences(self.names, [r.metrics for r in self._results], keys)
+        rows = {row.key: row for row in self._rows()}
+        return comparison_sentences(self.names, [(rows.get(k), label) for k, label in keys],
+                                    self.n_boot)
+
+    def _rows(self) -> list[MetricRow]:
+        """The summary rows: values, intervals and the paired-bootstrap best of each metric."""
+        out = []
+        for key, values in self._metric_rows():
+            intervals = [r.intervals.get(key, (math.nan, math.nan)) for r in self._results]
+            replicates = [r.replicates.get(key) for r in self._results]
+            sign = direction(key)
+            ranked_values, ranked_reps = values, replicates
+            if key.startswith("coverage_"):  # closest to nominal is best
+                level = float(key.split("_", 1)[1]) / 100
+                sign = 1
+                ranked_values = [-abs(v - level) for v in values]
+                ranked_reps = [None if r is None else -np.abs(r - level) for r in replicates]
+            best, clear, differences = None, False, [None] * len(values)
+            if sign and len(values) > 1:
+                best, clear, _ = paired_best(ranked_values, ranked_reps, sign)
+                if best is not None:
+                    for i, reps in enumerate(replicates):
+                        if i != best and reps is not None and replicates[best] is not None:
+                            differences[i] = interval(reps - replicates[best])
+            out.append(MetricRow(key, values, intervals, best, clear, differences))
+        return out
 
     # -- figures ------------------------------------------------------------------------
     def figures(self) -> dict[str, Any]:
@@ -183,20 +258,56 @@ class CalibrationReport:
             keys += [k for k in r.metrics if k not in keys]
         return [(k, [r.metrics.get(k, math.nan) for r in self._results]) for k in keys]
 
-    def to_markdown(self) -> str:
-        """The report as Markdown: summary table (metrics × models), verdicts, definitions."""
-        return render_markdown(self)
+    def to_markdown(self, path: str | Path | None = None):
+        """The report as Markdown: headline, summary table, context, verdicts, definitions.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Where to write it; the figures are then saved as PNG and SVG next to it (in
+            ``<stem>_files/``) and linked from the page.
+
+        Returns
+        -------
+        str or Path
+            The Markdown text without ``path``; the written file with it.
+        """
+        if path is None:
+            return render_markdown(self)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        saved = self.save_figures(path.parent / f"{path.stem}_files")
+        links = {sid: f"{path.stem}_files/{files[0].name}" for sid, files in saved.items()}
+        path.write_text(render_markdown(self, links), encoding="utf-8")
+        return path
+
+    def save_figures(self, directory: str | Path) -> dict[str, list[Path]]:
+        """Save every figure as PNG and SVG in ``directory``; ``{section_id: [png, svg]}``."""
+        import matplotlib.pyplot as plt
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        saved = {}
+        for sid, figure in self.figures().items():
+            files = [directory / f"{sid}.png", directory / f"{sid}.svg"]
+            figure.savefig(files[0], dpi=110, bbox_inches="tight")
+            figure.savefig(files[1], bbox_inches="tight")
+            plt.close(figure)
+            saved[sid] = files
+        return saved
 
     def to_json(self) -> str:
         """The numbers, verdicts and plotted curves as a JSON string (NaN written as null)."""
         return render_json(self)
 
-    def to_html(self, path: str | Path) -> Path:
+    def to_html(self, path: str | Path, *, save_figures: bool = False) -> Path:
         """Write the report as one self-contained HTML file (plots embedded as PNG).
 
         Parameters
         ----------
         path : str or Path
+        save_figures : bool, default False
+            Also save every figure as PNG and SVG in ``<stem>_files/`` next to the page.
 
         Returns
         -------
@@ -206,12 +317,61 @@ class CalibrationReport:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_html(self), encoding="utf-8")
+        if save_figures:
+            self.save_figures(path.parent / f"{path.stem}_files")
         return path
+
+    def write(self, path: str | Path) -> Path:
+        """Write the report in the format its extension names: ``.html``, ``.md`` or ``.json``.
+
+        HTML and Markdown also get their figures as PNG/SVG in ``<stem>_files/``.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix in (".html", ".htm"):
+            return self.to_html(path, save_figures=True)
+        if suffix in (".md", ".markdown"):
+            return self.to_markdown(path)
+        if suffix == ".json":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.to_json(), encoding="utf-8")
+            return path
+        raise InvalidInputError(
+            f"Cannot tell the report format from {path.name!r}: end the file name in .html, .md "
+            "or .json."
+        )
 
     def _data_line(self) -> str:
         ood = f", {self.n_ood} out-of-distribution inputs" if self.n_ood else ""
-        models = ", ".join(self.names)
-        return f"{self.n_samples} evaluation samples{ood}; models: {models}."
+        features = self.data.get("features")
+        features = f", {features} features" if features else ""
+        target = self.data.get("target")
+        target = f"; target {target!r}" if target else ""
+        description = self.data.get("description")
+        description = f" {description.strip()}" if description else ""
+        boot = (
+            f" Intervals: 95% percentile bootstrap, B = {self.n_boot} resamples of the rows "
+            f"(seed {self.random_state}), the same resamples for every model."
+            if self.n_boot else " No bootstrap (n_boot=0): no intervals, no model called best."
+        )
+        return f"{self.n_samples} evaluation rows{features}{ood}{target}.{description}{boot}"
+
+    def _headline(self) -> list[tuple[str, str]]:
+        """One sentence per model: its calibration verdict and how it ranks."""
+        best = self.best()
+        out = []
+        for r in self._results:
+            first = r.verdict[0] if r.verdict else ""
+            verdict = first.split(":", 1)[0] if ":" in first else first
+            wins = [label(k) for k, name in best.items() if name == r.name and k in _HEADLINE]
+            if len(self.names) == 1:
+                rank = ""
+            elif wins:
+                rank = " Best beyond noise on " + ", ".join(wins) + "."
+            else:
+                rank = " Not best beyond noise on any headline score."
+            out.append((r.name, f"{verdict}.{rank}"))
+        return out
 
     def __repr__(self) -> str:
         return f"CalibrationReport(task={self.task!r}, models={self.names}, n={self.n_samples})"
