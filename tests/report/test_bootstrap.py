@@ -129,9 +129,36 @@ def test_json_has_an_interval_for_every_metric_and_formats_by_extension(tmp_path
         assert (tmp_path / "r_files" / f"{sid}.png").stat().st_size > 0
         assert (tmp_path / "r_files" / f"{sid}.svg").read_text().lstrip().startswith("<?xml")
     assert json.loads(rep.write(tmp_path / "r.json").read_text())["task"] == "regression"
-    with pytest.raises(InvalidInputError, match=".html, .md or .json"):
+    with pytest.raises(InvalidInputError, match=r"\.html, \.md or \.json"):
         rep.write(tmp_path / "r.txt")
     with pytest.raises(InvalidInputError, match="n_boot"):
         report(pred, None, y, n_boot=5)
     no_boot = report(pred, None, y, n_boot=0)
     assert "No bootstrap" in no_boot._data_line()
+
+
+def test_figures_are_wide_and_legends_stay_outside_the_data():
+    """Every figure is at least 700 px wide and no legend box overlaps an axes' data area."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from uqkit.report._plots import OVER_COLOR, UNDER_COLOR, color
+
+    y, pred = _mixture(n=200)
+    rep = report({"a": pred, "b": pred}, None, y, n_boot=0)
+    rng = np.random.default_rng(7)
+    members = rng.dirichlet(np.ones(3), size=(2, 200))
+    clf = ClassificationPrediction.from_members(members)
+    rep_clf = report({"a": clf, "b": clf}, None, rng.integers(0, 3, 200), n_boot=0)
+    for figure in [*rep.figures().values(), *rep_clf.figures().values()]:
+        assert figure.get_size_inches()[0] * 100 >= 700  # at the embedded PNGs' 100 dpi
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        for ax in figure.axes:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            box = legend.get_window_extent(renderer)
+            for other in figure.axes:
+                assert not box.overlaps(other.get_window_extent(renderer))
+    assert {OVER_COLOR, UNDER_COLOR}.isdisjoint({color(i) for i in range(8)})

@@ -209,9 +209,9 @@ class CalibrationReport:
                 (
                     "reliability",
                     "Reliability diagram",
-                    "Accuracy per confidence bin; red shading marks over-confidence, blue "
-                    "under-confidence. The strip below shows how many predictions fall in each "
-                    "bin.",
+                    "Accuracy per confidence bin; dark red shading marks over-confidence, dark "
+                    "violet under-confidence (colours no model is drawn in). The strip below "
+                    "shows how many predictions fall in each bin.",
                 ),
                 (
                     "selective",

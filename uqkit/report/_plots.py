@@ -11,7 +11,12 @@ import io
 
 import numpy as np
 
-_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+# Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008), one colour per model.
+_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+# Gap shading of the reliability diagram: dark shades no model is drawn in.
+OVER_COLOR, UNDER_COLOR = "#7F0000", "#2D004B"
+# Full page width (at the 100 dpi of the embedded PNGs, 900 px).
+_MIN_WIDTH = 9.0
 _STYLES = ("-", "--", "-.", ":")
 _PANEL = (4.0, 3.6)
 
@@ -30,10 +35,15 @@ def _figure(n_panels: int = 1, rows: int = 1, height_ratios=None):
     from matplotlib.figure import Figure
 
     columns = max(1, n_panels)
-    size = (_PANEL[0] * columns + 0.4, _PANEL[1] * (1.25 if rows > 1 else 1.0))
+    size = (max(_MIN_WIDTH, _PANEL[0] * columns + 0.4), _PANEL[1] * (1.25 if rows > 1 else 1.0))
     fig = Figure(figsize=size, layout="constrained")
     grid = fig.add_gridspec(rows, columns, height_ratios=height_ratios)
     return fig, grid
+
+
+def _outside_legend(ax) -> None:
+    """The legend to the right of the axes, so that it never covers plotted data."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
 def _log_axis(ax, which: str) -> None:
@@ -90,7 +100,7 @@ def reliability_figure(entries):
             gap[filled],
             bottom=acc[filled],
             width=widths[filled],
-            color=np.where(gap[filled] > 0, "#d62728", "#1f77b4"),
+            color=np.where(gap[filled] > 0, OVER_COLOR, UNDER_COLOR),
             alpha=0.3,
             edgecolor="none",
             label="gap to confidence",
@@ -100,7 +110,7 @@ def reliability_figure(entries):
         top.set_ylim(0, 1)
         top.set_ylabel("accuracy")
         top.set_title(name)
-        top.legend(loc="upper left", fontsize=8)
+        _outside_legend(top)
         share = curve.counts / max(curve.counts.sum(), 1)
         bottom.bar(centers, share, width=widths, color="0.5", edgecolor="white")
         bottom.set_xlabel("confidence (top label)")
@@ -126,7 +136,7 @@ def risk_coverage_figure(entries):
     ax.set_ylabel("error rate of kept predictions")
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8)
+    _outside_legend(ax)
     ax.set_title("Risk-coverage curve")
     return fig
 
@@ -147,7 +157,7 @@ def calibration_curve_figure(entries):
     ax.set_ylim(0, 1)
     ax.set_xlabel("expected proportion (quantile level p)")
     ax.set_ylabel("observed proportion of targets below it")
-    ax.legend(fontsize=8, loc="upper left")
+    _outside_legend(ax)
     ax.set_title("Regression calibration curve")
     return fig
 
@@ -184,7 +194,7 @@ def coverage_figure(entries, n: int):
     ax.set_ylim(0, 1)
     ax.set_xlabel("nominal level of the central interval")
     ax.set_ylabel("observed coverage (PICP)")
-    ax.legend(fontsize=8, loc="upper left")
+    _outside_legend(ax)
     ax.set_title("Interval coverage vs nominal level")
     return fig
 
@@ -230,7 +240,7 @@ def error_std_figure(entries):
         ax.set_xlabel("predicted std")
         ax.set_ylabel("|error|")
         ax.set_title(name)
-        ax.legend(fontsize=8, loc="upper left")
+        _outside_legend(ax)
     fig.suptitle("Error vs predicted uncertainty")
     return fig
 
@@ -265,6 +275,6 @@ def ood_figure(entries, label: str):
         ax.set_ylabel("share of inputs")
         title = name if not np.isfinite(auroc) else f"{name} (AUROC {auroc:.3f})"
         ax.set_title(title)
-        ax.legend(fontsize=8)
+        _outside_legend(ax)
     fig.suptitle(f"{label}: in- vs out-of-distribution")
     return fig
