@@ -156,7 +156,9 @@ class CalibrationReport:
                 if best is not None:
                     for i, reps in enumerate(replicates):
                         if i != best and reps is not None and replicates[best] is not None:
-                            differences[i] = interval(reps - replicates[best])
+                            differences[i] = interval(
+                                reps - replicates[best], values[i] - values[best]
+                            )
             out.append(MetricRow(key, values, intervals, best, clear, differences))
         return out
 
@@ -348,9 +350,13 @@ class CalibrationReport:
         target = self.data.get("target")
         target = f"; target {target!r}" if target else ""
         description = self.data.get("description")
-        description = f" {description.strip()}" if description else ""
+        description = description.strip() if description else ""
+        if description and not description.endswith((".", "!", "?")):
+            description += "."
+        description = f" {description}" if description else ""
         boot = (
-            f" Intervals: 95% percentile bootstrap, B = {self.n_boot} resamples of the rows "
+            f" Intervals: 95% bias-corrected percentile bootstrap, B = {self.n_boot} resamples of "
+            "the rows "
             f"(seed {self.random_state}), the same resamples for every model."
             if self.n_boot else " No bootstrap (n_boot=0): no intervals, no model called best."
         )

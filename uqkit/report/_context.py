@@ -86,9 +86,7 @@ def model_context(entry) -> dict:
     if not hasattr(entry, "predict"):
         members = getattr(entry, "n_members", None)
         context["members"] = int(members) if isinstance(members, (int, np.integer)) else None
-        context["parameters"] = {}
-        context["fit_seconds"] = None
-        context["wrapper"] = None
+        context["prediction"] = True  # made elsewhere: no settings to show
         return context
     context["parameters"] = _non_defaults(entry)
     context["fit_seconds"] = _fit_seconds(entry)

@@ -192,7 +192,8 @@ def decimals(half_widths) -> int | None:
     """Decimals that show a metric to the precision its CI allows: two significant digits of
     the median CI half-width (``None`` without a finite width)."""
     widths = np.asarray([w for w in half_widths if w is not None], dtype=float)
-    widths = widths[np.isfinite(widths) & (widths > 0)]
+    # a zero-width interval (a constant metric) says nothing about precision: ignore it
+    widths = widths[np.isfinite(widths) & (widths > 1e-12)]
     if not widths.size:
         return None
     return int(max(0, min(8, 1 - math.floor(math.log10(float(np.median(widths)))))))

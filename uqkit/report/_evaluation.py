@@ -137,7 +137,7 @@ def report(
         else:
             result = _classification_result(name, pred, y, pred_ood, index, random_state)
         result.intervals = {
-            k: interval(v) if v is not None else (math.nan, math.nan)
+            k: interval(v, result.metrics[k]) if v is not None else (math.nan, math.nan)
             for k, v in ((k, result.replicates.get(k)) for k in result.metrics)
         }
         result.context = model_context(entry)
@@ -327,7 +327,7 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels, index, seed) -
     verdict = [
         coverage_sentence(
             float(ref), metrics[f"coverage_{tag}"], n, metrics[f"width_{tag}"], source,
-            _ci(replicates, f"coverage_{tag}"),
+            _ci(replicates, f"coverage_{tag}", metrics[f"coverage_{tag}"]),
         )
     ]
     bias = bias_sentence(float(np.mean(pit(pred, y))), n)
@@ -342,9 +342,9 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels, index, seed) -
     return ModelResult(name, metrics, verdict, curves, replicates=replicates)
 
 
-def _ci(replicates, key):
+def _ci(replicates, key, estimate):
     """The bootstrap interval of one metric, or ``None`` without a bootstrap."""
-    return interval(replicates[key]) if key in replicates else None
+    return interval(replicates[key], estimate) if key in replicates else None
 
 
 # ------------------------------------------------------------------------------ classification

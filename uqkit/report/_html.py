@@ -141,11 +141,16 @@ def _context(report) -> str:
 def context_line(context: dict) -> str:
     """One line: class, non-default parameters, members, fit time, wrapper."""
     bits = [context.get("class", "?")]
+    if context.get("prediction"):
+        bits.append("a prediction passed in (the model's settings are not known to the report)")
+        if context.get("members"):
+            bits.append(f"{context['members']} members")
+        return "; ".join(bits)
     params = context.get("parameters") or {}
     if params:
         bits.append("parameters " + ", ".join(f"{k}={v}" for k, v in params.items()))
     else:
-        bits.append("default parameters" if "parameters" in context else "")
+        bits.append("default parameters")
     if context.get("members"):
         bits.append(f"members/samples {context['members']}")
     seconds = context.get("fit_seconds")

@@ -50,7 +50,7 @@ def render_json(report) -> str:
         "data": report.data,
         "bootstrap": {
             "resamples": report.n_boot, "seed": report.random_state, "confidence": 0.95,
-            "method": "percentile; paired (same resamples for every model)",
+            "method": "bias-corrected percentile; paired (same resamples for every model)",
         },
         "models": models,
         "best": report.best(),
