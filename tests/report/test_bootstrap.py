@@ -144,7 +144,9 @@ def test_figures_are_wide_and_legends_stay_outside_the_data():
     from uqkit.report._plots import OVER_COLOR, UNDER_COLOR, color
 
     y, pred = _mixture(n=200)
-    rep = report({"a": pred, "b": pred}, None, y, n_boot=0)
+    ood = RegressionPrediction.mixture(5 * np.random.default_rng(9).normal(size=(3, 50)),
+                                       np.ones((3, 50)))
+    rep = report({f"m{i}": pred for i in range(6)}, None, y, X_ood=[ood] * 6, n_boot=0)
     rng = np.random.default_rng(7)
     members = rng.dirichlet(np.ones(3), size=(2, 200))
     clf = ClassificationPrediction.from_members(members)
@@ -161,6 +163,10 @@ def test_figures_are_wide_and_legends_stay_outside_the_data():
             box = legend.get_window_extent(renderer)
             for other in figure.axes:
                 assert not box.overlaps(other.get_window_extent(renderer))
+        for legend in figure.legends:  # the shared legend of small multiples
+            box = legend.get_window_extent(renderer)
+            for ax in figure.axes:
+                assert not box.overlaps(ax.get_window_extent(renderer))
     assert {OVER_COLOR, UNDER_COLOR}.isdisjoint({color(i) for i in range(8)})
 
 

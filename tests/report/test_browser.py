@@ -90,11 +90,15 @@ def _classification_report():
             _regression_report,
             [
                 "Summary",
+                "Models and data",
                 "Verdicts",
                 "Calibration curve",
                 "Interval coverage",
+                "PIT histogram",
+                "Sharpness",
                 "Error vs predicted uncertainty",
                 "Out-of-distribution",
+                "OOD detection ROC",
                 "Metric definitions",
             ],
         ),
@@ -102,8 +106,10 @@ def _classification_report():
             _classification_report,
             [
                 "Summary",
+                "Models and data",
                 "Verdicts",
                 "Reliability diagram",
+                "Confidence histogram",
                 "Selective prediction",
                 "Metric definitions",
             ],
@@ -114,7 +120,7 @@ def test_report_renders_in_chromium(tmp_path, make, headings):
     path = make().to_html(tmp_path / "report.html")
     seen = _render(path, tmp_path)
     assert seen["headings"] == headings
-    figures = len(headings) - 3  # summary, verdicts and definitions have no image
+    figures = len(headings) - 4  # summary, context, verdicts and definitions have no image
     assert len(seen["images"]) == figures
     for image in seen["images"]:
         assert image["loaded"], f"an image did not load: {image}"

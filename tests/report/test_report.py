@@ -63,11 +63,12 @@ def test_regression_report_several_predictions_with_ood(tmp_path):
     single = report(preds["right"], None, y, X_ood=ood, names=["right"])
     path = single.to_html(tmp_path / "sub" / "report.html")
     text = path.read_text()
-    ids = ["summary", "verdicts", "calibration", "coverage", "error-vs-std", "ood", "definitions"]
+    ids = ["summary", "context", "verdicts", "calibration", "coverage", "pit", "sharpness",
+           "error-vs-std", "ood", "ood-roc", "definitions"]
     for section in ids:
         assert f'<section id="{section}">' in text
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    assert len(images) == 4
+    assert len(images) == 7
     assert all(base64.b64decode(image)[:8] == b"\x89PNG\r\n\x1a\n" for image in images)
     assert "http://" not in text and "https://" not in text  # self-contained
 
@@ -97,9 +98,9 @@ def test_classification_report_exports(tmp_path):
         assert heading in markdown
     assert "| [ECE](#ece) ↓ |" in markdown
     text = rep.to_html(tmp_path / "clf.html").read_text()
-    for section in ("reliability", "selective", "ood"):
+    for section in ("reliability", "confidence", "selective", "ood", "ood-roc"):
         assert f'<section id="{section}">' in text
-    assert len(re.findall(r"<img ", text)) == 3
+    assert len(re.findall(r"<img ", text)) == 5
 
 
 def test_reports_from_models_without_ood(helpers, regressor_data, classifier_data):

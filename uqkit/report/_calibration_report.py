@@ -17,11 +17,15 @@ from uqkit.report._json import render_json
 from uqkit.report._markdown import render_markdown
 from uqkit.report._plots import (
     calibration_curve_figure,
+    confidence_figure,
     coverage_figure,
     error_std_figure,
     ood_figure,
+    ood_roc_figure,
+    pit_figure,
     reliability_figure,
     risk_coverage_figure,
+    sharpness_figure,
 )
 from uqkit.report._verdict import comparison_sentences
 
@@ -171,6 +175,9 @@ class CalibrationReport:
             figures["reliability"] = reliability_figure(
                 [(r.name, r.curves["reliability"]) for r in results]
             )
+            figures["confidence"] = confidence_figure(
+                [(r.name, r.curves["reliability"]) for r in results]
+            )
             figures["selective"] = risk_coverage_figure(
                 [(r.name, *r.curves["risk_coverage"], r.metrics["aurc"]) for r in results]
             )
@@ -184,6 +191,12 @@ class CalibrationReport:
                     for r in results
                 ],
                 self.n_samples,
+            )
+            figures["pit"] = pit_figure(
+                [(r.name, r.curves["pit_counts"]) for r in results], self.n_samples
+            )
+            figures["sharpness"] = sharpness_figure(
+                [(r.name, r.curves["std_sample"]) for r in results]
             )
             figures["error-vs-std"] = error_std_figure(
                 [
@@ -200,7 +213,9 @@ class CalibrationReport:
         if all("ood" in r.curves for r in results):
             scores = {r.curves["ood"][0] for r in results}
             label = f"{scores.pop()} uncertainty" if len(scores) == 1 else "uncertainty"
-            figures["ood"] = ood_figure([(r.name, *r.curves["ood"][1:]) for r in results], label)
+            entries = [(r.name, *r.curves["ood"][1:]) for r in results]
+            figures["ood"] = ood_figure(entries, label)
+            figures["ood-roc"] = ood_roc_figure(entries, label)
         return figures
 
     # -- exports ------------------------------------------------------------------------
@@ -214,6 +229,12 @@ class CalibrationReport:
                     "Accuracy per confidence bin; dark red shading marks over-confidence, dark "
                     "violet under-confidence (colours no model is drawn in). The strip below "
                     "shows how many predictions fall in each bin.",
+                ),
+                (
+                    "confidence",
+                    "Confidence histogram",
+                    "Predictions per confidence bin, right ones in the model's colour and wrong "
+                    "ones hatched; a useful confidence puts the wrong ones at the left.",
                 ),
                 (
                     "selective",
@@ -237,6 +258,19 @@ class CalibrationReport:
                     "grey band the intervals are too narrow (over-confident).",
                 ),
                 (
+                    "pit",
+                    "PIT histogram",
+                    "Histogram of F(y), the predicted CDF at the target; flat within the grey band "
+                    "when calibrated, U-shaped when over-confident, humped when under-confident, "
+                    "sloped when biased.",
+                ),
+                (
+                    "sharpness",
+                    "Sharpness",
+                    "Distribution of the predicted std over the rows; the black line is the "
+                    "sharpness √(mean σ²). Sharper is better only when calibrated.",
+                ),
+                (
                     "error-vs-std",
                     "Error vs predicted uncertainty",
                     "Each dot is a sample; black squares are the RMSE of bins of predicted std. On "
@@ -250,6 +284,14 @@ class CalibrationReport:
                     "Out-of-distribution",
                     "Uncertainty on in-distribution inputs against out-of-distribution inputs; "
                     "separated histograms mean the model knows what it does not know.",
+                )
+            )
+            sections.append(
+                (
+                    "ood-roc",
+                    "OOD detection ROC",
+                    "Share of OOD inputs flagged against the share of in-distribution inputs "
+                    "flagged as the uncertainty threshold falls; the dashed line is chance.",
                 )
             )
         return sections

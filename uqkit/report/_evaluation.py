@@ -321,6 +321,8 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels, index, seed) -
         "std_sample": std[keep],
         "abs_error_sample": abs_error[keep],
         "interval_source": source,
+        # PIT histogram counts over 20 equal bins of [0, 1]
+        "pit_counts": np.histogram(pit(pred, y).reshape(-1), bins=20, range=(0.0, 1.0))[0],
     }
     ref = min(levels, key=lambda lv: abs(lv - 0.9))
     tag = level_tag(ref)
