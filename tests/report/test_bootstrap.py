@@ -90,12 +90,18 @@ def test_report_calls_best_only_beyond_noise():
     assert rep.best()["nll"] is None
     assert not any(s.startswith("Best NLL") for s in rep.comparison())
     assert any(s.startswith("No model is best on NLL") for s in rep.comparison())
-    assert "Best beyond noise on" not in " ".join(t for _, t in rep._headline())
+    headline = dict(rep._headline())
+    assert not any("best NLL of all" in text for text in headline.values())
+    assert sorted("lowest NLL, but not beyond noise" in t for t in headline.values()) == [0, 1]
+    assert any("within noise of the best" in text for text in headline.values())
     # a clearly worse model: the better one is best, beyond noise
     c = _normal(center + 0.8, np.full(n, 0.5))
     rep = report([a, c], None, y, names=["a", "c"], n_boot=200)
     assert rep.best()["nll"] == "a"
     assert any(s.startswith("Best NLL: a") for s in rep.comparison())
+    headline = dict(rep._headline())
+    assert "best NLL of all, beyond noise" in headline["a"]
+    assert "ranks 2 of 2 on NLL, worse than the best beyond noise" in headline["c"]
     markdown = rep.to_markdown()
     assert "**" in markdown.split("## Summary")[1].split("## Models")[0]
     # the same seed gives the same intervals; another seed other ones

@@ -405,20 +405,37 @@ class CalibrationReport:
         return f"{self.n_samples} evaluation rows{features}{ood}{target}.{description}{boot}"
 
     def _headline(self) -> list[tuple[str, str]]:
-        """One sentence per model: its calibration verdict and how it ranks."""
+        """One sentence per model: calibrated or not (and where), and how it ranks on NLL."""
+        rows = {row.key: row for row in self._rows()}
         best = self.best()
+        m = len(self.names)
         out = []
-        for r in self._results:
+        for i, r in enumerate(self._results):
             first = r.verdict[0] if r.verdict else ""
-            verdict = first.split(":", 1)[0] if ":" in first else first
-            wins = [label(k) for k, name in best.items() if name == r.name and k in _HEADLINE]
-            if len(self.names) == 1:
-                rank = ""
-            elif wins:
-                rank = " Best beyond noise on " + ", ".join(wins) + "."
-            else:
-                rank = " Not best beyond noise on any headline score."
-            out.append((r.name, f"{verdict}.{rank}"))
+            sentence = first.split(" (", 1)[0].rstrip(".")
+            where = next((v for v in r.verdict[1:] if v.startswith("Most ")), None)
+            if where:
+                sentence += "; " + where.split(":", 1)[0][0].lower() + where.split(":", 1)[0][1:]
+            if m > 1 and "nll" in rows and np.isfinite(rows["nll"].values[i]):
+                row = rows["nll"]
+                rank = 1 + int(np.sum(np.asarray(row.values) < row.values[i]))
+                if best.get("nll") == r.name:
+                    rank_text = "best NLL of all, beyond noise"
+                elif i == row.best:
+                    rank_text = "lowest NLL, but not beyond noise"
+                else:
+                    diff = row.differences[i]
+                    clear = diff is not None and np.isfinite(diff[0]) and diff[0] > 0
+                    rank_text = f"ranks {rank} of {m} on NLL, " + (
+                        "worse than the best beyond noise" if clear
+                        else "within noise of the best"
+                    )
+                sentence += f"; {rank_text}"
+            wins = [label(k) for k, name in best.items()
+                    if name == r.name and k in _HEADLINE and k != "nll"]
+            if wins:
+                sentence += "; best beyond noise on " + ", ".join(wins)
+            out.append((r.name, sentence + "."))
         return out
 
     def __repr__(self) -> str:

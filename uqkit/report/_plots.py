@@ -14,7 +14,7 @@ import numpy as np
 # Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008), one colour per model.
 _COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
 # Gap shading of the reliability diagram: dark shades no model is drawn in.
-OVER_COLOR, UNDER_COLOR = "#7F0000", "#2D004B"
+OVER_COLOR, UNDER_COLOR = "#99000D", "#3F007D"
 # Full page width (at the 100 dpi of the embedded PNGs, 1100 px).
 _MIN_WIDTH = 11.0
 _STYLES = ("-", "--", "-.", ":")
@@ -132,8 +132,9 @@ def reliability_figure(entries):
             bottom=acc[filled],
             width=widths[filled],
             color=np.where(gap[filled] > 0, OVER_COLOR, UNDER_COLOR),
-            alpha=0.45,
-            edgecolor="none",
+            edgecolor="white",
+            hatch="///",
+            linewidth=0,
         )
         _diagonal(top)
         top.set_xlim(0, 1)
@@ -150,8 +151,10 @@ def reliability_figure(entries):
         fig,
         [
             Patch(color="0.5", label="accuracy (model colour)"),
-            Patch(color=OVER_COLOR, alpha=0.45, label="over-confident gap"),
-            Patch(color=UNDER_COLOR, alpha=0.45, label="under-confident gap"),
+            Patch(facecolor=OVER_COLOR, edgecolor="white", hatch="///",
+                  label="over-confident gap"),
+            Patch(facecolor=UNDER_COLOR, edgecolor="white", hatch="///",
+                  label="under-confident gap"),
             _line_handle("ideal"),
         ],
     )
