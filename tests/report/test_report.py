@@ -148,3 +148,25 @@ def test_report_bad_input(helpers):
         report(clf, None, np.full(50, 7))
     with pytest.raises(InvalidInputError, match="fitted uqkit model"):
         report("model.safetensors", None, y)
+
+
+def test_report_states_the_models_settings_and_the_data(helpers, regressor_data, tmp_path):
+    import pandas as pd
+
+    (X, y), (X_cal, y_cal), (X_test, y_test) = regressor_data
+    narrow = helpers.LinearGaussianRegressor(std_factor=0.5).fit(X, y)
+    conformal = ConformalRegressor(narrow).fit(X_cal, y_cal)
+    target = pd.Series(y_test, name="strength")
+    rep = report([narrow, conformal], X_test, target, n_boot=50,
+                 description="held-out rows of the dummy data")
+    contexts = rep.contexts()
+    assert contexts["LinearGaussianRegressor"]["parameters"] == {"std_factor": "0.5"}
+    assert "wraps LinearGaussianRegressor" in contexts["ConformalRegressor"]["wrapper"]
+    assert "conformal" in contexts["ConformalRegressor"]["wrapper"]
+    assert rep.data == {"rows": len(y_test), "features": X_test.shape[1], "target": "strength",
+                        "description": "held-out rows of the dummy data"}
+    text = rep.to_html(tmp_path / "r.html").read_text()
+    assert "std_factor=0.5" in text and "held-out rows of the dummy data" in text
+    assert "target strength" in text
+    document = json.loads(rep.to_json())
+    assert document["models"][1]["context"]["wrapper"].startswith("wraps")
