@@ -149,10 +149,11 @@ def test_figures_are_wide_and_legends_stay_outside_the_data():
 
     from uqkit.report._plots import OVER_COLOR, UNDER_COLOR, color
 
-    y, pred = _mixture(n=200)
+    y, pred = _mixture(n=100)
     ood = RegressionPrediction.mixture(5 * np.random.default_rng(9).normal(size=(3, 50)),
                                        np.ones((3, 50)))
-    rep = report({f"m{i}": pred for i in range(6)}, None, y, X_ood=[ood] * 6, n_boot=0)
+    # four models: a second row of small multiples
+    rep = report({f"m{i}": pred for i in range(4)}, None, y, X_ood=[ood] * 4, n_boot=0)
     rng = np.random.default_rng(7)
     members = rng.dirichlet(np.ones(3), size=(2, 200))
     clf = ClassificationPrediction.from_members(members)

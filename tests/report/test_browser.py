@@ -15,7 +15,13 @@ import pytest
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 from uqkit.report import report
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        shutil.which("chromium") is None,
+        reason="no chromium binary on PATH (apt-get install chromium)",
+    ),
+]
 
 # Runs after the page has loaded and writes what the browser saw into the DOM for --dump-dom.
 _PROBE = """
@@ -72,7 +78,8 @@ def _regression_report():
     narrow = RegressionPrediction.mixture(members, np.full((3, 300), 0.3))
     right = RegressionPrediction.mixture(members, np.full((3, 300), 1.0))
     ood = RegressionPrediction.mixture(3 * rng.normal(size=(3, 300)), np.ones((3, 300)))
-    return report([narrow, right], None, y, X_ood=[ood, ood], names=["narrow", "right"])
+    return report([narrow, right], None, y, X_ood=[ood, ood], names=["narrow", "right"],
+                  n_boot=100)
 
 
 def _classification_report():
@@ -80,7 +87,7 @@ def _classification_report():
     members = rng.dirichlet(np.ones(3) * 0.7, size=(3, 400))
     pred = ClassificationPrediction.from_members(members)
     labels = (rng.uniform(size=(400, 1)) > pred.probs.cumsum(1)).sum(1).clip(0, 2)
-    return report(pred, None, labels, names=["ensemble"])
+    return report(pred, None, labels, names=["ensemble"], n_boot=100)
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def _classification_predictions(n=1500, seed=0, sharpness=3.0):
 
 def test_regression_report_several_predictions_with_ood(tmp_path):
     y, preds, ood = _regression_predictions()
-    rep = report(list(preds.values()), None, y, X_ood=[ood] * 3, names=list(preds))
+    rep = report(list(preds.values()), None, y, X_ood=[ood] * 3, names=list(preds), n_boot=100)
     assert isinstance(rep, CalibrationReport) and rep.task == "regression"
     summary = rep.summary()
     assert list(summary.index) == ["narrow", "right", "wide"]
@@ -60,7 +60,7 @@ def test_regression_report_several_predictions_with_ood(tmp_path):
     assert rep.best()["nll"] == "right"
 
     # the HTML of one model (the figures of several are tested with classification)
-    single = report(preds["right"], None, y, X_ood=ood, names=["right"])
+    single = report(preds["right"], None, y, X_ood=ood, names=["right"], n_boot=50)
     path = single.to_html(tmp_path / "sub" / "report.html")
     text = path.read_text()
     ids = ["summary", "context", "verdicts", "calibration", "coverage", "pit", "sharpness",
@@ -76,7 +76,7 @@ def test_regression_report_several_predictions_with_ood(tmp_path):
 def test_classification_report_exports(tmp_path):
     labels, pred, ood = _classification_predictions()
     calibrated_labels, calibrated, _ = _classification_predictions(sharpness=1.0)
-    rep = report({"sharp": pred}, None, labels, X_ood=ood)
+    rep = report({"sharp": pred}, None, labels, X_ood=ood, n_boot=100)
     assert rep.task == "classification" and rep.n_ood == 300
     metrics = rep.summary().loc["sharp"]
     for key, value in classification_metrics(pred, labels).items():
@@ -86,7 +86,7 @@ def test_classification_report_exports(tmp_path):
     assert any("over-confident at high confidence" in s for s in verdict)
     assert metrics["ood_auroc_epistemic"] > 0.9
     # a calibrated model gets no over-confidence verdict
-    calm = report(calibrated, None, calibrated_labels).verdicts()["prediction 1"]
+    calm = report(calibrated, None, calibrated_labels, n_boot=50).verdicts()["prediction 1"]
     assert calm[0].startswith("Calibrated on average")
 
     document = json.loads(rep.to_json())
@@ -107,7 +107,7 @@ def test_reports_from_models_without_ood(helpers, regressor_data, classifier_dat
     (X, y), (X_cal, y_cal), (X_test, y_test) = regressor_data
     narrow = helpers.LinearGaussianRegressor(std_factor=0.5).fit(X, y)
     conformal = ConformalRegressor(narrow).fit(X_cal, y_cal)
-    rep = report([narrow, conformal], X_test, y_test)
+    rep = report([narrow, conformal], X_test, y_test, n_boot=100)
     assert rep.names == ["LinearGaussianRegressor", "ConformalRegressor"]
     summary = rep.summary()
     assert summary.loc["LinearGaussianRegressor", "coverage_90"] < 0.75
@@ -118,10 +118,10 @@ def test_reports_from_models_without_ood(helpers, regressor_data, classifier_dat
 
     (Xc, yc), _, (Xc_test, yc_test) = classifier_data
     models = [helpers.TemperedSoftmaxClassifier(sharpness=s).fit(Xc, yc) for s in (1.0, 5.0)]
-    rep = report(models, Xc_test, yc_test, names=["plain", "sharp"])
+    rep = report(models, Xc_test, yc_test, names=["plain", "sharp"], n_boot=50)
     assert rep.summary().loc["sharp", "ece"] > rep.summary().loc["plain", "ece"]
     # a single model has no epistemic part: OOD detection falls back to total uncertainty
-    rep = report(models[0], Xc_test, yc_test, X_ood=Xc_test * 4)
+    rep = report(models[0], Xc_test, yc_test, X_ood=Xc_test * 4, n_boot=50)
     assert any("no epistemic component" in s for s in rep.verdicts()["TemperedSoftmaxClassifier"])
 
 
