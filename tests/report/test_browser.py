@@ -29,14 +29,16 @@ _PROBE = """
 window.addEventListener("load", function () {
   var images = Array.prototype.map.call(document.images, function (img) {
     return {loaded: img.complete && img.naturalWidth > 0, width: img.naturalWidth,
-            height: img.naturalHeight};
+            height: img.naturalHeight, shown: img.getBoundingClientRect().width};
   });
   var headings = Array.prototype.map.call(document.querySelectorAll("h2"), function (h) {
     return h.textContent;
   });
   var probe = document.createElement("pre");
   probe.id = "probe";
-  probe.textContent = JSON.stringify({images: images, headings: headings});
+  probe.textContent = JSON.stringify({images: images, headings: headings,
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth});
   document.body.appendChild(probe);
 });
 </script>
@@ -61,6 +63,7 @@ def _render(html_path, tmp_path) -> dict:
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
         "--virtual-time-budget=10000",
+        "--window-size=1280,2000",
         "--dump-dom",
         probed.resolve().as_uri(),
     ]
@@ -132,6 +135,8 @@ def test_report_renders_in_chromium(tmp_path, make, headings):
     for image in seen["images"]:
         assert image["loaded"], f"an image did not load: {image}"
         assert image["width"] > 200 and image["height"] > 200
+        assert image["shown"] >= 700, f"a figure is drawn narrower than 700 px: {image}"
+    assert seen["scrollWidth"] <= seen["clientWidth"], "the page scrolls sideways at 1280 px"
 
 
 def test_committed_example_report_renders(tmp_path):
