@@ -1,11 +1,11 @@
 """Bootstrap confidence intervals of the report's metrics, and paired differences between models.
 
 The evaluation rows are resampled with replacement ``B`` times (Efron & Tibshirani, *An
-Introduction to the Bootstrap*, 1993, ch. 13-14: bias-corrected percentile intervals). All models
-of a report are scored on the *same* resamples, so the difference of two models' metric on one
-resample is a paired bootstrap replicate of their difference (ch. 16): it cancels the variation
-that the models share (hard rows are hard for both) and says whether one model is better beyond
-sampling noise.
+Introduction to the Bootstrap*, 1993, ch. 10 and 13: percentile intervals of bias-shifted
+replicates). All models of a report are scored on the *same* resamples, so the difference of two
+models' metric on one resample is a paired bootstrap replicate of their difference (ch. 16): it
+cancels the variation that the models share (hard rows are hard for both) and says whether one
+model is better beyond sampling noise.
 
 Speed: the slow part of a metric is the predictive distribution (CDFs, quantiles, mixture
 log-densities), not the averaging. Every per-row quantity is therefore computed once on the full
@@ -189,27 +189,27 @@ def ood_replicates(inside: np.ndarray, outside: np.ndarray, index_in: np.ndarray
 
 def interval(replicates: np.ndarray, estimate: float | None = None,
              confidence: float = 0.95) -> tuple[float, float]:
-    """The bias-corrected percentile interval of bootstrap replicates.
+    """The percentile interval of bootstrap replicates, shifted by their bias.
 
-    Binned calibration errors (QCE, ECE, ENCE) are averages of absolute gaps and so grow on a
+    Binned calibration errors (QCE, ECE, ENCE, MCE) average absolute gaps and so grow on a
     resample that repeats rows: their replicates sit above the estimate, and a plain percentile
-    interval can miss the estimate altogether. The bias-corrected (BC) percentile interval
-    (Efron & Tibshirani 1993, Sec. 14.3, Eq. 14.10 with acceleration 0) shifts the percentiles by
-    z0 = Φ⁻¹(share of replicates below the estimate); without ``estimate`` it is
-    the plain percentile interval. NaN replicates (resamples where the metric is undefined) are
-    dropped; when more than half are NaN the interval is NaN.
+    interval can miss the estimate altogether (the bias-corrected percentile interval, Efron &
+    Tibshirani 1993, Sec. 14.3, degenerates to the smallest replicate there). With ``estimate``
+    the replicates are first shifted by the bootstrap bias estimate
+    ``mean(replicates) - estimate`` (Efron & Tibshirani 1993, Eq. 10.2), which leaves the interval
+    of an average-type metric (NLL, coverage, accuracy: no bias) as it is and centres that of a
+    binned metric on the estimate; without ``estimate`` it is the plain percentile interval.
+    NaN replicates (resamples where the metric is undefined) are dropped; when more than half
+    are NaN the interval is NaN.
     """
     values = replicates[np.isfinite(replicates)]
     if values.size < max(2, 0.5 * replicates.size):
         return (math.nan, math.nan)
-    tail = 0.5 * (1.0 - confidence)
-    quantiles = np.array([tail, 1.0 - tail])
+    tail = 50.0 * (1.0 - confidence)
+    low, high = np.percentile(values, [tail, 100.0 - tail])
     if estimate is not None and math.isfinite(estimate):
-        below = (np.sum(values < estimate) + 0.5 * np.sum(values == estimate)) / values.size
-        below = min(max(below, 0.5 / values.size), 1.0 - 0.5 / values.size)
-        z0 = special.ndtri(below)
-        quantiles = special.ndtr(2.0 * z0 + special.ndtri(quantiles))
-    low, high = np.quantile(values, quantiles)
+        bias = float(np.mean(values)) - estimate
+        low, high = low - bias, high - bias
     return (float(low), float(high))
 
 

@@ -397,7 +397,7 @@ class CalibrationReport:
             description += "."
         description = f" {description}" if description else ""
         boot = (
-            f" Intervals: 95% bias-corrected percentile bootstrap, B = {self.n_boot} resamples of "
+            f" Intervals: 95% bootstrap (percentile, bias-shifted), B = {self.n_boot} resamples of "
             "the rows "
             f"(seed {self.random_state}), the same resamples for every model."
             if self.n_boot else " No bootstrap (n_boot=0): no intervals, no model called best."

@@ -50,7 +50,8 @@ def render_json(report) -> str:
         "data": report.data,
         "bootstrap": {
             "resamples": report.n_boot, "seed": report.random_state, "confidence": 0.95,
-            "method": "bias-corrected percentile; paired (same resamples for every model)",
+            "method": "percentile of bias-shifted replicates; paired (the same resamples for "
+            "every model)",
         },
         "models": models,
         "best": report.best(),
