@@ -127,7 +127,12 @@ def test_json_has_an_interval_for_every_metric_and_formats_by_extension(tmp_path
         assert bounds["low"] <= bounds["high"]
     assert document["data"]["description"] == "synthetic rows"
     html_path = rep.write(tmp_path / "r.html")
-    assert "synthetic rows" in html_path.read_text() and "B = 50" in html_path.read_text()
+    page = html_path.read_text()
+    assert "synthetic rows" in page and "B = 50" in page
+    # the headline comes before the table; names link to their definitions
+    assert page.index("class='headline'") < page.index('<section id="summary">')
+    assert "<a href='#def-nll'>Negative log-likelihood</a>" in page and "id='def-nll'" in page
+    assert (tmp_path / "r_files" / "pit.svg").exists()
     md_path = rep.write(tmp_path / "r.md")
     text = md_path.read_text()
     assert "](r_files/calibration.png)" in text
