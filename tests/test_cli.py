@@ -107,3 +107,32 @@ def test_report_without_feature_names_warns_about_file_order(
     frame[["c", "a", "y"]].to_csv(tmp_path / "short.csv", index=False)
     code = main(["report", str(path), str(tmp_path / "short.csv"), "--target", "y"])
     assert code == 2 and "order used at fit" in capsys.readouterr().err
+
+
+def test_report_compares_two_saved_models_in_each_format(frame, tmp_path, capsys):
+    import json
+
+    _, first = _fitted(frame, tmp_path / "one", named=True)
+    _, second = _fitted(frame, tmp_path / "two", named=True)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    for name in ("out.html", "out.md", "out.json"):
+        code = main(["report", str(first), str(second), "--data", str(tmp_path / "d.csv"),
+                     "--target", "y", "--bootstrap", "50", "--name", "one", "--name", "two",
+                     "-o", str(tmp_path / name)])
+        assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out.html").read_text().startswith("<!DOCTYPE html>")
+    assert (tmp_path / "out.md").read_text().startswith("# Calibration report (regression)")
+    assert (tmp_path / "out_files" / "coverage.png").exists()
+    document = json.loads((tmp_path / "out.json").read_text())
+    assert [m["name"] for m in document["models"]] == ["one", "two"]
+    assert document["data"]["target"] == "y" and document["bootstrap"]["resamples"] == 50
+    code = main(["report", str(first), "--data", str(tmp_path / "d.csv"), "--target", "y",
+                 "-o", str(tmp_path / "out.txt")])
+    assert code == 2 and ".html, .md or .json" in capsys.readouterr().err
+
+
+def test_demo_help_prints_a_single_percent_sign(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert "90% interval" in out.replace("\n", " ").replace("  ", " ") and "%%" not in out

@@ -50,7 +50,7 @@ def test_tabular_regression_report(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "90% intervals" in out and "## Verdicts" in out
     report = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "| coverage_90 |" in report and "conformal" in report
+    assert "[Coverage 90%](#coverage-90)" in report and "conformal" in report
     assert (tmp_path / "report.html").stat().st_size > 1000
 
 
@@ -59,7 +59,7 @@ def test_image_classification_ood(capsys):
         pytest.skip("MNIST/notMNIST are not in the shared data folder (uqkit.datasets.data_root)")
     _run("image_classification_ood")
     out = capsys.readouterr().out
-    assert "| ood_auroc_epistemic |" in out
+    assert "(#ood-auroc-epistemic)" in out
     assert "deep ensemble:" in out and "evidential:" in out
 
 

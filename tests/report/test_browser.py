@@ -15,7 +15,13 @@ import pytest
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 from uqkit.report import report
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        shutil.which("chromium") is None,
+        reason="no chromium binary on PATH (apt-get install chromium)",
+    ),
+]
 
 # Runs after the page has loaded and writes what the browser saw into the DOM for --dump-dom.
 _PROBE = """
@@ -23,14 +29,16 @@ _PROBE = """
 window.addEventListener("load", function () {
   var images = Array.prototype.map.call(document.images, function (img) {
     return {loaded: img.complete && img.naturalWidth > 0, width: img.naturalWidth,
-            height: img.naturalHeight};
+            height: img.naturalHeight, shown: img.getBoundingClientRect().width};
   });
   var headings = Array.prototype.map.call(document.querySelectorAll("h2"), function (h) {
     return h.textContent;
   });
   var probe = document.createElement("pre");
   probe.id = "probe";
-  probe.textContent = JSON.stringify({images: images, headings: headings});
+  probe.textContent = JSON.stringify({images: images, headings: headings,
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth});
   document.body.appendChild(probe);
 });
 </script>
@@ -55,6 +63,7 @@ def _render(html_path, tmp_path) -> dict:
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
         "--virtual-time-budget=10000",
+        "--window-size=1280,2000",
         "--dump-dom",
         probed.resolve().as_uri(),
     ]
@@ -72,7 +81,8 @@ def _regression_report():
     narrow = RegressionPrediction.mixture(members, np.full((3, 300), 0.3))
     right = RegressionPrediction.mixture(members, np.full((3, 300), 1.0))
     ood = RegressionPrediction.mixture(3 * rng.normal(size=(3, 300)), np.ones((3, 300)))
-    return report([narrow, right], None, y, X_ood=[ood, ood], names=["narrow", "right"])
+    return report([narrow, right], None, y, X_ood=[ood, ood], names=["narrow", "right"],
+                  n_boot=100)
 
 
 def _classification_report():
@@ -80,7 +90,7 @@ def _classification_report():
     members = rng.dirichlet(np.ones(3) * 0.7, size=(3, 400))
     pred = ClassificationPrediction.from_members(members)
     labels = (rng.uniform(size=(400, 1)) > pred.probs.cumsum(1)).sum(1).clip(0, 2)
-    return report(pred, None, labels, names=["ensemble"])
+    return report(pred, None, labels, names=["ensemble"], n_boot=100)
 
 
 @pytest.mark.parametrize(
@@ -90,11 +100,15 @@ def _classification_report():
             _regression_report,
             [
                 "Summary",
+                "Models and data",
                 "Verdicts",
                 "Calibration curve",
                 "Interval coverage",
+                "PIT histogram",
+                "Sharpness",
                 "Error vs predicted uncertainty",
                 "Out-of-distribution",
+                "OOD detection ROC",
                 "Metric definitions",
             ],
         ),
@@ -102,8 +116,10 @@ def _classification_report():
             _classification_report,
             [
                 "Summary",
+                "Models and data",
                 "Verdicts",
                 "Reliability diagram",
+                "Confidence histogram",
                 "Selective prediction",
                 "Metric definitions",
             ],
@@ -114,11 +130,13 @@ def test_report_renders_in_chromium(tmp_path, make, headings):
     path = make().to_html(tmp_path / "report.html")
     seen = _render(path, tmp_path)
     assert seen["headings"] == headings
-    figures = len(headings) - 3  # summary, verdicts and definitions have no image
+    figures = len(headings) - 4  # summary, context, verdicts and definitions have no image
     assert len(seen["images"]) == figures
     for image in seen["images"]:
         assert image["loaded"], f"an image did not load: {image}"
         assert image["width"] > 200 and image["height"] > 200
+        assert image["shown"] >= 700, f"a figure is drawn narrower than 700 px: {image}"
+    assert seen["scrollWidth"] <= seen["clientWidth"], "the page scrolls sideways at 1280 px"
 
 
 def test_committed_example_report_renders(tmp_path):

@@ -43,7 +43,7 @@ def _classification_predictions(n=1500, seed=0, sharpness=3.0):
 
 def test_regression_report_several_predictions_with_ood(tmp_path):
     y, preds, ood = _regression_predictions()
-    rep = report(list(preds.values()), None, y, X_ood=[ood] * 3, names=list(preds))
+    rep = report(list(preds.values()), None, y, X_ood=[ood] * 3, names=list(preds), n_boot=100)
     assert isinstance(rep, CalibrationReport) and rep.task == "regression"
     summary = rep.summary()
     assert list(summary.index) == ["narrow", "right", "wide"]
@@ -56,17 +56,19 @@ def test_regression_report_several_predictions_with_ood(tmp_path):
     assert verdicts["right"][0].startswith("Calibrated on average")
     assert verdicts["wide"][0].startswith("Under-confident")
     assert any("out-of-distribution" in s and "separates" in s for s in verdicts["right"])
-    assert any("Lowest NLL: right" in s for s in rep.comparison())
+    assert any(s.startswith("Best NLL: right") for s in rep.comparison())
+    assert rep.best()["nll"] == "right"
 
     # the HTML of one model (the figures of several are tested with classification)
-    single = report(preds["right"], None, y, X_ood=ood, names=["right"])
+    single = report(preds["right"], None, y, X_ood=ood, names=["right"], n_boot=50)
     path = single.to_html(tmp_path / "sub" / "report.html")
     text = path.read_text()
-    ids = ["summary", "verdicts", "calibration", "coverage", "error-vs-std", "ood", "definitions"]
+    ids = ["summary", "context", "verdicts", "calibration", "coverage", "pit", "sharpness",
+           "error-vs-std", "ood", "ood-roc", "definitions"]
     for section in ids:
         assert f'<section id="{section}">' in text
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    assert len(images) == 4
+    assert len(images) == 7
     assert all(base64.b64decode(image)[:8] == b"\x89PNG\r\n\x1a\n" for image in images)
     assert "http://" not in text and "https://" not in text  # self-contained
 
@@ -74,7 +76,7 @@ def test_regression_report_several_predictions_with_ood(tmp_path):
 def test_classification_report_exports(tmp_path):
     labels, pred, ood = _classification_predictions()
     calibrated_labels, calibrated, _ = _classification_predictions(sharpness=1.0)
-    rep = report({"sharp": pred}, None, labels, X_ood=ood)
+    rep = report({"sharp": pred}, None, labels, X_ood=ood, n_boot=100)
     assert rep.task == "classification" and rep.n_ood == 300
     metrics = rep.summary().loc["sharp"]
     for key, value in classification_metrics(pred, labels).items():
@@ -84,7 +86,7 @@ def test_classification_report_exports(tmp_path):
     assert any("over-confident at high confidence" in s for s in verdict)
     assert metrics["ood_auroc_epistemic"] > 0.9
     # a calibrated model gets no over-confidence verdict
-    calm = report(calibrated, None, calibrated_labels).verdicts()["prediction 1"]
+    calm = report(calibrated, None, calibrated_labels, n_boot=50).verdicts()["prediction 1"]
     assert calm[0].startswith("Calibrated on average")
 
     document = json.loads(rep.to_json())
@@ -94,18 +96,18 @@ def test_classification_report_exports(tmp_path):
     markdown = rep.to_markdown()
     for heading in ("## Summary", "## Verdicts", "### sharp", "## Metric definitions"):
         assert heading in markdown
-    assert "| ece |" in markdown
+    assert "| [ECE](#ece) ↓ |" in markdown
     text = rep.to_html(tmp_path / "clf.html").read_text()
-    for section in ("reliability", "selective", "ood"):
+    for section in ("reliability", "confidence", "selective", "ood", "ood-roc"):
         assert f'<section id="{section}">' in text
-    assert len(re.findall(r"<img ", text)) == 3
+    assert len(re.findall(r"<img ", text)) == 5
 
 
 def test_reports_from_models_without_ood(helpers, regressor_data, classifier_data):
     (X, y), (X_cal, y_cal), (X_test, y_test) = regressor_data
     narrow = helpers.LinearGaussianRegressor(std_factor=0.5).fit(X, y)
     conformal = ConformalRegressor(narrow).fit(X_cal, y_cal)
-    rep = report([narrow, conformal], X_test, y_test)
+    rep = report([narrow, conformal], X_test, y_test, n_boot=100)
     assert rep.names == ["LinearGaussianRegressor", "ConformalRegressor"]
     summary = rep.summary()
     assert summary.loc["LinearGaussianRegressor", "coverage_90"] < 0.75
@@ -116,10 +118,10 @@ def test_reports_from_models_without_ood(helpers, regressor_data, classifier_dat
 
     (Xc, yc), _, (Xc_test, yc_test) = classifier_data
     models = [helpers.TemperedSoftmaxClassifier(sharpness=s).fit(Xc, yc) for s in (1.0, 5.0)]
-    rep = report(models, Xc_test, yc_test, names=["plain", "sharp"])
+    rep = report(models, Xc_test, yc_test, names=["plain", "sharp"], n_boot=50)
     assert rep.summary().loc["sharp", "ece"] > rep.summary().loc["plain", "ece"]
     # a single model has no epistemic part: OOD detection falls back to total uncertainty
-    rep = report(models[0], Xc_test, yc_test, X_ood=Xc_test * 4)
+    rep = report(models[0], Xc_test, yc_test, X_ood=Xc_test * 4, n_boot=50)
     assert any("no epistemic component" in s for s in rep.verdicts()["TemperedSoftmaxClassifier"])
 
 
@@ -146,3 +148,25 @@ def test_report_bad_input(helpers):
         report(clf, None, np.full(50, 7))
     with pytest.raises(InvalidInputError, match="fitted uqkit model"):
         report("model.safetensors", None, y)
+
+
+def test_report_states_the_models_settings_and_the_data(helpers, regressor_data, tmp_path):
+    import pandas as pd
+
+    (X, y), (X_cal, y_cal), (X_test, y_test) = regressor_data
+    narrow = helpers.LinearGaussianRegressor(std_factor=0.5).fit(X, y)
+    conformal = ConformalRegressor(narrow).fit(X_cal, y_cal)
+    target = pd.Series(y_test, name="strength")
+    rep = report([narrow, conformal], X_test, target, n_boot=50,
+                 description="held-out rows of the dummy data")
+    contexts = rep.contexts()
+    assert contexts["LinearGaussianRegressor"]["parameters"] == {"std_factor": "0.5"}
+    assert "wraps LinearGaussianRegressor" in contexts["ConformalRegressor"]["wrapper"]
+    assert "conformal" in contexts["ConformalRegressor"]["wrapper"]
+    assert rep.data == {"rows": len(y_test), "features": X_test.shape[1], "target": "strength",
+                        "description": "held-out rows of the dummy data"}
+    text = rep.to_html(tmp_path / "r.html").read_text()
+    assert "std_factor=0.5" in text and "held-out rows of the dummy data" in text
+    assert "target strength" in text
+    document = json.loads(rep.to_json())
+    assert document["models"][1]["context"]["wrapper"].startswith("wraps")

@@ -15,7 +15,7 @@ def register(subparsers) -> None:
         help="train a deep ensemble on the embedded concrete data and report its uncertainty",
         description=(
             "Train a 5-member deep ensemble on the embedded concrete compressive-strength data "
-            "(80/20 split), print RMSE, NLL, 90%% interval coverage and the mean aleatoric and "
+            "(80/20 split), print RMSE, NLL, 90% interval coverage and the mean aleatoric and "
             "epistemic variance, and write a plot of predictions with intervals (and, when the "
             "calibration module is installed, an HTML calibration report)."
         ),

@@ -1,4 +1,7 @@
-"""``uqkit report MODEL DATA.csv --target COLUMN [--ood OOD.csv] -o report.html``."""
+"""``uqkit report MODEL [MODEL ...] --data DATA.csv --target COLUMN [--ood OOD.csv] -o out.html``.
+
+The output format follows the extension of ``-o``: ``.html``, ``.md`` or ``.json``.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +13,38 @@ def register(subparsers) -> None:
     """Add the ``report`` subcommand to the ``uqkit`` parser."""
     parser = subparsers.add_parser(
         "report",
-        help="write a calibration report of a saved model on a CSV file",
+        help="write a calibration report of one or several saved models on a CSV file",
         description=(
-            "Evaluate a model saved with estimator.save(...) on a CSV file and write a "
-            "self-contained HTML calibration report (metrics, plots and a verdict)."
+            "Evaluate models saved with estimator.save(...) on a CSV file and write a calibration "
+            "report (metrics with bootstrap intervals, a paired comparison, plots and verdicts). "
+            "The format follows the extension of -o: .html (self-contained), .md (figures as "
+            "files next to it) or .json."
         ),
     )
-    parser.add_argument("model", help="model file written by estimator.save(...)")
-    parser.add_argument("data", help="CSV file with the feature columns and the target column")
+    parser.add_argument(
+        "models", nargs="+", metavar="MODEL",
+        help="model files written by estimator.save(...); a last argument ending in .csv is "
+        "taken as --data",
+    )
+    parser.add_argument(
+        "--data", default=None, help="CSV file with the feature columns and the target column"
+    )
     parser.add_argument("--target", required=True, help="name of the target column in DATA")
+    parser.add_argument("--description", default=None, help="one line about the data")
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000; 0: none)"
+    )
     parser.add_argument(
         "--ood", default=None, help="CSV file of out-of-distribution inputs (same feature columns)"
     )
-    parser.add_argument("-o", "--output", default="report.html", help="HTML file to write")
-    parser.add_argument("--name", default=None, help="model name shown in the report")
+    parser.add_argument(
+        "-o", "--output", default="report.html",
+        help="file to write: .html, .md or .json (default report.html)",
+    )
+    parser.add_argument(
+        "--name", action="append", default=None,
+        help="model name shown in the report (repeat once per model)",
+    )
     parser.add_argument(
         "--device", default=None,
         help="run the model here, e.g. 'cpu' for a model saved with device='cuda' (default: the "
@@ -77,36 +98,97 @@ def _features(frame, model, target: str | None, source: str):
     return np.asarray(frame[columns], dtype=float)
 
 
+def _split_data(args) -> tuple[list[str], str]:
+    """The model files and the data file (``--data``, or a trailing ``.csv`` positional)."""
+    from uqkit.exceptions import InvalidInputError
+
+    models = list(args.models)
+    data = args.data
+    if data is None and len(models) > 1 and models[-1].lower().endswith(".csv"):
+        data = models.pop()
+    if data is None:
+        raise InvalidInputError(
+            "No data: pass the evaluation CSV with --data test.csv (it needs the feature "
+            "columns and the target column)."
+        )
+    return models, data
+
+
+def _check_format(output: str) -> None:
+    from uqkit.exceptions import InvalidInputError
+
+    if not output.lower().endswith((".html", ".htm", ".md", ".markdown", ".json")):
+        raise InvalidInputError(
+            f"Cannot tell the report format from {output!r}: end -o in .html, .md or .json."
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the report; 0 on success, 2 with a message on bad input."""
+    import numpy as np
     import pandas as pd
 
     import uqkit
-    from uqkit.exceptions import UQKitError
+    from uqkit.exceptions import InvalidInputError, UQKitError
     from uqkit.report import report
 
     try:
-        model = uqkit.load(args.model, device=args.device)
-        frame = pd.read_csv(args.data)
+        paths, data_path = _split_data(args)
+        _check_format(args.output)
+        models = [uqkit.load(p, device=args.device) for p in paths]
+        frame = pd.read_csv(data_path)
         if args.target not in frame.columns:
             raise KeyError(
-                f"{args.data} has no column {args.target!r}; columns: {list(frame.columns)[:20]}"
+                f"{data_path} has no column {args.target!r}; columns: {list(frame.columns)[:20]}"
             )
-        X = _features(frame, model, args.target, args.data)
-        y = frame[args.target].to_numpy()
+        features = [_features(frame, m, args.target, data_path) for m in models]
+        X = features[0]
+        for path, other in zip(paths[1:], features[1:]):
+            same_columns = list(getattr(other, "columns", [])) == list(getattr(X, "columns", []))
+            if not same_columns or not np.array_equal(np.asarray(other), np.asarray(X)):
+                raise InvalidInputError(
+                    f"{path} was fitted on other feature columns than {paths[0]}; a report "
+                    "compares models on the same features. Report them separately."
+                )
+        y = frame[args.target]
         X_ood = None
         if args.ood:
             ood = pd.read_csv(args.ood)
             ood = ood.drop(columns=[args.target], errors="ignore")
-            X_ood = _features(ood, model, None, args.ood)
-        name = args.name or type(model).__name__
-        result = report(model, X, y, X_ood=X_ood, names=[name])
-        path = result.to_html(args.output)
+            X_ood = _features(ood, models[0], None, args.ood)
+        names = args.name or _names(models, paths)
+        if len(names) != len(models):
+            raise InvalidInputError(
+                f"Got {len(names)} --name for {len(models)} models; give one per model or none."
+            )
+        kwargs = {}
+        if args.description is not None:
+            kwargs["description"] = args.description
+        if args.bootstrap != 1000:
+            kwargs["n_boot"] = args.bootstrap
+        result = report(models, X, y, X_ood=X_ood, names=names, **kwargs)
+        path = result.write(args.output)
     except (UQKitError, OSError, KeyError, ValueError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"uqkit report: error: {message}", file=sys.stderr)
         return 2
-    for sentence in result.verdicts()[name]:
-        print(f"- {sentence}")
+    for name, sentences in result.verdicts().items():
+        print(f"{name}:")
+        for sentence in sentences:
+            print(f"- {sentence}")
+    for sentence in result.comparison():
+        print(sentence)
     print(f"Report written to {path}")
     return 0
+
+
+def _names(models, paths) -> list[str]:
+    """Class names, or file stems where two models share a class."""
+    from pathlib import Path
+
+    classes = [type(m).__name__ for m in models]
+    if len(set(classes)) == len(classes):
+        return classes
+    stems = [Path(p).stem for p in paths]
+    return stems if len(set(stems)) == len(stems) else [f"{c} #{i + 1}" for i, c in
+                                                          enumerate(classes)]

@@ -27,7 +27,17 @@ from uqkit.metrics import (
     uncertainty_score,
 )
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
+from uqkit.report._bootstrap import (
+    DEFAULT_B,
+    add_interval_replicates,
+    bootstrap_indices,
+    classification_replicates,
+    interval,
+    ood_replicates,
+    regression_replicates,
+)
 from uqkit.report._calibration_report import CalibrationReport, ModelResult
+from uqkit.report._context import data_context, model_context
 from uqkit.report._verdict import (
     bias_sentence,
     confidence_sentence,
@@ -53,6 +63,9 @@ def report(
     X_ood=None,
     names=None,
     levels=DEFAULT_LEVELS,
+    n_boot: int = DEFAULT_B,
+    random_state: int = 0,
+    description: str | None = None,
 ) -> CalibrationReport:
     """Compare the calibration of one or several models (or predictions) on the same data.
 
@@ -76,6 +89,15 @@ def report(
         Display names (default: the class names, or the dict keys).
     levels : sequence of float, default (0.5, 0.8, 0.9, 0.95)
         Interval levels in the regression summary.
+    n_boot : int, default 1000
+        Bootstrap resamples of the evaluation rows behind every metric's 95% percentile interval
+        and the paired model comparison (Efron & Tibshirani 1993, ch. 13 and 16); all models are
+        scored on the same resamples. ``0`` skips the intervals (then no model is called best).
+    random_state : int, default 0
+        Seed of the resamples, so the intervals are reproducible.
+    description : str, optional
+        One line about the evaluation data (where the rows come from, the target's units),
+        shown on the page.
 
     Returns
     -------
@@ -99,17 +121,44 @@ def report(
             "All models of a report must be of one task; got both regressors and classifiers."
         )
     task = kinds.pop()
+    n_boot = _check_n_boot(n_boot)
     ood_entries = _ood_entries(entries, X_ood)
+    n = _n_samples(y)
+    # one set of resamples for every model: differences between models are paired
+    index = bootstrap_indices(n, n_boot, random_state) if n_boot else None
     results = []
     for entry, name, ood in zip(entries, names, ood_entries):
         pred = _predict(entry, X, name)
         pred_ood = None if ood is None else _predict(ood, _ood_features(ood, X_ood), name)
         if task == "regression":
-            results.append(_regression_result(name, entry, pred, y, X, pred_ood, levels))
+            result = _regression_result(
+                name, entry, pred, y, X, pred_ood, levels, index, random_state
+            )
         else:
-            results.append(_classification_result(name, pred, y, pred_ood))
+            result = _classification_result(name, pred, y, pred_ood, index, random_state)
+        result.intervals = {
+            k: interval(v, result.metrics[k]) if v is not None else (math.nan, math.nan)
+            for k, v in ((k, result.replicates.get(k)) for k in result.metrics)
+        }
+        result.context = model_context(entry)
+        results.append(result)
     n_ood = None if ood_entries[0] is None else results[0].curves["n_ood"]
-    return CalibrationReport(task, results, n_samples=_n_samples(y), n_ood=n_ood)
+    data = data_context(X, y, description)
+    return CalibrationReport(
+        task, results, n_samples=n, n_ood=n_ood, n_boot=n_boot, random_state=random_state,
+        data=data,
+    )
+
+
+def _check_n_boot(n_boot) -> int:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0 or (
+        0 < n_boot < 20
+    ):
+        raise InvalidInputError(
+            f"n_boot must be 0 (no intervals) or an integer >= 20; got {n_boot!r}. Use about "
+            "1000 for a report, fewer only for quick looks."
+        )
+    return int(n_boot)
 
 
 def _ood_features(ood, X_ood):
@@ -235,9 +284,10 @@ def _subsample(n: int, size: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ regression
-def _regression_result(name, model, pred, y, X, pred_ood, levels) -> ModelResult:
+def _regression_result(name, model, pred, y, X, pred_ood, levels, index, seed) -> ModelResult:
     pred, y = as_regression(pred, y)
     metrics = regression_metrics(pred, y, levels=levels)
+    replicates = {} if index is None else regression_replicates(pred, y, index, levels)
     n = len(y)
     interval_fn, source = None, ""
     if not _is_prediction(model):
@@ -249,6 +299,8 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels) -> ModelResult
             lower, upper = interval_fn(1.0 - float(level))
             metrics[f"coverage_{level_tag(level)}"] = float(np.mean((y >= lower) & (y <= upper)))
             metrics[f"width_{level_tag(level)}"] = float(np.mean(upper - lower))
+            if index is not None:
+                add_interval_replicates(replicates, level, lower, upper, y, index)
         curve_observed = np.asarray(
             [np.mean((y >= lo) & (y <= hi)) for lo, hi in map(interval_fn, 1.0 - _CURVE_LEVELS)]
         )
@@ -269,12 +321,15 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels) -> ModelResult
         "std_sample": std[keep],
         "abs_error_sample": abs_error[keep],
         "interval_source": source,
+        # PIT histogram counts over 20 equal bins of [0, 1]
+        "pit_counts": np.histogram(pit(pred, y).reshape(-1), bins=20, range=(0.0, 1.0))[0],
     }
     ref = min(levels, key=lambda lv: abs(lv - 0.9))
     tag = level_tag(ref)
     verdict = [
         coverage_sentence(
-            float(ref), metrics[f"coverage_{tag}"], n, metrics[f"width_{tag}"], source
+            float(ref), metrics[f"coverage_{tag}"], n, metrics[f"width_{tag}"], source,
+            _ci(replicates, f"coverage_{tag}", metrics[f"coverage_{tag}"]),
         )
     ]
     bias = bias_sentence(float(np.mean(pit(pred, y))), n)
@@ -285,14 +340,20 @@ def _regression_result(name, model, pred, y, X, pred_ood, levels) -> ModelResult
     if ranking:
         verdict.append(ranking)
     if pred_ood is not None:
-        _add_ood(metrics, curves, verdict, pred, pred_ood)
-    return ModelResult(name, metrics, verdict, curves)
+        _add_ood(metrics, curves, verdict, pred, pred_ood, replicates, index, seed)
+    return ModelResult(name, metrics, verdict, curves, replicates=replicates)
+
+
+def _ci(replicates, key, estimate):
+    """The bootstrap interval of one metric, or ``None`` without a bootstrap."""
+    return interval(replicates[key], estimate) if key in replicates else None
 
 
 # ------------------------------------------------------------------------------ classification
-def _classification_result(name, pred, y, pred_ood) -> ModelResult:
+def _classification_result(name, pred, y, pred_ood, rows, seed) -> ModelResult:
     probs, index = as_classification(pred, y)
     metrics = classification_metrics(pred, y)
+    replicates = {} if rows is None else classification_replicates(pred, probs, index, rows)
     n = len(index)
     curve = reliability_curve(pred, y, 15)
     cov, risk = risk_coverage_curve(pred, y)
@@ -308,12 +369,12 @@ def _classification_result(name, pred, y, pred_ood) -> ModelResult:
     if detection:
         verdict.append(detection)
     if pred_ood is not None:
-        _add_ood(metrics, curves, verdict, pred, pred_ood)
-    return ModelResult(name, metrics, verdict, curves)
+        _add_ood(metrics, curves, verdict, pred, pred_ood, replicates, rows, seed)
+    return ModelResult(name, metrics, verdict, curves, replicates=replicates)
 
 
 # ------------------------------------------------------------------------------ OOD
-def _add_ood(metrics, curves, verdict, pred, pred_ood) -> None:
+def _add_ood(metrics, curves, verdict, pred, pred_ood, replicates, rows, seed) -> None:
     if type(pred_ood) is not type(pred) and not isinstance(pred_ood, type(pred)):
         raise InvalidInputError("The OOD prediction must be of the same kind as the ID one.")
     for score in ("epistemic", "total"):
@@ -337,6 +398,21 @@ def _add_ood(metrics, curves, verdict, pred, pred_ood) -> None:
             "It has no epistemic component (a single model?); OOD detection below uses its "
             "total uncertainty."
         )
+    if rows is not None:
+        # ID and OOD rows are two samples: resample each (the OOD rows on their own seed)
+        n_out = len(outside)
+        out_rows = np.random.default_rng([seed, 1]).integers(
+            0, n_out, size=(rows.shape[0], n_out)
+        )
+        for name in ("epistemic", "total"):
+            if not np.isfinite(metrics[f"ood_auroc_{name}"]):
+                continue
+            reps = ood_replicates(
+                uncertainty_score(pred, name), uncertainty_score(pred_ood, name), rows, out_rows
+            )
+            replicates[f"ood_auroc_{name}"] = reps["auroc"]
+            replicates[f"ood_aupr_{name}"] = reps["aupr"]
+        replicates[f"mean_{score}_ood"] = outside[out_rows].mean(axis=1)
     sentence = ood_sentence(metrics[f"ood_auroc_{score}"], ratio, score)
     if sentence:
         verdict.append(sentence)

@@ -36,14 +36,25 @@ def render_json(report) -> str:
                 }
             elif key not in _SKIPPED:
                 curves[key] = value.tolist() if isinstance(value, np.ndarray) else value
+        intervals = {
+            k: {"low": lo, "high": hi} for k, (lo, hi) in r.intervals.items()
+        }
         models.append(
-            {"name": r.name, "metrics": r.metrics, "verdict": r.verdict, "curves": curves}
+            {"name": r.name, "metrics": r.metrics, "intervals": intervals, "verdict": r.verdict,
+             "context": r.context, "curves": curves}
         )
     document = {
         "task": report.task,
         "n_samples": report.n_samples,
         "n_ood": report.n_ood,
+        "data": report.data,
+        "bootstrap": {
+            "resamples": report.n_boot, "seed": report.random_state, "confidence": 0.95,
+            "method": "percentile of bias-shifted replicates; paired (the same resamples for "
+            "every model)",
+        },
         "models": models,
+        "best": report.best(),
         "comparison": report.comparison(),
     }
     return json.dumps(_clean(document), indent=1, allow_nan=False)

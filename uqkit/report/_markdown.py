@@ -1,23 +1,45 @@
-"""The Markdown rendering of a calibration report."""
+"""The Markdown rendering of a calibration report (figures as PNG files next to it)."""
 
 from __future__ import annotations
 
-from uqkit.report._definitions import definition, fmt
+from uqkit.report._definitions import definition, label, reference
+from uqkit.report._html import context_line
+from uqkit.report._table import table_groups
 
 __all__ = ["render_markdown"]
 
 
-def render_markdown(report) -> str:
-    """Summary table (metrics × models), verdicts, comparison and definitions of ``report``.
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
-    ``report`` is a :class:`~uqkit.report.CalibrationReport`.
+
+def render_markdown(report, figures: dict[str, str] | None = None) -> str:
+    """Headline, grouped summary table, context, verdicts, figures and definitions.
+
+    ``report`` is a :class:`~uqkit.report.CalibrationReport`; ``figures`` maps a section id to
+    the relative path of its image file (omitted: no figures).
     """
-    rows = report._metric_rows()
-    lines = [f"# Calibration report ({report.task})", "", report._data_line(), "", "## Summary", ""]
-    lines.append("| metric | " + " | ".join(report.names) + " |")
+    lines = [f"# Calibration report ({report.task})", ""]
+    lines += [f"- **{name}**: {text}" for name, text in report._headline()]
+    lines += ["", report._data_line(), "", "## Summary", ""]
+    lines.append("| metric | " + " | ".join(_cell(n) for n in report.names) + " |")
     lines.append("|---|" + "---|" * len(report.names))
-    for key, values in rows:
-        lines.append(f"| {key} | " + " | ".join(fmt(v) for v in values) + " |")
+    for group, rows in table_groups(report):
+        lines.append(f"| *{group.capitalize()}* |" + " |" * len(report.names))
+        for row in rows:
+            unit = f" ({row['unit']})" if row["unit"] else ""
+            cells = [f"**{c['text']}**" if c["best"] else c["text"] for c in row["cells"]]
+            name = f"[{row['name']}](#{row['key'].replace('_', '-')}){unit} {row['arrow']}"
+            lines.append(f"| {_cell(name)} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Cells: value [95% bootstrap interval]. ↓ lower is better, ↑ higher is better, →L% "
+        "closest to L%. Bold: best beyond noise (paired bootstrap).",
+        "",
+        "## Models and data",
+        "",
+    ]
+    lines += [f"- **{name}**: {context_line(c)}" for name, c in report.contexts().items()]
     lines += ["", "## Verdicts", ""]
     for name, sentences in report.verdicts().items():
         lines.append(f"### {name}")
@@ -27,6 +49,16 @@ def render_markdown(report) -> str:
     comparison = report.comparison()
     if comparison:
         lines += ["## Comparison", ""] + [f"- {s}" for s in comparison] + [""]
+    if figures:
+        headings = {sid: heading for sid, heading, _ in report._sections()}
+        captions = {sid: caption for sid, _, caption in report._sections()}
+        for sid, path in figures.items():
+            lines += [f"## {headings[sid]}", "", f"![{headings[sid]}]({path})", "",
+                      captions[sid], ""]
     lines += ["## Metric definitions", ""]
-    lines += [f"- **{k}**: {definition(k)}" for k, _ in rows if definition(k)]
+    for key, _ in report._metric_rows():
+        if definition(key):
+            lines.append(f"<a id=\"{key.replace('_', '-')}\"></a>")
+            source = f" *{reference(key)}*" if reference(key) else ""
+            lines.append(f"- **{label(key)}** (`{key}`): {definition(key)}.{source}")
     return "\n".join(lines) + "\n"

@@ -33,25 +33,41 @@ def _position(i: int, n_bins: int) -> str:
     return f"rows ranked {low}–{high}% by predicted std"
 
 
-def coverage_sentence(level: float, observed: float, n: int, width: float, source: str) -> str:
-    """Over-/under-confidence of the central ``level`` intervals, with its sampling error."""
+def coverage_sentence(
+    level: float, observed: float, n: int, width: float, source: str, ci=None
+) -> str:
+    """Over-/under-confidence of the central ``level`` intervals, with its sampling error.
+
+    With ``ci``, the bootstrap interval of the observed coverage (the number the summary table
+    shows), the model is called miscalibrated only when that interval excludes the nominal level;
+    without it, when the gap exceeds twice the binomial standard error at the nominal level.
+    """
     se = math.sqrt(level * (1 - level) / max(n, 1))
     gap = observed - level
     what = f"its {100 * level:g}% {source}intervals"
-    if gap < -max(_Z * se, _COVERAGE_GAP):
+    if ci is not None and all(np.isfinite(ci)):
+        low, high = ci
+        noise = f"95% bootstrap CI {_pct(low)}–{_pct(high)}"
+        below = high < level and gap < -_COVERAGE_GAP
+        above = low > level and gap > _COVERAGE_GAP
+    else:
+        noise = f"expected {100 * level:g}% ± {_pct(_Z * se)}"
+        below = gap < -max(_Z * se, _COVERAGE_GAP)
+        above = gap > max(_Z * se, _COVERAGE_GAP)
+    if below:
         return (
             f"Over-confident: {what} cover only {_pct(observed)} of the targets "
-            f"(expected {100 * level:g}% ± {_pct(_Z * se)}); the intervals are too narrow."
+            f"({noise}, nominal {100 * level:g}%); the intervals are too narrow."
         )
-    if gap > max(_Z * se, _COVERAGE_GAP):
+    if above:
         return (
             f"Under-confident: {what} cover {_pct(observed)} of the targets "
-            f"(expected {100 * level:g}% ± {_pct(_Z * se)}); they are wider than needed "
+            f"({noise}, nominal {100 * level:g}%); they are wider than needed "
             f"(mean width {width:.4g})."
         )
     return (
         f"Calibrated on average: {what} cover {_pct(observed)} of the targets, within sampling "
-        f"error of {100 * level:g}% (± {_pct(_Z * se)})."
+        f"error of {100 * level:g}% ({noise})."
     )
 
 
@@ -211,13 +227,40 @@ def ood_sentence(auroc: float, ratio: float, score: str) -> str | None:
     return base
 
 
-def comparison_sentences(names, metrics, keys) -> list[str]:
-    """Which model is best on each headline metric (lower is better)."""
+def comparison_sentences(names, rows, n_boot: int) -> list[str]:
+    """Which model is best on each headline metric, said as best only beyond noise.
+
+    ``rows`` are ``(MetricRow or None, label)``; a row's ``clear`` comes from the paired
+    bootstrap differences against its best model.
+    """
     sentences = []
-    for key, label in keys:
-        values = np.array([m.get(key, np.nan) for m in metrics], dtype=float)
-        if len(names) < 2 or not np.isfinite(values).any():
+    if len(names) < 2:
+        return sentences
+    for row, label in rows:
+        if row is None or row.best is None:
             continue
-        best = int(np.nanargmin(values))
-        sentences.append(f"Lowest {label}: {names[best]} ({values[best]:.4g}).")
+        best = row.best
+        value = row.values[best]
+        if row.clear:
+            sentences.append(
+                f"Best {label}: {names[best]} ({value:.4g}); its advantage over every other model "
+                f"is beyond noise (95% paired bootstrap, B = {n_boot})."
+            )
+            continue
+        tied = [
+            names[i]
+            for i, diff in enumerate(row.differences)
+            if i != best and (diff is None or not (diff[0] > 0 or diff[1] < 0))
+        ]
+        if not n_boot:
+            sentences.append(
+                f"Lowest {label}: {names[best]} ({value:.4g}); without a bootstrap it is not "
+                "called best."
+            )
+        else:
+            sentences.append(
+                f"No model is best on {label}: {names[best]} has the best value ({value:.4g}) "
+                f"but its difference to {', '.join(tied)} is within noise (95% paired "
+                f"bootstrap, B = {n_boot})."
+            )
     return sentences
