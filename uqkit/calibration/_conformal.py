@@ -163,8 +163,8 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
         residual = np.abs(y - mean)
         return residual / scale if self.normalized_ else residual
 
-    def _fit_outputs(self, mean, scale, y, sample_weight) -> None:
-        """Scores of the held-out rows from the model's outputs (the split conformal fit)."""
+    def _held_out_scores(self, mean, scale, y, sample_weight):
+        """``(y, weights, scores)`` of the held-out rows, checked, from the model's outputs."""
         name = type(self).__name__
         y = _single_output(to_numpy(y), name)
         if y.shape != mean.shape:
@@ -175,7 +175,11 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
             raise InvalidInputError(f"{name}: y contains NaN or inf; drop or impute those rows.")
         weights = check_sample_weight(sample_weight, len(y), name)
         self.normalized_ = self._use_scale(scale is not None)
-        scores = self._scores(mean, scale, y)
+        return y, weights, self._scores(mean, scale, y)
+
+    def _fit_outputs(self, mean, scale, y, sample_weight) -> None:
+        """Scores of the held-out rows from the model's outputs (the split conformal fit)."""
+        y, weights, scores = self._held_out_scores(mean, scale, y, sample_weight)
         self.scores_, self.weights_ = sort_scores(scores, weights)
         self.residual_variance_ = float(np.average((y - mean) ** 2, weights=weights))
         self.n_calibration_ = len(y)
@@ -378,20 +382,6 @@ class ConformalClassifier(UQClassifierMixin, Recalibrator):
         """The wrapped model's prediction on ``X`` (a scikit-learn classifier's ``predict_proba``
         with its ``classes_`` through :func:`uqkit.predict_uncertainty`)."""
         return as_classification_prediction(self._fitted_model().predict_uncertainty(X))
-
-    def fit(self, X, y):
-        """Compute the APS scores of held-out data ``(X, y)`` the model has not seen.
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        model = self._fitted_model()
-        _check_calibration_size(y, type(self).__name__)
-        self._fit(self._base_prediction(X), y)
-        self._copy_model_attributes(model)
-        return self
 
     def _fit(self, pred, y) -> None:
         pred = as_classification_prediction(pred)

@@ -11,7 +11,6 @@ from uqkit._data import to_numpy
 from uqkit.base import UQRegressorMixin, check_fitted
 from uqkit.calibration._conformal import ConformalRegressor, _single_output
 from uqkit.calibration._quantile import (
-    check_sample_weight,
     conformal_threshold,
     miscoverages,
     sort_scores,
@@ -156,16 +155,7 @@ class MondrianConformalRegressor(ConformalRegressor):
     # -- fitting ---------------------------------------------------------------------------
     def _fit_outputs(self, mean, scale, y, sample_weight, labels=None) -> None:
         name = type(self).__name__
-        y = _single_output(to_numpy(y), name)
-        if y.shape != mean.shape:
-            raise InvalidInputError(
-                f"{name}: y has {y.shape[0]} rows but the prediction has {mean.shape[0]}."
-            )
-        if not np.all(np.isfinite(y)):
-            raise InvalidInputError(f"{name}: y contains NaN or inf; drop or impute those rows.")
-        weights = check_sample_weight(sample_weight, len(y), name)
-        self.normalized_ = self._use_scale(scale is not None)
-        scores = self._scores(mean, scale, y)
+        y, weights, scores = self._held_out_scores(mean, scale, y, sample_weight)
         self.grouped_ = labels is not None
         if labels is None:
             labels = np.zeros(len(y), dtype=np.int64)

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from uqkit.base import UQClassifierMixin, check_fitted
-from uqkit.calibration._wrapper import Recalibrator, _check_calibration_size
+from uqkit.calibration._wrapper import Recalibrator
 from uqkit.exceptions import InvalidInputError, ModelFileError
 from uqkit.metrics import as_classification, as_classification_prediction
 from uqkit.prediction import ClassificationPrediction
@@ -139,20 +139,6 @@ class NetcalCalibrator(UQClassifierMixin, Recalibrator):
         """The wrapped model's prediction on ``X``: its ``predict_uncertainty`` when it is a uqkit
         model, else its ``predict_proba`` with its ``classes_``."""
         return as_classification_prediction(self._fitted_model().predict_uncertainty(X))
-
-    def fit(self, X, y):
-        """Fit the calibration map on held-out data ``(X, y)`` the model has not seen.
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        model = self._fitted_model()
-        _check_calibration_size(y, type(self).__name__)
-        self._fit(self._base_prediction(X), y)
-        self._copy_model_attributes(model)
-        return self
 
     @staticmethod
     def _netcal_input(probs: np.ndarray) -> np.ndarray:
