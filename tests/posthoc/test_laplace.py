@@ -125,3 +125,18 @@ def test_last_layer_of_a_gaussian_user_module_is_refused():
     X, y = sine_data(40)
     with pytest.raises(InvalidInputError, match="subset_of_weights='all'"):
         LaplaceRegressor.from_module(nn.Linear(1, 2), X, y, device="cpu")
+
+
+def test_a_singular_predictive_covariance_far_from_the_data_is_a_uqkit_error():
+    # found by tests/adversarial: X = 1e30 made laplace-torch's Cholesky raise torch's LinAlgError
+    from tests.helpers import QUICK
+    from uqkit.exceptions import DivergenceError
+
+    X, y = blobs(n=120)
+    model = LaplaceClassifier(**QUICK["LaplaceClassifier"]).fit(X, y)
+    try:
+        pred = model.predict_uncertainty(np.full((2, X.shape[1]), 1e30))
+    except DivergenceError as err:
+        assert "not positive definite" in str(err) and "training range" in str(err)
+    else:  # a finite answer is acceptable too
+        assert np.isfinite(pred.probs).all()

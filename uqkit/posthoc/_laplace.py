@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from torch import nn
 
 from uqkit._random import derive_seed
 from uqkit.base import UQClassifierMixin, UQRegressorMixin, check_fitted
-from uqkit.exceptions import InvalidInputError, ModelFileError
+from uqkit.exceptions import DivergenceError, InvalidInputError, ModelFileError
 from uqkit.losses import CrossEntropyMemberLoss, GaussianMemberLoss
 from uqkit.nn import StackedModule, gaussian_head
 from uqkit.posthoc._base import BasePostHoc
@@ -288,7 +289,7 @@ verbose, predict_batch_size
         means, aleatoric, epistemic = [], [], []
         for start in range(0, len(Xs), self.predict_batch_size):
             xb = Xs[start : start + self.predict_batch_size]
-            with torch.enable_grad(), self._laplace_lock:
+            with torch.enable_grad(), self._laplace_lock, _linear_algebra(self):
                 f_mu, f_var = self.laplace_(xb, pred_type="glm")
             _, var = gaussian_head(network(xb), self.min_variance)
             means.append(f_mu.double().cpu())
@@ -299,6 +300,22 @@ verbose, predict_batch_size
         )
         prediction = RegressionPrediction.normal(mean, alea, epi).rescale(scale, shift)
         return check_prediction(prediction, type(self).__name__)
+
+
+@contextmanager
+def _linear_algebra(estimator):
+    """laplace-torch's predictive covariance as a uqkit error when it is not positive definite
+    (inputs far outside the training range make the linearised covariance numerically
+    singular: torch's LinAlgError from a Cholesky)."""
+    try:
+        yield
+    except torch.linalg.LinAlgError as err:
+        raise DivergenceError(
+            f"{type(estimator).__name__}: the Laplace predictive covariance is not positive "
+            f"definite on these inputs ({str(err).splitlines()[0][:120]}). Inputs far outside "
+            "the training range make the linearised covariance numerically singular; pass "
+            "inputs closer to the training range."
+        ) from err
 
 
 class LaplaceClassifier(UQClassifierMixin, ClassificationTargets, BaseLaplace):
@@ -414,7 +431,7 @@ feature_scaling, device, dtype, random_state, verbose, predict_batch_size
         )
         samples = []
         for start in range(0, len(Xs), self.predict_batch_size):
-            with self._laplace_lock:
+            with self._laplace_lock, _linear_algebra(self):
                 draws = self.laplace_.predictive_samples(
                     Xs[start : start + self.predict_batch_size], pred_type="glm",
                     n_samples=self.n_samples, generator=generator,
