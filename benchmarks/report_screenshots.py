@@ -22,6 +22,7 @@ from uqkit.prediction import RegressionPrediction
 from uqkit.report import report
 
 ROOT = Path(__file__).resolve().parents[1]
+DESCRIPTION = "synthetic heteroscedastic regression whose models are of known calibration"
 # spread factor of each model's predictive std relative to the truth, and a bias
 MODELS = [("calibrated", 1.0, 0.0), ("over-confident", 0.5, 0.0), ("under-confident", 2.0, 0.0),
           ("biased", 1.0, 0.6), ("slightly narrow", 0.8, 0.0), ("wide and biased", 1.6, 0.3)]
@@ -65,7 +66,7 @@ def main(argv=None) -> None:
         for k in (1, 3, 6):
             preds, names, y = _predictions(k)
             rep = report(preds if k > 1 else preds[0], None, y, names=names, n_boot=200,
-                         description="synthetic heteroscedastic regression whose models are of known calibration")
+                         description=DESCRIPTION)
             html = rep.to_html(Path(folder) / f"report_{k}.html")
             png = args.out / f"report_{k}_models.png"
             _screenshot(html, png, args.height)
