@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import uqkit
@@ -136,3 +137,44 @@ def test_demo_help_prints_a_single_percent_sign(capsys):
         main(["demo", "--help"])
     out = capsys.readouterr().out
     assert "90% interval" in out.replace("\n", " ").replace("  ", " ") and "%%" not in out
+
+
+def test_a_user_error_is_one_line_on_stderr_not_a_traceback(tmp_path, capsys):
+    code = main(["search", str(tmp_path / "missing.yaml"), "--dataset", "yacht"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("uqkit search: error: Cannot read the search config")
+    assert "Traceback" not in err
+
+
+def test_search_reads_the_users_csv(tmp_path):
+    import pandas as pd
+
+    from uqkit.cli._search import csv_problem
+    from uqkit.exceptions import InvalidInputError
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    frame["y"] = frame["a"] - frame["b"]
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    X, y, X_test, y_test, name = csv_problem(tmp_path / "train.csv", "y", None, 0.2, seed=0)
+    np.testing.assert_array_equal(y_test, frame["y"].to_numpy()[X_test.index])
+    assert name == "train" and list(X.columns) == ["a", "b"]
+    assert (len(X), len(X_test)) == (40, 10)
+    assert sorted([*X.index, *X_test.index]) == list(range(50))  # a partition of the rows
+    np.testing.assert_array_equal(y, frame["y"].to_numpy()[X.index])
+    again = csv_problem(tmp_path / "train.csv", "y", None, 0.2, seed=0)
+    assert list(again[2].index) == list(X_test.index)  # seeded
+    # a separate test file is used as given
+    frame.iloc[:5].to_csv(tmp_path / "test.csv", index=False)
+    assert len(csv_problem(tmp_path / "train.csv", "y", tmp_path / "test.csv", 0.1, 0)[2]) == 5
+    with pytest.raises(InvalidInputError, match="no column 'z'"):
+        csv_problem(tmp_path / "train.csv", "z", None, 0.1, 0)
+    with pytest.raises(InvalidInputError, match="--target"):
+        csv_problem(tmp_path / "train.csv", None, None, 0.1, 0)
+    frame.assign(c="text").to_csv(tmp_path / "text.csv", index=False)
+    with pytest.raises(InvalidInputError, match=r"\['c'\] are not numeric"):
+        csv_problem(tmp_path / "text.csv", "y", None, 0.1, 0)
+    frame[["b", "a", "y"]].to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(InvalidInputError, match="differ"):
+        csv_problem(tmp_path / "train.csv", "y", tmp_path / "other.csv", 0.1, 0)

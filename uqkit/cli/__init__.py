@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 # Modules that add a subcommand; each defines ``register(subparsers)``.
 _COMMAND_MODULES = ("uqkit.cli._demo", "uqkit.cli._report", "uqkit.cli._search")
@@ -45,4 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
-    return int(args.run(args) or 0)
+    from uqkit.exceptions import UQKitError
+
+    try:
+        return int(args.run(args) or 0)
+    except UQKitError as err:
+        # a problem with what the user passed: one line that names it and the fix, no traceback
+        message = str(err).replace("resume=True", "resume=True (--resume)")
+        print(f"uqkit {args.command}: error: {message}", file=sys.stderr)
+        return 2

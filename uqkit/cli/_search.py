@@ -1,4 +1,5 @@
-"""``uqkit search CONFIG.yaml --dataset NAME``: run an AutoDEUQ experiment from a YAML config.
+"""``uqkit search CONFIG.yaml --dataset NAME``: run an AutoDEUQ experiment from a YAML config,
+on a UCI benchmark or on the user's own CSV (``--data train.csv --target y``).
 
 The config (see the top-level ``search/`` folder) has five sections, all optional::
 
@@ -30,7 +31,8 @@ __all__ = ["register", "run"]
 _SECTIONS = ("dataset", "split", "search", "space", "ray")
 
 _DESCRIPTION = """\
-Run an AutoDEUQ search (Egele et al., ICPR 2022) on a UCI regression benchmark: Ray Tune
+Run an AutoDEUQ search (Egele et al., ICPR 2022) on a UCI regression benchmark (--dataset) or
+on your own CSV (--data train.csv --target y, optionally --test test.csv): Ray Tune
 trains n_trials networks from the joint architecture/hyperparameter space of the config, greedy
 selection with replacement builds the ensemble from the catalog, and the command prints the test
 NLL/RMSE, then writes the fitted ensemble (model.safetensors, load with uqkit.load), the
@@ -55,6 +57,16 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset", default=None,
                         help="UCI data set (boston, concrete, energy, kin8nm, naval, power, "
                              "protein, wine, yacht); overrides the config's 'dataset'")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="your own training CSV instead of a UCI set (needs --target); "
+                             "every other column is a feature")
+    parser.add_argument("--target", default=None, help="the target column of --data")
+    parser.add_argument("--test", type=Path, default=None,
+                        help="test CSV with the same columns (default: hold out "
+                             "--test-fraction of --data, seeded by --seed)")
+    parser.add_argument("--test-fraction", type=float, default=0.1,
+                        help="share of --data held out for the test scores when --test is not "
+                             "given (default 0.1)")
     parser.add_argument("--split", type=int, default=None,
                         help="index of the standard train/test split (default: config or 0)")
     parser.add_argument("--output", type=Path, default=None,
@@ -138,6 +150,61 @@ def build_estimator(config: dict, args):
     return AutoDEUQRegressor(space=space, backend=RayBackend(**ray), **params)
 
 
+def csv_problem(data: Path, target: str | None, test: Path | None, test_fraction: float,
+                seed: int):
+    """``(X, y, X_test, y_test, name)`` from the user's CSV files (``uqkit search --data``).
+
+    Every column but ``target`` is a feature and must be numeric; without a ``test`` file a
+    seeded ``test_fraction`` of the rows is held out for the test scores.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from uqkit.exceptions import InvalidInputError
+
+    if not target:
+        raise InvalidInputError("--data needs --target NAME: the column to predict.")
+
+    def read(path: Path):
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as err:
+            raise InvalidInputError(f"Cannot read the CSV {str(path)!r}: {err}.") from err
+        if target not in frame.columns:
+            raise InvalidInputError(
+                f"{str(path)!r} has no column {target!r} (--target); its columns are "
+                f"{list(frame.columns)}."
+            )
+        features = frame.drop(columns=[target])
+        text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+        if text:
+            raise InvalidInputError(
+                f"{str(path)!r}: the feature columns {text} are not numeric. Encode them as "
+                "numbers (or drop them) before the search."
+            )
+        return features, np.asarray(frame[target], dtype=np.float64)
+
+    X, y = read(data)
+    if test is not None:
+        X_test, y_test = read(test)
+        if list(X_test.columns) != list(X.columns):
+            raise InvalidInputError(
+                f"The test CSV's feature columns {list(X_test.columns)} differ from the "
+                f"training CSV's {list(X.columns)}."
+            )
+        return X, y, X_test, y_test, data.stem
+    if not 0.0 < test_fraction < 1.0:
+        raise InvalidInputError(f"--test-fraction must lie in (0, 1); got {test_fraction}.")
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_test = max(1, round(test_fraction * len(y)))
+    if len(y) - n_test < 2:
+        raise InvalidInputError(
+            f"{str(data)!r} has {len(y)} rows: too few to hold out a test part and search."
+        )
+    test_rows, train_rows = np.sort(order[:n_test]), np.sort(order[n_test:])
+    return (X.iloc[train_rows], y[train_rows], X.iloc[test_rows], y[test_rows], data.stem)
+
+
 def run(args) -> int:
     """Body of ``uqkit search``."""
     import numpy as np
@@ -146,18 +213,35 @@ def run(args) -> int:
     from uqkit.exceptions import InvalidInputError
 
     config = load_config(args.config)
-    dataset = args.dataset or config.get("dataset")
-    if not dataset:
-        raise InvalidInputError("Name the data set: --dataset NAME (or 'dataset:' in the config).")
     split = args.split if args.split is not None else int(config.get("split", 0))
+    if args.data is not None:
+        if args.dataset is not None:
+            raise InvalidInputError("Pass either --dataset (a UCI set) or --data (a CSV).")
+        seed = args.seed if args.seed is not None else int(
+            (config.get("search") or {}).get("random_state", 0)
+        )
+        X, y, X_test, y_test, dataset = csv_problem(
+            args.data, args.target, args.test, args.test_fraction, seed
+        )
+    else:
+        dataset = args.dataset or config.get("dataset")
+        if not dataset:
+            raise InvalidInputError(
+                "Name the data: --dataset NAME (a UCI set, or 'dataset:' in the config) or "
+                "--data train.csv --target y."
+            )
+        X, y, X_test, y_test = load_uci(dataset, split)
     model = build_estimator(config, args)
-    X, y, X_test, y_test = load_uci(dataset, split)
     if args.max_train_rows and len(X) > args.max_train_rows:
         keep = np.sort(np.random.default_rng(split).permutation(len(X))[: args.max_train_rows])
-        X, y = X[keep], y[keep]
-    output = args.output or Path(f"autodeuq-{dataset}-split{split}")
+        X, y = (X.iloc[keep] if hasattr(X, "iloc") else X[keep]), y[keep]
+    # a UCI set has numbered standard splits; a CSV is named by its file
+    label = dataset if args.data is not None else f"{dataset} split {split}"
+    output = args.output or Path(
+        f"autodeuq-{dataset}" if args.data is not None else f"autodeuq-{dataset}-split{split}"
+    )
     if not args.quiet:
-        print(f"uqkit search: {dataset} split {split}, {len(X)} training rows, "
+        print(f"uqkit search: {label}, {len(X)} training rows, "
               f"{model.n_trials} trials ({model.searcher}), ensemble of {model.ensemble_size}; "
               f"output in {output}", flush=True)
     model.fit(X, y)
@@ -167,7 +251,7 @@ def run(args) -> int:
     output.mkdir(parents=True, exist_ok=True)
     path = model.save(output / "model.safetensors")
     model.catalog_.to_csv(output / "catalog.csv", index=False)
-    print(f"{dataset} split {split}: test NLL {nll:.4f}, RMSE {rmse:.4f}; "
+    print(f"{label}: test NLL {nll:.4f}, RMSE {rmse:.4f}; "
           f"{len(model.weights_)} members with weights {np.round(model.weights_, 3).tolist()}; "
           f"model saved to {path}", flush=True)
     if not args.no_report:
