@@ -24,6 +24,7 @@ from uqkit.calibration._quantile import (
     conformal_rank,
     conformal_threshold,
     miscoverages,
+    single_output,
     sort_scores,
     stack_levels,
 )
@@ -48,17 +49,6 @@ _ANY_CLASSIFIER = [HasMethods(["fit", "predict_proba"]), None]
 def _threshold(sorted_scores: np.ndarray, miscoverage: float) -> float:
     return conformal_threshold(sorted_scores, np.ones(len(sorted_scores)), miscoverage)
 
-
-def _single_output(values: np.ndarray, name: str) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.ndim != 1:
-        raise InvalidInputError(
-            f"{name} supports single-output regressors; the model predicts shape "
-            f"{values.shape}. Fit one wrapper per output."
-        )
-    return values
 
 
 class ConformalRegressor(UQRegressorMixin, Recalibrator):
@@ -143,8 +133,8 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
         if gives_uncertainty(self.estimator):
             pred = as_regression_prediction(model.predict_uncertainty(X))
             name = type(self).__name__
-            return _single_output(pred.mean, name), _single_output(pred.std(), name), pred
-        return _single_output(to_numpy(model.predict(X)), type(self).__name__), None, None
+            return single_output(pred.mean, name), single_output(pred.std(), name), pred
+        return single_output(to_numpy(model.predict(X)), type(self).__name__), None, None
 
     def _use_scale(self, has_scale: bool) -> bool:
         if self.normalize == "auto":
@@ -166,7 +156,7 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
     def _held_out_scores(self, mean, scale, y, sample_weight):
         """``(y, weights, scores)`` of the held-out rows, checked, from the model's outputs."""
         name = type(self).__name__
-        y = _single_output(to_numpy(y), name)
+        y = single_output(to_numpy(y), name)
         if y.shape != mean.shape:
             raise InvalidInputError(
                 f"{name}: y has {y.shape[0]} rows but the prediction has {mean.shape[0]}."
@@ -217,7 +207,7 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
         _check_calibration_size(y, type(self).__name__)
         pred = as_regression_prediction(pred)
         name = type(self).__name__
-        self._fit_outputs(_single_output(pred.mean, name), _single_output(pred.std(), name), y,
+        self._fit_outputs(single_output(pred.mean, name), single_output(pred.std(), name), y,
                           sample_weight)
         return self
 
@@ -252,8 +242,8 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
         check_fitted(self, "scores_")
         pred = as_regression_prediction(pred)
         name = type(self).__name__
-        return self._interval_from(_single_output(pred.mean, name),
-                                   _single_output(pred.std(), name), alpha, coverage)
+        return self._interval_from(single_output(pred.mean, name),
+                                   single_output(pred.std(), name), alpha, coverage)
 
     def predict_interval(self, X, alpha=0.1, *, coverage=None) -> tuple[np.ndarray, np.ndarray]:
         """Conformal ``1 - alpha`` interval on ``X``: ``(lower, upper)``, each (n,) or (n, k)."""
@@ -280,7 +270,7 @@ class ConformalRegressor(UQRegressorMixin, Recalibrator):
     def evaluate(self, X, y) -> dict[str, float]:
         """The wrapped model's metrics plus the conformal 90% coverage and width."""
         result = super().evaluate(X, y)
-        y = _single_output(to_numpy(y), type(self).__name__)
+        y = single_output(to_numpy(y), type(self).__name__)
         lower, upper = self.predict_interval(X, 0.1)
         result["conformal_coverage_90"] = float(np.mean((y >= lower) & (y <= upper)))
         result["conformal_width_90"] = float(np.mean(upper - lower))

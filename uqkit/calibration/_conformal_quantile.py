@@ -8,12 +8,12 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from uqkit._data import to_numpy
 from uqkit.base import UQRegressorMixin, check_fitted
 from uqkit.calibration._quantile import (
     check_sample_weight,
     conformal_threshold,
     miscoverages,
+    single_output,
     sort_scores,
     stack_levels,
 )
@@ -27,16 +27,6 @@ __all__ = ["ConformalQuantileRegressor"]
 
 _DEFAULT_BASE_ALPHA = 0.1
 
-
-def _column(values, name: str) -> np.ndarray:
-    values = np.asarray(to_numpy(values), dtype=np.float64)
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.ndim != 1:
-        raise InvalidInputError(
-            f"{name} supports single-output regressors; got predictions of shape {values.shape}."
-        )
-    return values
 
 
 class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
@@ -146,7 +136,7 @@ class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
         name = type(self).__name__
         q = np.asarray(pred.quantile([base_alpha / 2, 1 - base_alpha / 2]))
         # quantile(levels) has the levels on its first axis
-        return _column(q[0], name), _column(q[1], name), _column(pred.mean, name)
+        return single_output(q[0], name), single_output(q[1], name), single_output(pred.mean, name)
 
     def _base_outputs(self, X):
         """``(lower band, upper band, point prediction or None, prediction or None)`` on ``X``:
@@ -158,14 +148,14 @@ class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
             pred = as_regression_prediction(lower_model.predict_uncertainty(X))
             low, high, mean = self._band_of(pred, self.base_alpha_)
             return low, high, mean, pred
-        low = _column(lower_model.predict(X), name)
-        high = _column(upper_model.predict(X), name)
+        low = single_output(lower_model.predict(X), name)
+        high = single_output(upper_model.predict(X), name)
         return low, high, None, None
 
     # -- fitting -------------------------------------------------------------------
     def _fit_band(self, low, high, mean, y, sample_weight) -> None:
         name = type(self).__name__
-        y = _column(y, name)
+        y = single_output(y, name)
         if y.shape != low.shape:
             raise InvalidInputError(f"{name}: y has {y.size} rows but the band has {low.size}.")
         if not np.all(np.isfinite(y)):
@@ -214,7 +204,7 @@ class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
                                 else float(self.base_alpha))
             low, high, mean = self._band_of(pred, self.base_alpha_)
         else:
-            low, high = (_column(v, type(self).__name__) for v in pred)
+            low, high = (single_output(v, type(self).__name__) for v in pred)
             self.base_alpha_, mean = None, None
         self._fit_band(low, high, mean, y, sample_weight)
         return self
@@ -232,7 +222,8 @@ class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
         """CQR interval (Eq. 7) around a band ``(low, high)`` of quantile predictions."""
         check_fitted(self, "scores_")
         levels, single = miscoverages(alpha, coverage)
-        low, high = _column(low, type(self).__name__), _column(high, type(self).__name__)
+        name = type(self).__name__
+        low, high = single_output(low, name), single_output(high, name)
         shift = [conformal_threshold(self.scores_, self.weights_, a) for a in levels]
         return (stack_levels([low - s for s in shift], single),
                 stack_levels([high + s for s in shift], single))
@@ -273,7 +264,7 @@ class ConformalQuantileRegressor(UQRegressorMixin, Recalibrator):
     def evaluate(self, X, y) -> dict[str, float]:
         """The wrapped model's metrics plus the CQR 90% coverage and width."""
         result = super().evaluate(X, y)
-        y = _column(y, type(self).__name__)
+        y = single_output(y, type(self).__name__)
         lower, upper = self.predict_interval(X, 0.1)
         result["conformal_coverage_90"] = float(np.mean((y >= lower) & (y <= upper)))
         result["conformal_width_90"] = float(np.mean(upper - lower))

@@ -13,11 +13,15 @@ from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import column_or_1d
 
-from uqkit._data import to_numpy
 from uqkit._io import encode_state, import_uqkit_class
 from uqkit._random import derive_seed
 from uqkit.base import UQEstimator, UQRegressorMixin, check_fitted
-from uqkit.calibration._quantile import conformal_rank, miscoverages, stack_levels
+from uqkit.calibration._quantile import (
+    conformal_rank,
+    miscoverages,
+    single_output,
+    stack_levels,
+)
 from uqkit.exceptions import InvalidInputError, ModelFileError
 from uqkit.interop import gives_uncertainty, predict_uncertainty
 from uqkit.metrics import as_regression_prediction
@@ -29,16 +33,6 @@ logger = logging.getLogger(__name__)
 
 _FOLD = "fold/"  # tensor-name prefix of the fitted clones in a saved file
 
-
-def _column(values, name: str) -> np.ndarray:
-    values = np.asarray(to_numpy(values), dtype=np.float64)
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.ndim != 1:
-        raise InvalidInputError(
-            f"{name} supports single-output regressors; got predictions of shape {values.shape}."
-        )
-    return values
 
 
 def _fit_one(estimator, X, y, rows, seed):
@@ -190,7 +184,7 @@ class JackknifePlusRegressor(UQRegressorMixin, UQEstimator):
         held_out = np.empty(n)
         for k, model in enumerate(self.estimators_):
             rows = np.flatnonzero(self.folds_ == k)
-            held_out[rows] = _column(model.predict(data[rows]), type(self).__name__)
+            held_out[rows] = single_output(model.predict(data[rows]), type(self).__name__)
         self.residuals_ = np.abs(y - held_out)
         self.residual_variance_ = float(np.mean(self.residuals_**2))
         return self
@@ -198,7 +192,7 @@ class JackknifePlusRegressor(UQRegressorMixin, UQEstimator):
     def _fold_predictions(self, X) -> np.ndarray:
         """``(n_folds, m)`` predictions of the leave-out models on ``X``: the only place that
         calls them."""
-        return np.stack([_column(model.predict(X), type(self).__name__)
+        return np.stack([single_output(model.predict(X), type(self).__name__)
                          for model in self.estimators_])
 
     def _base_outputs(self, X) -> tuple[np.ndarray, RegressionPrediction | None]:
@@ -207,8 +201,8 @@ class JackknifePlusRegressor(UQRegressorMixin, UQEstimator):
         model = self.estimator_
         if gives_uncertainty(model):
             pred = as_regression_prediction(predict_uncertainty(model, X))
-            return _column(pred.mean, type(self).__name__), pred
-        return _column(model.predict(X), type(self).__name__), None
+            return single_output(pred.mean, type(self).__name__), pred
+        return single_output(model.predict(X), type(self).__name__), None
 
     def predict_interval(self, X, alpha=0.1, *, coverage=None) -> tuple[np.ndarray, np.ndarray]:
         """Jackknife+ / CV+ interval on ``X``: ``(lower, upper)``, each (m,) or (m, k).

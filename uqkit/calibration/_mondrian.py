@@ -9,10 +9,11 @@ import numpy as np
 
 from uqkit._data import to_numpy
 from uqkit.base import UQRegressorMixin, check_fitted
-from uqkit.calibration._conformal import ConformalRegressor, _single_output
+from uqkit.calibration._conformal import ConformalRegressor
 from uqkit.calibration._quantile import (
     conformal_threshold,
     miscoverages,
+    single_output,
     sort_scores,
     stack_levels,
 )
@@ -214,10 +215,10 @@ class MondrianConformalRegressor(ConformalRegressor):
         _check_calibration_size(y, type(self).__name__)
         pred = as_regression_prediction(pred)
         name = type(self).__name__
-        mean = _single_output(pred.mean, name)
+        mean = single_output(pred.mean, name)
         self._refuse_function_without_features("fit_prediction")
         labels = None if groups is None else self._labels(None, groups, len(mean))
-        self._fit_outputs(mean, _single_output(pred.std(), name), y, sample_weight, labels)
+        self._fit_outputs(mean, single_output(pred.std(), name), y, sample_weight, labels)
         return self
 
     # -- thresholds -------------------------------------------------------------------------
@@ -271,10 +272,10 @@ class MondrianConformalRegressor(ConformalRegressor):
         self._refuse_function_without_features("interval")
         pred = as_regression_prediction(pred)
         name = type(self).__name__
-        mean = _single_output(pred.mean, name)
+        mean = single_output(pred.mean, name)
         labels = None if groups is None else self._labels(None, groups, len(mean))
         index = self._group_index(labels, len(mean))
-        return self._interval_from(mean, _single_output(pred.std(), name), alpha, coverage, index)
+        return self._interval_from(mean, single_output(pred.std(), name), alpha, coverage, index)
 
     def predict_interval(self, X, alpha=0.1, *, coverage=None, groups=None):
         """Per-group conformal interval on ``X``: ``(lower, upper)``, each (n,) or (n, k)."""
@@ -287,7 +288,7 @@ class MondrianConformalRegressor(ConformalRegressor):
     def evaluate(self, X, y, groups=None) -> dict[str, float]:
         """The wrapped model's metrics plus the Mondrian 90% coverage and width."""
         result = UQRegressorMixin.evaluate(self, X, y)
-        y = _single_output(to_numpy(y), type(self).__name__)
+        y = single_output(to_numpy(y), type(self).__name__)
         lower, upper = self.predict_interval(X, 0.1, groups=groups)
         result["conformal_coverage_90"] = float(np.mean((y >= lower) & (y <= upper)))
         result["conformal_width_90"] = float(np.mean(upper - lower))

@@ -107,3 +107,17 @@ def miscoverages(alpha, coverage) -> tuple[np.ndarray, bool]:
 def stack_levels(bounds: list[np.ndarray], single: bool) -> np.ndarray:
     """(n,) for one level, (n, k) for ``k`` levels."""
     return bounds[0] if single else np.stack(bounds, axis=-1)
+
+
+def single_output(values, name: str) -> np.ndarray:
+    """``values`` (a model's predictions) as a 1-D float array; an ``(n, 1)`` column is
+    accepted, several outputs are refused (every conformal wrapper is single-output)."""
+    values = np.asarray(to_numpy(values), dtype=np.float64)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise InvalidInputError(
+            f"{name} supports single-output regressors; the model predicts shape "
+            f"{values.shape}. Fit one wrapper per output."
+        )
+    return values

@@ -22,7 +22,7 @@ from uqkit.base import check_fitted
 from uqkit.exceptions import InvalidInputError
 from uqkit.nn import ACTIVATIONS, StackedModule, StackSpec, gaussian_head
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
-from uqkit.training import MemberData, StackedEstimator, check_prediction, fit_members
+from uqkit.training import StackedEstimator, check_prediction
 
 __all__ = [
     "Activation",
@@ -158,21 +158,6 @@ class BasePostHoc(StackedEstimator):
     def _member_seeds(self) -> list[int]:
         return [derive_seed(self.random_state_, 0)]
 
-    def _fit_network(self, X, y, sample_weight=None, X_val=None, y_val=None) -> MemberData:
-        """Train the network as :meth:`StackedEstimator.fit` does; return the prepared data
-        (scaled training rows on ``device_``) for the post-hoc step."""
-        data = self._prepare_data(X, y, X_val, y_val, sample_weight)
-        self.stack_, self.history_ = fit_members(
-            self._spec(),
-            self._loss(),
-            data,
-            self._member_seeds(),
-            self._train_config(data.X, data.X_val is not None),
-            device=self.device_,
-            backend="vectorized",
-            verbose=self.verbose,
-        )
-        return data
 
     # -- one plain network -----------------------------------------------------------------
     def _network(self) -> nn.Module:

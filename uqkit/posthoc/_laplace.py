@@ -68,7 +68,7 @@ class BaseLaplace(BasePostHoc):
         ``sample_weight`` weights the training of the network only (laplace-torch's Hessian
         counts every row once)."""
         import_laplace()
-        data = self._fit_network(X, y, sample_weight, X_val, y_val)
+        data = self._train_members(X, y, sample_weight, X_val, y_val)
         self._fit_laplace(data.X, data.y)
         return self
 

@@ -51,7 +51,7 @@ class BaseSWAG(BasePostHoc):
         epochs of SGD at the constant rate ``swa_lr`` collecting the SWAG moments; see
         :meth:`uqkit.training.StackedEstimator.fit` for the parameters (``sample_weight``
         weights the burn-in only)."""
-        data = self._fit_network(X, y, sample_weight, X_val, y_val)
+        data = self._train_members(X, y, sample_weight, X_val, y_val)
         self._collect(data.X, data.y)
         return self
 

@@ -17,6 +17,7 @@ from uqkit.losses import MemberLoss
 from uqkit.nn import MemberStack, StackSpec
 from uqkit.training._backends import fit_members, resume_entropy
 from uqkit.training._loop import TrainConfig
+from uqkit.training._member_data import MemberData
 from uqkit.training._network_estimator import NetworkEstimator
 
 __all__ = ["StackedEstimator"]
@@ -143,6 +144,13 @@ class StackedEstimator(NetworkEstimator):
         -------
         self
         """
+        self._train_members(X, y, sample_weight, X_val, y_val)
+        return self
+
+    def _train_members(self, X, y, sample_weight=None, X_val=None, y_val=None) -> MemberData:
+        """The body of :meth:`fit`: prepare the data, train the members into ``stack_`` and
+        ``history_``, and return the prepared data (subclasses that add a post-hoc step after
+        training, such as SWAG or Laplace, use it)."""
         data = self._prepare_data(X, y, X_val, y_val, sample_weight)
         self.stack_, self.history_ = fit_members(
             self._spec(),
@@ -154,7 +162,7 @@ class StackedEstimator(NetworkEstimator):
             backend=self._backend(),
             verbose=self.verbose,
         )
-        return self
+        return data
 
     def _fit_entropy(self, inputs: tuple) -> int:
         """This fit's entropy; with ``random_state=None`` and a ``checkpoint_dir``, the one an
