@@ -5,6 +5,11 @@ The config (see the top-level ``search/`` folder) has five sections, all optiona
 
     dataset: boston          # default data set (``--dataset`` overrides it)
     split: 0                 # standard split (``--split`` overrides it)
+    data:                    # or the user's own table (``--data``/``--target``/... override it)
+      train: train.parquet   # .csv or .parquet; relative paths start at the config's folder
+      target: y
+      test: test.parquet     # optional; else test_fraction of train is held out
+      test_fraction: 0.1
     search:                  # AutoDEUQRegressor parameters (all but space and backend)
       n_trials: 100
       ensemble_size: 5
@@ -28,11 +33,13 @@ from pathlib import Path
 
 __all__ = ["register", "run"]
 
-_SECTIONS = ("dataset", "split", "search", "space", "ray")
+_SECTIONS = ("dataset", "split", "data", "search", "space", "ray")
+_DATA_KEYS = ("train", "target", "test", "test_fraction")
 
 _DESCRIPTION = """\
 Run an AutoDEUQ search (Egele et al., ICPR 2022) on a UCI regression benchmark (--dataset) or
-on your own CSV (--data train.csv --target y, optionally --test test.csv): Ray Tune
+on your own table (--data train.csv|.parquet --target y, optionally --test test.csv, or a
+'data:' section in the config): Ray Tune
 trains n_trials networks from the joint architecture/hyperparameter space of the config, greedy
 selection with replacement builds the ensemble from the catalog, and the command prints the test
 NLL/RMSE, then writes the fitted ensemble (model.safetensors, load with uqkit.load), the
@@ -58,15 +65,15 @@ def register(subparsers) -> None:
                         help="UCI data set (boston, concrete, energy, kin8nm, naval, power, "
                              "protein, wine, yacht); overrides the config's 'dataset'")
     parser.add_argument("--data", type=Path, default=None,
-                        help="your own training CSV instead of a UCI set (needs --target); "
-                             "every other column is a feature")
+                        help="your own training table (.csv or .parquet) instead of a UCI set "
+                             "(needs --target); every other column is a feature")
     parser.add_argument("--target", default=None, help="the target column of --data")
     parser.add_argument("--test", type=Path, default=None,
-                        help="test CSV with the same columns (default: hold out "
+                        help="test table with the same columns (default: hold out "
                              "--test-fraction of --data, seeded by --seed)")
-    parser.add_argument("--test-fraction", type=float, default=0.1,
+    parser.add_argument("--test-fraction", type=float, default=None,
                         help="share of --data held out for the test scores when --test is not "
-                             "given (default 0.1)")
+                             "given (default: config or 0.1)")
     parser.add_argument("--split", type=int, default=None,
                         help="index of the standard train/test split (default: config or 0)")
     parser.add_argument("--output", type=Path, default=None,
@@ -110,7 +117,40 @@ def load_config(path: Path) -> dict:
         raise InvalidInputError(
             f"{str(path)!r}: unknown sections {unknown}; use {', '.join(_SECTIONS)}."
         )
+    data = config.get("data")
+    if data is not None:
+        if not isinstance(data, dict):
+            raise InvalidInputError(
+                f"{str(path)!r}: 'data' must be a mapping with keys {', '.join(_DATA_KEYS)}."
+            )
+        unknown = sorted(set(data) - set(_DATA_KEYS))
+        if unknown:
+            raise InvalidInputError(
+                f"{str(path)!r}: unknown keys {unknown} in the 'data' section; use "
+                f"{', '.join(_DATA_KEYS)}."
+            )
+        if "dataset" in config:
+            raise InvalidInputError(
+                f"{str(path)!r} has both 'dataset' (a UCI set) and 'data' (your table): keep one."
+            )
+        # relative paths in a config start at the config's folder, wherever the command runs
+        for key in ("train", "test"):
+            if data.get(key) is not None:
+                data[key] = Path(path).parent / Path(str(data[key])).expanduser()
     return config
+
+
+def data_arguments(config: dict, args) -> tuple:
+    """``(train, target, test, test_fraction)`` of the user's table: the command line overrides
+    the config's ``data`` section; ``train`` is ``None`` when neither names a table."""
+    data = config.get("data") or {}
+    train = args.data if args.data is not None else data.get("train")
+    target = args.target if args.target is not None else data.get("target")
+    test = args.test if args.test is not None else data.get("test")
+    fraction = args.test_fraction
+    if fraction is None:
+        fraction = data.get("test_fraction", 0.1)
+    return train, target, test, fraction
 
 
 def build_estimator(config: dict, args):
@@ -150,12 +190,36 @@ def build_estimator(config: dict, args):
     return AutoDEUQRegressor(space=space, backend=RayBackend(**ray), **params)
 
 
+def read_table(path: Path):
+    """The user's table as a DataFrame: ``.csv`` or ``.parquet`` (``.pq``), by suffix."""
+    import pandas as pd
+
+    from uqkit.exceptions import InvalidInputError
+
+    suffix = Path(path).suffix.lower()
+    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
+    if suffix not in readers:
+        raise InvalidInputError(
+            f"Cannot read {str(path)!r}: use a .csv or .parquet file (got {suffix or 'no suffix'})."
+        )
+    try:
+        return readers[suffix](path)
+    except ImportError as err:  # parquet needs pyarrow or fastparquet
+        raise InvalidInputError(
+            f"Reading {str(path)!r} needs a parquet engine: pip install pyarrow ({err})."
+        ) from err
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"Cannot read the table {str(path)!r}: {err}.") from err
+
+
 def csv_problem(data: Path, target: str | None, test: Path | None, test_fraction: float,
                 seed: int):
-    """``(X, y, X_test, y_test, name)`` from the user's CSV files (``uqkit search --data``).
+    """``(X, y, X_test, y_test, name)`` from the user's tables (``uqkit search --data``).
 
-    Every column but ``target`` is a feature and must be numeric; without a ``test`` file a
-    seeded ``test_fraction`` of the rows is held out for the test scores.
+    ``data`` and ``test`` are CSV or parquet files (:func:`read_table`). Every column but
+    ``target`` is a feature and must be numeric; the features stay a DataFrame, so the fitted
+    model keeps their names (``feature_names_in_``). Without a ``test`` file a seeded
+    ``test_fraction`` of the rows is held out for the test scores.
     """
     import numpy as np
     import pandas as pd
@@ -166,10 +230,7 @@ def csv_problem(data: Path, target: str | None, test: Path | None, test_fraction
         raise InvalidInputError("--data needs --target NAME: the column to predict.")
 
     def read(path: Path):
-        try:
-            frame = pd.read_csv(path)
-        except (OSError, ValueError) as err:
-            raise InvalidInputError(f"Cannot read the CSV {str(path)!r}: {err}.") from err
+        frame = read_table(path)
         if target not in frame.columns:
             raise InvalidInputError(
                 f"{str(path)!r} has no column {target!r} (--target); its columns are "
@@ -214,31 +275,32 @@ def run(args) -> int:
 
     config = load_config(args.config)
     split = args.split if args.split is not None else int(config.get("split", 0))
-    if args.data is not None:
+    train, target, test, test_fraction = data_arguments(config, args)
+    if train is not None:
         if args.dataset is not None:
-            raise InvalidInputError("Pass either --dataset (a UCI set) or --data (a CSV).")
+            raise InvalidInputError("Pass either --dataset (a UCI set) or --data (your table).")
         seed = args.seed if args.seed is not None else int(
             (config.get("search") or {}).get("random_state", 0)
         )
         X, y, X_test, y_test, dataset = csv_problem(
-            args.data, args.target, args.test, args.test_fraction, seed
+            Path(train), target, None if test is None else Path(test), float(test_fraction), seed
         )
     else:
         dataset = args.dataset or config.get("dataset")
         if not dataset:
             raise InvalidInputError(
-                "Name the data: --dataset NAME (a UCI set, or 'dataset:' in the config) or "
-                "--data train.csv --target y."
+                "Name the data: --dataset NAME (a UCI set, or 'dataset:' in the config), or "
+                "--data train.csv --target y (or a 'data:' section)."
             )
         X, y, X_test, y_test = load_uci(dataset, split)
     model = build_estimator(config, args)
     if args.max_train_rows and len(X) > args.max_train_rows:
         keep = np.sort(np.random.default_rng(split).permutation(len(X))[: args.max_train_rows])
         X, y = (X.iloc[keep] if hasattr(X, "iloc") else X[keep]), y[keep]
-    # a UCI set has numbered standard splits; a CSV is named by its file
-    label = dataset if args.data is not None else f"{dataset} split {split}"
+    # a UCI set has numbered standard splits; a table is named by its file
+    label = dataset if train is not None else f"{dataset} split {split}"
     output = args.output or Path(
-        f"autodeuq-{dataset}" if args.data is not None else f"autodeuq-{dataset}-split{split}"
+        f"autodeuq-{dataset}" if train is not None else f"autodeuq-{dataset}-split{split}"
     )
     if not args.quiet:
         print(f"uqkit search: {label}, {len(X)} training rows, "
