@@ -51,6 +51,44 @@ def _valid_ensemble(model, X, n_trials):
     return catalog
 
 
+def test_tune_domains_map_to_uqkit_variables():
+    """No Ray cluster: each Tune domain becomes the variable it describes, exactly."""
+    space = SearchSpace.from_dict({
+        "architecture": {"max_layers": 2, "units": tune.qrandint(16, 64, 16),
+                         "activations": tune.choice(["relu", "tanh"])},
+        "training": {"lr": tune.loguniform(1e-4, 1e-1), "batch_size": tune.randint(16, 65),
+                     "weight_decay": tune.quniform(0.005, 0.015, 0.005)},
+        "dropout": tune.uniform(0.0, 0.2),
+    })
+    by_name = {v.name: v for v in space.variables()}
+    assert (by_name["units_2"].low, by_name["units_2"].high, by_name["units_2"].q) == (16, 64, 16)
+    assert by_name["activation_1"].choices == ("relu", "tanh")
+    assert by_name["lr"].log and (by_name["lr"].low, by_name["lr"].high) == (1e-4, 1e-1)
+    assert (by_name["batch_size"].low, by_name["batch_size"].high) == (16, 64)  # exclusive 65
+    rng = np.random.default_rng(0)
+    for _ in range(100):  # samples and one-variable mutations stay in the domains
+        config = space.sample(rng)
+        child, name = space.mutate(config, rng)
+        for c in (config, child):
+            space.validate(c)
+            assert c["units_1"] in (16, 32, 48, 64) and c["weight_decay"] in (0.005, 0.01, 0.015)
+        assert [k for k in config if config[k] != child[k]] == [name]
+    # the JSON form is the space (resume fingerprint, saved models), and a copy is equal
+    assert SearchSpace.from_dict(space.to_dict()) == space == copy.deepcopy(space)
+    # Tune's own domains back from the variables (for Tune's searchers)
+    assert space.to_tune()["units_1"].get_sampler().q == 16
+    with pytest.raises(InvalidInputError, match="unknown keys \\['lr'\\]"):
+        SearchSpace.from_dict({"architecture": {"lr": 0.1}})
+    with pytest.raises(InvalidInputError, match="allowed keys"):
+        SearchSpace.from_dict({"learning_rate": tune.loguniform(1e-4, 1e-1)})
+    with pytest.raises(InvalidInputError, match="max_layers"):
+        SearchSpace(max_layers=tune.randint(1, 4))
+    opaque = SearchSpace(lr=tune.sample_from(lambda spec: 0.01))
+    assert opaque.opaque() == ["lr"] and opaque.to_dict()["lr"]["kind"] == "tune"
+    with pytest.raises(InvalidInputError, match="only Ray Tune samples"):
+        opaque.sample(rng)
+
+
 def test_optuna_searcher_object_run_config_result_grid_and_tune_restore(ray_session, data,
                                                                       tmp_path):
     optuna = pytest.importorskip("optuna")
@@ -129,6 +167,12 @@ def test_tune_domain_space_user_scheduler_and_sample_from(ray_session, data, tmp
         assert 1e-3 <= row["lr"] <= 1e-2 and row["batch_size"] in (32, 64)
         assert 1e-6 <= row["weight_decay"] <= 1e-4
     assert scheduler.metric is None  # the caller's scheduler was copied, not set up
+    # saved: the domains as their JSON descriptions, the scheduler by its class name
+    loaded = uqkit.load(model.save(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.predict_uncertainty(X[:10]).total,
+                                  model.predict_uncertainty(X[:10]).total)
+    assert SearchSpace.from_dict(loaded.space) == SearchSpace.from_dict(space)
+    assert "ASHAScheduler" in repr(loaded.scheduler)
 
     # tune.sample_from: Tune samples it (random search), aging evolution cannot mutate it
     opaque = {**SPACE, "lr": tune.sample_from(lambda spec: 0.005)}

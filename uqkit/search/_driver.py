@@ -309,8 +309,9 @@ def tune_settings(own_tune: tune.TuneConfig, own_run: tune.RunConfig,
                   run_config: tune.RunConfig | None = None):
     """uqkit's ``TuneConfig`` and ``RunConfig`` of a start, merged with the user's.
 
-    The user's values win where they change only how Tune runs: ``reuse_actors``,
-    ``time_budget_s``, the trial name and folder creators (``TuneConfig``); ``verbose``,
+    The user's values win where they change only how Tune runs: ``time_budget_s``, the trial
+    name and folder creators, ``reuse_actors`` (uqkit turns it on; Tune's default, ``False``,
+    reads as unset) (``TuneConfig``); ``verbose``,
     ``checkpoint_config``, ``sync_config``, ``stop``, ``progress_reporter``, ``log_to_file``
     and the ``failure_config`` (``RunConfig``); user ``callbacks`` run after uqkit's.
     ``storage_path`` and ``name`` locate the search folder (:func:`run_search` reads them);
@@ -323,14 +324,14 @@ def tune_settings(own_tune: tune.TuneConfig, own_run: tune.RunConfig,
     >>> from ray import tune
     >>> own = tune.TuneConfig(metric="val_nll", mode="min", num_samples=4)
     >>> settings, _ = tune_settings(own, tune.RunConfig(name="run-000"),
-    ...                             tune.TuneConfig(reuse_actors=False))
-    >>> settings.num_samples, settings.reuse_actors
-    (4, False)
+    ...                             tune.TuneConfig(time_budget_s=60))
+    >>> settings.num_samples, settings.time_budget_s
+    (4, 60)
     >>> try:
     ...     tune_settings(own, tune.RunConfig(), tune.TuneConfig(metric="loss"))
     ... except InvalidInputError as error:
-    ...     print(str(error)[:60])
-    tune_config.metric='loss': uqkit's trials report 'val_nll', to
+    ...     print(str(error).split(":")[0])
+    tune_config.metric='loss'
     """
     if tune_config is not None:
         if not isinstance(tune_config, tune.TuneConfig):

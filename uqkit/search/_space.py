@@ -349,7 +349,8 @@ class SearchSpace:
                 return {"kind": kind, "choices": list(value["choices"])}
             if kind in ("int", "float"):
                 if kind != _PRIORS[name] and not (kind == "int" and _PRIORS[name] == "float"):
-                    raise ValueError(f"needs a {_PRIORS[name]} domain, got a {kind} one")
+                    raise ValueError(f"needs a {_PRIORS[name]} domain (or tune.choice), got "
+                                     f"a {kind} one")
                 return {"kind": kind, "low": value["low"], "high": value["high"],
                         "log": bool(value.get("log", _LOG_DEFAULT.get(name, False))),
                         "q": value.get("q")}
@@ -559,9 +560,11 @@ class SearchSpace:
             wrong = sorted(set(inner) - set(members))
             twice = sorted(set(inner) & set(data))
             if wrong or twice:
+                problems = ([f"unknown keys {wrong}"] if wrong else []) + (
+                    [f"keys also given outside the group {twice}"] if twice else [])
                 raise InvalidInputError(
-                    f"Search-space group {group!r}: unknown keys {wrong}, keys also given "
-                    f"outside the group {twice}; {group!r} takes {list(members)}."
+                    f"Search-space group {group!r}: {', '.join(problems)}; {group!r} takes "
+                    f"{list(members)}."
                 )
             data.update(inner)
         unknown = sorted(set(data) - allowed)
