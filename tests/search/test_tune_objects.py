@@ -8,6 +8,7 @@ All on one local Ray (module fixture), 4-trial searches of 1-layer networks, 2 e
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -172,7 +173,7 @@ def test_tune_domain_space_user_scheduler_and_sample_from(ray_session, data, tmp
     np.testing.assert_array_equal(loaded.predict_uncertainty(X[:10]).total,
                                   model.predict_uncertainty(X[:10]).total)
     assert SearchSpace.from_dict(loaded.space) == SearchSpace.from_dict(space)
-    assert "ASHAScheduler" in repr(loaded.scheduler)
+    assert "AsyncHyperBandScheduler" in repr(loaded.scheduler)  # ASHAScheduler is its alias
 
     # tune.sample_from: Tune samples it (random search), aging evolution cannot mutate it
     opaque = {**SPACE, "lr": tune.sample_from(lambda spec: 0.005)}
@@ -227,3 +228,32 @@ def test_tune_config_conflicts_and_bad_objects_are_clear_errors(ray_session, dat
     limited, param_space = make_searcher(OptunaSearch(), space, 0, max_concurrent=2)
     assert type(limited).__name__ == "ConcurrencyLimiter" and param_space is None
     assert copy.deepcopy(limited).searcher.metric == "val_nll"
+
+
+def test_warm_start_tells_the_searcher_or_says_it_cold_starts(caplog):
+    from ray.tune.search import Searcher
+
+    from uqkit.search import RegularizedEvolutionSearcher, make_searcher
+    from uqkit.search._searchers import warm_start
+
+    class Plain(Searcher):  # a searcher that cannot be told earlier evaluations
+        def suggest(self, trial_id):
+            return {}
+
+    space = SearchSpace.from_dict(SPACE)
+    records = [{"config": space.sample(np.random.default_rng(i)), "val_nll": float(i)}
+               for i in range(3)]
+    log = logging.getLogger("uqkit.test")
+    with caplog.at_level(logging.WARNING, logger="uqkit.test"):
+        assert warm_start(Plain(metric="val_nll", mode="min"), records, space, log) == 0
+    assert "cold-starts" in caplog.text and "3 finished trial(s)" in caplog.text
+    evolution = RegularizedEvolutionSearcher(space, population_size=3, sample_size=2)
+    assert warm_start(evolution, records, space, log) == 3 and evolution.evolution.n_told == 3
+    pytest.importorskip("optuna")
+    from ray.tune.search.optuna import OptunaSearch
+
+    optuna_search, _ = make_searcher(OptunaSearch(), space, 0, max_concurrent=2)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="uqkit.test"):
+        assert warm_start(optuna_search, records, space, log) == 3
+    assert not caplog.text

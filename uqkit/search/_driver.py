@@ -435,7 +435,9 @@ def _failed_trials(grid, failures: _FailureLog, run: str, max_retries: int,
             trial_name, config = described(result)
             out.append({
                 "trial_name": trial_name, "run": run, "status": "ERROR", "config": config,
-                "attempts": max_retries + 1, "error": _last_line(result.error),
+                # FailureConfig(max_failures=-1) retries without end: the count is unknown
+                "attempts": max_retries + 1 if max_retries >= 0 else None,
+                "error": _last_line(result.error),
                 "errors": _errors_of(failures, trial_name),
             })
     finished = {r["trial_name"] for r in records if r["run"] == run}
