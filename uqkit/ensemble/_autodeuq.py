@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from uqkit._data import refuse_sample_weight
 from uqkit._random import derive_seed
 from uqkit.base import check_fitted
 from uqkit.ensemble._selection import SelectionWarning, greedy_selection, top_k_selection
-from uqkit.exceptions import InvalidInputError, UQKitError, require
+from uqkit.exceptions import InvalidInputError, ModelFileError, UQKitError, require
 from uqkit.search import (
     SearchNet,
     SearchSpace,
@@ -82,11 +82,16 @@ class BaseAutoDEUQ(NetworkEstimator):
         "selection": [StrOptions({"greedy", "topk"})],
         "k_init": [Interval(Integral, 1, None, closed="left")],
         "min_members": [Interval(Integral, 1, None, closed="left"), None],
-        "searcher": [StrOptions({"evolution", "random", "tpe"})],
+        # a Ray Tune Searcher / SearchAlgorithm / TrialScheduler object (the driver checks its
+        # type: Ray is imported only there)
+        "searcher": [StrOptions({"evolution", "random", "tpe"}),
+                     HasMethods(["set_search_properties"])],
         "population_size": [Interval(Integral, 1, None, closed="left")],
         "sample_size": [Interval(Integral, 1, None, closed="left")],
-        "scheduler": [StrOptions({"asha"}), None],
+        "scheduler": [StrOptions({"asha"}), HasMethods(["on_trial_result"]), None],
         "space": [dict, SearchSpace, None],
+        "run_config": "no_validation",  # ray.tune.RunConfig / TuneConfig or None
+        "tune_config": "no_validation",
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "refit": ["boolean"],
         "backend": [StrOptions({"ray"}), RayBackend],
@@ -116,6 +121,8 @@ class BaseAutoDEUQ(NetworkEstimator):
         experiment_name: str = "autodeuq",
         resume: bool = False,
         max_concurrent: int | None = None,
+        run_config=None,
+        tune_config=None,
         random_state=None,
         device: str = "auto",
         verbose: int = 0,
@@ -136,6 +143,8 @@ class BaseAutoDEUQ(NetworkEstimator):
         self.experiment_name = experiment_name
         self.resume = resume
         self.max_concurrent = max_concurrent
+        self.run_config = run_config
+        self.tune_config = tune_config
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -166,6 +175,13 @@ class BaseAutoDEUQ(NetworkEstimator):
         return backend
 
     def _check_search_params(self) -> None:
+        for name in _OBJECT_PARAMS:
+            if isinstance(getattr(self, name), _Unsaved):
+                raise InvalidInputError(
+                    f"{type(self).__name__} was loaded from a file that does not hold its "
+                    f"{name} ({getattr(self, name)}): files hold no Python objects. Pass one "
+                    f"again with set_params({name}=...) before fitting."
+                )
         self._check_params()
         if self.sample_size > self.population_size:
             raise InvalidInputError(
@@ -228,13 +244,17 @@ class BaseAutoDEUQ(NetworkEstimator):
                            out_features=self._n_outputs(), seed=int(self.random_state_ % 2**31),
                            min_variance=self._min_variance)
         with self._storage(backend) as storage:
-            records, failed = run_search(
+            outcome = run_search(
                 data, setup, n_trials=self.n_trials, searcher=self.searcher,
                 storage_path=storage, experiment=self.experiment_name, resume=self.resume,
                 backend=backend, max_concurrent=self.max_concurrent, scheduler=self.scheduler,
                 population_size=self.population_size, sample_size=self.sample_size,
-                verbose=self.verbose, _fault_hook=getattr(self, "_fault_hook", None),
+                verbose=self.verbose, space=space, run_config=self.run_config,
+                tune_config=self.tune_config, _fault_hook=getattr(self, "_fault_hook", None),
             )
+            records, failed = outcome
+            # Tune's ResultGrid of this start: in memory only (a saved model has None)
+            self.search_result_ = getattr(outcome, "result_grid", None)
             if not records:
                 causes = "; ".join(f"{f['trial_name']}: {f['error']}" for f in failed[:5])
                 raise SearchFailedError(
@@ -266,9 +286,18 @@ class BaseAutoDEUQ(NetworkEstimator):
 
     @contextlib.contextmanager
     def _storage(self, backend: RayBackend) -> Iterator[Path]:
-        """Where the trials go: ``backend.checkpoint_dir``, or a folder removed after ``fit``."""
-        if backend.checkpoint_dir is not None:
-            yield Path(backend.checkpoint_dir)
+        """Where the trials go: ``backend.checkpoint_dir`` (or ``run_config.storage_path``), or a
+        folder removed after ``fit``."""
+        user = getattr(self.run_config, "storage_path", None)
+        if user is not None and backend.checkpoint_dir is not None and (
+                Path(user).expanduser().resolve()
+                != Path(backend.checkpoint_dir).expanduser().resolve()):
+            raise InvalidInputError(
+                f"run_config.storage_path={user!r} and RayBackend.checkpoint_dir="
+                f"{backend.checkpoint_dir!r} name two storages for one search: set one of them."
+            )
+        if user is not None or backend.checkpoint_dir is not None:
+            yield Path(user if user is not None else backend.checkpoint_dir)
             return
         folder = Path(tempfile.mkdtemp(prefix="uqkit-search-"))
         try:
@@ -330,6 +359,44 @@ class BaseAutoDEUQ(NetworkEstimator):
             })
         return rows
 
+    # -- save / load ------------------------------------------------------------------------------
+    def _fitted_attributes(self) -> list[str]:
+        # Tune's ResultGrid stays in memory: files hold JSON and tensors only
+        return [k for k in super()._fitted_attributes() if k != "search_result_"]
+
+    def _param_to_saved(self, name: str, value):
+        if name == "space" and isinstance(value, SearchSpace):
+            return {_SPACE_TAG: value.to_dict()}
+        if name == "space" and isinstance(value, dict):
+            try:
+                return super()._param_to_saved(name, value)
+            except ModelFileError:  # Tune domains: their JSON descriptions
+                return SearchSpace.from_dict(value).to_dict()
+        if name in _OBJECT_PARAMS and value is not None and not isinstance(value, str):
+            # a Tune object is code, not data: the file names it, and fitting the loaded model
+            # again asks for a new one (predictions need none of it)
+            kind = value.description if isinstance(value, _Unsaved) else _class_path(value)
+            return {_UNSAVED_TAG: kind}
+        return super()._param_to_saved(name, value)
+
+    @classmethod
+    def _param_from_saved(cls, name: str, value):
+        if isinstance(value, dict) and set(value) == {_UNSAVED_TAG}:
+            return _Unsaved(str(value[_UNSAVED_TAG]))
+        if isinstance(value, dict) and set(value) == {_SPACE_TAG}:
+            try:
+                return SearchSpace.from_dict(value[_SPACE_TAG])
+            except InvalidInputError as error:
+                raise ModelFileError(f"Parameter {name!r} is not a valid SearchSpace: "
+                                     f"{error}") from error
+        return super()._param_from_saved(name, value)
+
+    @classmethod
+    def _from_saved(cls, header, tensors, device=None):
+        estimator = super()._from_saved(header, tensors, device=device)
+        estimator.search_result_ = None  # not in the file
+        return estimator
+
     @property
     def catalog_(self):
         """Every trial: its configuration, validation NLL, status, attempts, errors and ensemble
@@ -380,6 +447,32 @@ class BaseAutoDEUQ(NetworkEstimator):
         """Number of distinct ensemble members."""
         check_fitted(self, "members_")
         return len(self.members_)
+
+
+_OBJECT_PARAMS = ("searcher", "scheduler", "run_config", "tune_config")
+_UNSAVED_TAG = "__uqkit_unsaved_object__"
+_SPACE_TAG = "__uqkit_search_space__"
+
+
+class _Unsaved:
+    """A parameter of a loaded model that was a Python object (a Ray Tune searcher, scheduler or
+    config), which the file names but does not hold."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"<{self.description} object, not saved in the file>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Unsaved) and other.description == self.description
+
+    def __hash__(self) -> int:
+        return hash(self.description)
+
+
+def _class_path(value) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
 
 
 def _history(member: int, record: dict) -> dict:

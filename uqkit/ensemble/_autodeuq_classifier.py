@@ -25,7 +25,7 @@ class AutoDEUQClassifier(UQClassifierMixin, CategoricalMixtureMixin, Classificat
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-    members_, weights_, catalog_, member_configs_, selection_path_, history_
+    members_, weights_, catalog_, member_configs_, selection_path_, history_, search_result_
         As for :class:`AutoDEUQRegressor`.
 
     Examples

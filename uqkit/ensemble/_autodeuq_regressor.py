@@ -42,15 +42,26 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
         :class:`~uqkit.ensemble.SelectionWarning` when the ensemble ends with fewer than
         ``ensemble_size`` distinct members (with ``min_members`` set, it warns only when the
         catalog cannot provide ``min_members``).
-    searcher : {"evolution", "random", "tpe"}, default="evolution"
-        Aging evolution (the paper's), random search, or Optuna TPE (needs optuna).
+    searcher : {"evolution", "random", "tpe"} or Ray Tune Searcher, default="evolution"
+        Aging evolution (the paper's), random search, Optuna TPE (needs optuna), or any Ray
+        Tune ``Searcher`` / ``SearchAlgorithm`` object (``OptunaSearch()``,
+        ``HyperOptSearch()``, uqkit's ``RegularizedEvolutionSearcher``, ...). An object is
+        copied at each ``fit`` (yours is never changed), given ``metric="val_nll"``,
+        ``mode="min"`` and, unless it was built with a space of its own (in uqkit's variable
+        names), the space's variables; on ``resume`` it is told the earlier trials where it has
+        ``add_evaluated_point``, else it cold-starts with a logged warning. A saved model names
+        the object's class only.
     population_size, sample_size : int, default=10, 3
         Aging evolution's population and tournament sizes.
-    scheduler : {"asha"} or None, default=None
-        Optional ASHA early termination of poor trials (stopped trials have no catalog entry).
+    scheduler : {"asha"}, Ray Tune TrialScheduler or None, default=None
+        Early termination of poor trials: ASHA on the per-epoch validation NLL, or your own
+        scheduler object (passed through, without metric/mode of its own). With a scheduler
+        trials report every epoch; stopped trials have no catalog entry (``STOPPED``).
     space : dict or SearchSpace, optional
-        The search space (a dict of :class:`~uqkit.search.SearchSpace` fields, as in the YAML
-        configs); a dict keeps the fitted model savable. Default: ``SearchSpace()``.
+        The search space: :class:`~uqkit.search.SearchSpace` fields, as in the YAML configs,
+        whose ranges may be Ray Tune domains (``{"lr": tune.loguniform(1e-4, 1e-1),
+        "architecture": {"units": tune.qrandint(16, 256, 16)}}``; keys may be grouped under
+        ``"architecture"`` and ``"training"``). Default: ``SearchSpace()``.
     validation_fraction : float, default=0.2
         Rows held out (seeded) for early stopping and selection when no ``X_val`` is given.
     refit : bool, default=False
@@ -73,6 +84,17 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
         not retrained, and count against ``n_trials``.
     max_concurrent : int, optional
         Most trials running at once (default: as many as the resources allow).
+    run_config : ray.tune.RunConfig, optional
+        Passed through to the ``Tuner``: its ``storage_path`` and ``name`` are the search's
+        storage (``backend.checkpoint_dir``; kept after ``fit``) and ``experiment_name``; its
+        ``failure_config`` wins over ``backend.max_retries``; checkpoint and sync configs,
+        ``stop``, ``verbose``, ``progress_reporter`` are Tune's; ``callbacks`` run after
+        uqkit's own.
+    tune_config : ray.tune.TuneConfig, optional
+        Passed through (``reuse_actors``, ``time_budget_s``, trial name creators,
+        ``max_concurrent_trials`` as ``max_concurrent``); ``metric``/``mode`` other than
+        ``val_nll``/``"min"``, ``num_samples``, ``search_alg`` and ``scheduler`` are uqkit's to
+        set and raise :class:`~uqkit.exceptions.InvalidInputError`.
     random_state : int, RandomState or None
     device : str, default="auto"
         Where the selected members predict (and refit).
@@ -98,6 +120,9 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
     history_ : list of dict
         Per member: ``member``, ``epochs``, ``best_epoch``, ``train_loss``, ``val_loss`` (of
         the refit when ``refit=True``, then without validation loss).
+    search_result_ : ray.tune.ResultGrid or None
+        Tune's results of this ``fit``'s search run (``None`` when a resumed budget was
+        already spent, and on a loaded model: it is not saved).
 
     Examples
     --------

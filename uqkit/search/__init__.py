@@ -5,8 +5,9 @@ search driver. The estimators built from them, :class:`~uqkit.ensemble.AutoDEUQR
 :mod:`uqkit.ensemble`; this package imports no estimator.
 
 The space, the network, aging evolution, a trial and the catalog work without Ray; the Tune
-pieces (:func:`run_search`, :class:`RegularizedEvolutionSearcher`, :func:`make_searcher`)
-need ``pip install 'uqkit[search]'`` and import Ray only when used.
+pieces (:func:`run_search`, :class:`RegularizedEvolutionSearcher`, :func:`make_searcher`, and
+:func:`trainable` / :func:`trainable_for` for a ``tune.Tuner`` of your own or Tune's own
+restore) need ``pip install 'uqkit[search]'`` and import Ray only when used.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uqkit.exceptions import require
 from uqkit.search._catalog import DamagedTrialWarning, inspect_trial, load_network, load_trial
 from uqkit.search._evolution import AgingEvolution
 from uqkit.search._network import SearchNet, build_search_net
-from uqkit.search._space import DEFAULT_ACTIVATIONS, SearchSpace, Variable
+from uqkit.search._space import DEFAULT_ACTIVATIONS, SearchSpace, Variable, domain_description
 from uqkit.search._trial import TrialSetup, fit_network, network_outputs, run_trial, trial_seed
 
 # Names whose modules import Ray at the top: loaded on first use.
@@ -25,6 +26,8 @@ _WITH_RAY = {
     "RegularizedEvolutionSearcher": "uqkit.search._searchers",
     "make_searcher": "uqkit.search._searchers",
     "run_search": "uqkit.search._driver",
+    "trainable": "uqkit.search._own_tuner",
+    "trainable_for": "uqkit.search._own_tuner",
 }
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "TrialSetup",
     "Variable",
     "build_search_net",
+    "domain_description",
     "fit_network",
     "inspect_trial",
     "load_network",
@@ -45,6 +49,8 @@ __all__ = [
     "network_outputs",
     "run_search",
     "run_trial",
+    "trainable",
+    "trainable_for",
     "trial_seed",
 ]
 

@@ -11,26 +11,42 @@ This module imports Ray at the top; :mod:`uqkit.search` reaches it only when a s
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import io
 import logging
 import os
 from pathlib import Path
 
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from uqkit.exceptions import InvalidInputError
 from uqkit.search._catalog import METRIC, fingerprint
 from uqkit.search._experiment import Experiment
+from uqkit.search._own_tuner import tune_resources as _tune_resources
+from uqkit.search._own_tuner import write_trainable_setup
 from uqkit.search._searchers import make_searcher, warm_start
 from uqkit.search._space import SearchSpace
 from uqkit.search._trainable import FaultHook, TrialRuntime, random_trainable, train_trial
 from uqkit.search._trial import TrialSetup
 from uqkit.training import Progress, RayBackend, connect_ray, interactive, log_verbose
 
-__all__ = ["run_search"]
+__all__ = ["SearchResults", "run_search", "tune_settings"]
 
 logger = logging.getLogger(__name__)
+
+
+class SearchResults(tuple):
+    """``(records, failed)`` of :func:`run_search`, with Tune's ``ResultGrid`` of this start as
+    ``result_grid`` (``None`` when the budget was already spent and no Tune run started)."""
+
+    result_grid = None
+
+    def __new__(cls, records: list[dict], failed: list[dict], result_grid=None):
+        out = super().__new__(cls, (records, failed))
+        out.result_grid = result_grid
+        return out
 
 
 def run_search(
@@ -38,18 +54,21 @@ def run_search(
     setup: TrialSetup,
     *,
     n_trials: int,
-    searcher: str,
+    searcher,
     storage_path: Path,
     experiment: str,
     resume: bool,
     backend: RayBackend,
     max_concurrent: int | None,
-    scheduler: str | None,
+    scheduler,
     population_size: int,
     sample_size: int,
     verbose: int,
+    space: SearchSpace | None = None,
+    run_config: tune.RunConfig | None = None,
+    tune_config: tune.TuneConfig | None = None,
     _fault_hook: FaultHook | None = None,
-) -> tuple[list[dict], list[dict]]:
+) -> SearchResults:
     """Run (or resume) the search; return ``(finished trial records, failed trial records)``.
 
     Parameters
@@ -60,7 +79,8 @@ def run_search(
     setup : TrialSetup
     n_trials : int
         Budget; finished trials of earlier runs count against it when resuming.
-    searcher : {"evolution", "random", "tpe"}
+    searcher : {"evolution", "random", "tpe"} or Searcher or SearchAlgorithm
+        A Ray Tune object is copied and set up by :func:`~uqkit.search.make_searcher`.
     storage_path : Path
         Where the experiment folder lives (a disk every node sees on a cluster).
     experiment : str
@@ -71,19 +91,28 @@ def run_search(
         The cluster ``address``, the ``resources`` of one trial and its ``max_retries``.
     max_concurrent : int or None
         Most trials at once (``None``: as the resources allow).
-    scheduler : {"asha"} or None
+    scheduler : {"asha"} or TrialScheduler or None
+        A Tune scheduler object is passed through (copied; it must leave metric/mode unset or
+        set to ``val_nll``/``"min"``); with any scheduler trials report every epoch.
     population_size, sample_size : int
         Aging evolution's sizes.
     verbose : int
         0 silent (Tune included); 1 progress: Tune's status table on an interactive terminal,
         else at most one INFO line per tenth of the trials on the ``uqkit`` logger (Tune
         silenced); 2 also Tune's trial-level output (:func:`tune_verbosity`).
+    space : SearchSpace, optional
+        The space itself (default: rebuilt from ``setup.space``); needed when it holds Tune
+        domains only Tune samples (``tune.sample_from``), which its JSON form cannot carry.
+    run_config, tune_config : tune.RunConfig, tune.TuneConfig, optional
+        Passed through to the ``Tuner``, merged with uqkit's settings by :func:`tune_settings`.
     _fault_hook : callable, optional
         Tests only: ``hook(trial_name, attempt, epoch)`` runs after every epoch of every trial
         and may raise to make that attempt fail.
 
     Returns
     -------
+    SearchResults
+        A pair, with Tune's ``ResultGrid`` of this start as its ``result_grid``:
     records : list of dict
         Finished trials (their ``trial.json`` plus validation ``predictions``, ``run`` and the
         ``errors`` seen by the driver on retries).
@@ -111,65 +140,75 @@ def run_search(
     >>> len(records) + len(failed)  # doctest: +SKIP
     2
     """
-    space = SearchSpace.from_dict(setup.space)
+    space = SearchSpace.from_dict(setup.space) if space is None else space
     resources = _tune_resources(backend.resources_per_member())
+    storage_path, experiment, max_retries = _storage_and_retries(
+        run_config, storage_path, experiment, backend.max_retries)
     digest = fingerprint(data, setup.to_dict())
     folder = Experiment(storage_path, experiment, digest)
     folder.open(resume=resume, description={"space": setup.space, "task": setup.task})
     previous, failed = folder.earlier_results(data, setup)  # retrains damaged trials
     remaining = n_trials - len(previous)
+    name = searcher if isinstance(searcher, str) else type(searcher).__name__
     log_verbose(logger, verbose,
                 f"AutoDEUQ search in {folder.root}: {len(previous)} finished trial(s) found, "
-                f"{max(remaining, 0)} to run ({searcher} search).")
+                f"{max(remaining, 0)} to run ({name} search).")
     if remaining <= 0:
-        return previous[:n_trials], failed
+        return SearchResults(previous[:n_trials], failed)
 
     connect_ray(backend.address, verbose=verbose)
     run = folder.next_run
     runtime = TrialRuntime(
         fingerprint=digest, attempts_dir=str(folder.root / run / "_attempts"),
-        threads=max(1, int(resources["cpu"])), report_epochs=scheduler == "asha",
+        threads=max(1, int(resources["cpu"])),
+        # schedulers and stop criteria act on per-epoch reports
+        report_epochs=scheduler is not None or getattr(run_config, "stop", None) is not None,
         fault_hook=_fault_hook,
     )
+    write_trainable_setup(folder.root / run, data, setup, runtime, resources)
     failures = _FailureLog()
     tuner = _tuner(
         data, setup, runtime, space, folder, run, failures, remaining=remaining,
         searcher=searcher, seed=setup.seed + len(folder.runs), previous=previous,
-        resources=resources, max_retries=backend.max_retries, max_concurrent=max_concurrent,
+        resources=resources, max_retries=max_retries, max_concurrent=max_concurrent,
         scheduler=scheduler, population_size=population_size, sample_size=sample_size,
-        verbose=verbose,
+        verbose=verbose, run_config=run_config, tune_config=tune_config,
     )
     with _quiet(tune_verbosity(verbose) == 0):
         grid = tuner.fit()
     records = folder.trials()
-    new_failed = _failed_trials(grid, failures, run, backend.max_retries, records)
+    new_failed = _failed_trials(grid, failures, run, max_retries, records)
     folder.record_failures(run, new_failed)
     if not resume:
         records = [r for r in records if r["run"] == run]
     for record in records:  # retried trials: list the causes the driver saw
         if record["run"] == run:
             record["errors"] = _errors_of(failures, record["trial_name"])
-    return records, failed + new_failed
+    return SearchResults(records, failed + new_failed, grid)
 
 
-def _tune_resources(per_trial: dict) -> dict:
-    """A trial's Ray resources (``RayBackend.resources``) in Ray Tune's spelling.
-
-    Examples
-    --------
-    >>> _tune_resources({"num_cpus": 2, "num_gpus": 0.25})
-    {'cpu': 2.0, 'gpu': 0.25}
-    """
-    if per_trial.get("accelerator_type"):
+def _storage_and_retries(run_config, storage_path: Path, experiment: str,
+                         max_retries: int) -> tuple[Path, str, int]:
+    """Where the search lives and how often a trial is retried, from uqkit's settings and a
+    user ``RunConfig``: its ``storage_path`` and ``name`` are the search's storage and
+    experiment folder (each start is the Tune experiment ``<name>/run-NNN`` in it), and its
+    ``FailureConfig`` wins over ``RayBackend.max_retries``."""
+    if run_config is None:
+        return Path(storage_path), experiment, max_retries
+    if not isinstance(run_config, tune.RunConfig):
         raise InvalidInputError(
-            "RayBackend.resources['accelerator_type'] is not supported for AutoDEUQ trials (Ray "
-            "Tune takes no accelerator type); ask for a custom resource of those nodes instead."
-        )
-    out = {"cpu": float(per_trial.get("num_cpus", 1)), "gpu": float(per_trial.get("num_gpus", 0))}
-    if per_trial.get("memory"):
-        out["memory"] = int(per_trial["memory"])
-    out.update({k: float(v) for k, v in (per_trial.get("resources") or {}).items()})
-    return out
+            f"run_config must be a ray.tune.RunConfig; got {type(run_config).__name__}.")
+    if run_config.storage_filesystem is not None:
+        raise InvalidInputError(
+            "run_config.storage_filesystem is not supported: uqkit reads the catalog back from "
+            "a path; mount the storage and give its path as run_config.storage_path.")
+    if run_config.storage_path is not None:
+        storage_path = Path(run_config.storage_path)
+    if run_config.name is not None:
+        experiment = run_config.name
+    if run_config.failure_config is not None:
+        max_retries = int(run_config.failure_config.max_failures)
+    return storage_path, experiment, max_retries
 
 
 def tune_verbosity(verbose: int, tty: bool | None = None) -> int:
@@ -227,37 +266,126 @@ class _TrialProgress(tune.Callback):
 
 def _tuner(data, setup, runtime, space, folder, run, failures, *, remaining, searcher, seed,
            previous, resources, max_retries, max_concurrent, scheduler, population_size,
-           sample_size, verbose) -> tune.Tuner:
+           sample_size, verbose, run_config=None, tune_config=None) -> tune.Tuner:
     """The Tune run of this start: searcher (warm-started), trainable, scheduler, failures."""
+    if tune_config is not None and getattr(tune_config, "max_concurrent_trials", None):
+        max_concurrent = _agreed("max_concurrent", max_concurrent,
+                                 tune_config.max_concurrent_trials)
     search_alg, param_space = make_searcher(searcher, space, seed,
                                             population_size=population_size,
                                             sample_size=sample_size, max_concurrent=max_concurrent)
-    if search_alg is not None:
-        warm_start(search_alg, previous, logger)
-    trainable = random_trainable if param_space is not None else train_trial
+    if search_alg is not None and previous:
+        warm_start(search_alg, previous, space, logger)
+    trainable = random_trainable if param_space is not None and "_draw" in param_space \
+        else train_trial
     trainable = tune.with_resources(
         tune.with_parameters(trainable, data=data, setup=setup, runtime=runtime), resources
     )
-    return tune.Tuner(
-        trainable,
-        param_space=param_space,
-        tune_config=tune.TuneConfig(
-            metric=METRIC, mode="min", search_alg=search_alg,
-            scheduler=_scheduler(scheduler, space), num_samples=remaining, reuse_actors=True,
-            max_concurrent_trials=max_concurrent if search_alg is None else None,
-        ),
-        run_config=tune.RunConfig(
-            name=run, storage_path=str(folder.root),
-            failure_config=tune.FailureConfig(max_failures=max_retries),
-            verbose=tune_verbosity(verbose),
-            callbacks=[failures, *_trial_progress(remaining, verbose)],
-        ),
+    own_tune = tune.TuneConfig(
+        metric=METRIC, mode="min", search_alg=search_alg,
+        scheduler=_scheduler(scheduler, space), num_samples=remaining, reuse_actors=True,
+        max_concurrent_trials=max_concurrent if search_alg is None else None,
     )
+    own_run = tune.RunConfig(
+        name=run, storage_path=str(folder.root),
+        failure_config=tune.FailureConfig(max_failures=max_retries),
+        verbose=tune_verbosity(verbose),
+        callbacks=[failures, *_trial_progress(remaining, verbose)],
+    )
+    tune_settings_, run_settings = tune_settings(own_tune, own_run, tune_config, run_config)
+    return tune.Tuner(trainable, param_space=param_space, tune_config=tune_settings_,
+                      run_config=run_settings)
 
 
-def _scheduler(name: str | None, space: SearchSpace):
-    if name != "asha":
+def _agreed(name: str, ours, theirs):
+    if ours is not None and theirs is not None and ours != theirs:
+        raise InvalidInputError(
+            f"{name}={ours!r} and the TuneConfig's {theirs!r} disagree: set one of them.")
+    return theirs if theirs is not None else ours
+
+
+def tune_settings(own_tune: tune.TuneConfig, own_run: tune.RunConfig,
+                  tune_config: tune.TuneConfig | None = None,
+                  run_config: tune.RunConfig | None = None):
+    """uqkit's ``TuneConfig`` and ``RunConfig`` of a start, merged with the user's.
+
+    The user's values win where they change only how Tune runs: ``time_budget_s``, the trial
+    name and folder creators, ``reuse_actors`` (uqkit turns it on; Tune's default, ``False``,
+    reads as unset) (``TuneConfig``); ``verbose``,
+    ``checkpoint_config``, ``sync_config``, ``stop``, ``progress_reporter``, ``log_to_file``
+    and the ``failure_config`` (``RunConfig``); user ``callbacks`` run after uqkit's.
+    ``storage_path`` and ``name`` locate the search folder (:func:`run_search` reads them);
+    what uqkit must decide is an :class:`~uqkit.exceptions.InvalidInputError` when set
+    otherwise: the metric (``val_nll``) and mode (``"min"``), ``num_samples`` (from
+    ``n_trials``), ``search_alg`` and ``scheduler`` (use ``searcher=`` / ``scheduler=``).
+
+    Examples
+    --------
+    >>> from ray import tune
+    >>> own = tune.TuneConfig(metric="val_nll", mode="min", num_samples=4)
+    >>> settings, _ = tune_settings(own, tune.RunConfig(name="run-000"),
+    ...                             tune.TuneConfig(time_budget_s=60))
+    >>> settings.num_samples, settings.time_budget_s
+    (4, 60)
+    >>> try:
+    ...     tune_settings(own, tune.RunConfig(), tune.TuneConfig(metric="loss"))
+    ... except InvalidInputError as error:
+    ...     print(str(error).split(":")[0])
+    tune_config.metric='loss'
+    """
+    if tune_config is not None:
+        if not isinstance(tune_config, tune.TuneConfig):
+            raise InvalidInputError(
+                f"tune_config must be a ray.tune.TuneConfig; got {type(tune_config).__name__}.")
+        for key, allowed, fix in (
+            ("metric", (None, METRIC), f"leave metric unset (or {METRIC!r})"),
+            ("mode", (None, "min"), "leave mode unset (or 'min')"),
+            ("num_samples", (1,), "set the budget with n_trials"),
+            ("search_alg", (None,), "pass the searcher as searcher="),
+            ("scheduler", (None,), "pass the scheduler as scheduler="),
+        ):
+            value = getattr(tune_config, key)
+            if not any(value is a or (a is not None and value == a) for a in allowed):
+                raise InvalidInputError(
+                    f"tune_config.{key}={value!r}: uqkit's trials report {METRIC!r}, to "
+                    f"minimise; {fix}." if key in ("metric", "mode") else
+                    f"tune_config.{key}={value!r} is uqkit's to set: {fix}.")
+        defaults = tune.TuneConfig()
+        changes = {key: getattr(tune_config, key)
+                   for key in ("reuse_actors", "time_budget_s", "trial_name_creator",
+                               "trial_dirname_creator")
+                   if getattr(tune_config, key) != getattr(defaults, key)}
+        own_tune = dataclasses.replace(own_tune, **changes)
+    if run_config is not None:
+        changes = {key: getattr(run_config, key)
+                   for key in ("checkpoint_config", "sync_config", "stop", "progress_reporter",
+                               "log_to_file", "failure_config")
+                   if getattr(run_config, key) is not None}
+        if run_config.verbose is not None:
+            changes["verbose"] = run_config.verbose
+        changes["callbacks"] = list(own_run.callbacks or []) + list(run_config.callbacks or [])
+        own_run = dataclasses.replace(own_run, **changes)
+    return own_tune, own_run
+
+
+def _scheduler(scheduler, space: SearchSpace):
+    if scheduler is None:
         return None
+    if not isinstance(scheduler, str):
+        if not isinstance(scheduler, TrialScheduler):
+            raise InvalidInputError(
+                f"scheduler must be 'asha', None or a Ray Tune TrialScheduler; got "
+                f"{type(scheduler).__name__}.")
+        # Tune refuses a scheduler with its own metric (or mode) next to TuneConfig's
+        if getattr(scheduler, "metric", None) is not None or getattr(scheduler, "_mode", None):
+            raise InvalidInputError(
+                f"The {type(scheduler).__name__} scheduler is built with metric/mode: leave "
+                f"them unset, uqkit sets them ({METRIC!r}, 'min') for the searcher and the "
+                "scheduler alike.")
+        return copy.deepcopy(scheduler)  # a fit never changes the caller's object
+    if scheduler != "asha":
+        raise InvalidInputError(f"scheduler must be 'asha', None or a Ray Tune TrialScheduler; "
+                                f"got {scheduler!r}.")
     # stop_last_trials=False: a trial that reaches max_t ends by itself and reports its
     # checkpoint; ASHA stopping it at its last epoch report would lose the trained network
     return ASHAScheduler(time_attr="epoch", max_t=space.epochs,
@@ -307,7 +435,9 @@ def _failed_trials(grid, failures: _FailureLog, run: str, max_retries: int,
             trial_name, config = described(result)
             out.append({
                 "trial_name": trial_name, "run": run, "status": "ERROR", "config": config,
-                "attempts": max_retries + 1, "error": _last_line(result.error),
+                # FailureConfig(max_failures=-1) retries without end: the count is unknown
+                "attempts": max_retries + 1 if max_retries >= 0 else None,
+                "error": _last_line(result.error),
                 "errors": _errors_of(failures, trial_name),
             })
     finished = {r["trial_name"] for r in records if r["run"] == run}
