@@ -22,8 +22,8 @@ def ray_session():
         patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
         for attempt in range(2):  # Ray gives its node 30 s to start: once more if busy
             try:
-                ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                         log_to_driver=False)
+                ray.init(address="local", num_cpus=2, include_dashboard=False,
+                         logging_level=logging.ERROR, log_to_driver=False)
                 break
             except Exception:
                 ray.shutdown()
