@@ -21,7 +21,7 @@ from uqkit.ensemble._selection import (
     top_k_selection,
 )
 from uqkit.exceptions import InvalidInputError
-from uqkit.search import DeepHyperSpace, SearchSpace, load_trial, run_trial
+from uqkit.search import DeepHyperSpace, load_trial, run_trial, space_from_dict
 
 
 def test_the_moment_matched_loss_is_the_gaussian_nll_of_the_matched_moments():
@@ -93,7 +93,7 @@ def test_a_bimodal_target_separates_the_two_losses():
 
 # -- the estimators, with the search run in-process ----------------------------------------
 def _in_process_search(data, setup, *, n_trials, storage_path, **_):
-    space = SearchSpace.from_dict(setup.space)
+    space = space_from_dict(setup.space)
     rng = np.random.default_rng(setup.seed)
     records = []
     for i in range(n_trials):

@@ -45,6 +45,7 @@ from uqkit.search import (
     fit_network,
     load_network,
     network_outputs,
+    space_from_dict,
     trial_seed,
 )
 from uqkit.training import NetworkEstimator, RayBackend, log_verbose, resolve_backend
@@ -168,7 +169,7 @@ class BaseAutoDEUQ(NetworkEstimator):
         if isinstance(self.space, str):  # "deephyper" (the constraints allow no other string)
             return DeepHyperSpace(head=head)
         space = (self.space if isinstance(self.space, (SearchSpace, DeepHyperSpace))
-                 else SearchSpace.from_dict(self.space))
+                 else space_from_dict(self.space))
         if isinstance(space, DeepHyperSpace) and space.head != head:
             raise InvalidInputError(
                 f"The DeepHyper space has head={space.head!r}, but {type(self).__name__} needs "

@@ -17,6 +17,7 @@ from uqkit.exceptions import require
 from uqkit.search._catalog import DamagedTrialWarning, inspect_trial, load_network, load_trial
 from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._evolution import AgingEvolution
+from uqkit.search._load_space import space_from_dict
 from uqkit.search._network import DenseSkipCoNet, SearchNet, build_search_net
 from uqkit.search._space import DEFAULT_ACTIVATIONS, SearchSpace, Variable
 from uqkit.search._trial import TrialSetup, fit_network, network_outputs, run_trial, trial_seed
@@ -48,6 +49,7 @@ __all__ = [
     "network_outputs",
     "run_search",
     "run_trial",
+    "space_from_dict",
     "trial_seed",
 ]
 

@@ -148,7 +148,7 @@ class DeepHyperSpace:
     head: str = "gaussian"
     _cache: list = field(default_factory=list, init=False, repr=False, compare=False)
 
-    kind = "deephyper"  # the key that tells SearchSpace.from_dict which space a dict is
+    kind = "deephyper"  # the key that tells space_from_dict which space a dict is
 
     def __post_init__(self) -> None:
         problems = []

@@ -22,6 +22,7 @@ from ray.tune.schedulers import ASHAScheduler
 from uqkit.exceptions import InvalidInputError
 from uqkit.search._catalog import METRIC, fingerprint
 from uqkit.search._experiment import Experiment
+from uqkit.search._load_space import space_from_dict
 from uqkit.search._searchers import make_searcher, warm_start
 from uqkit.search._space import SearchSpace
 from uqkit.search._trainable import FaultHook, TrialRuntime, random_trainable, train_trial
@@ -111,7 +112,7 @@ def run_search(
     >>> len(records) + len(failed)  # doctest: +SKIP
     2
     """
-    space = SearchSpace.from_dict(setup.space)
+    space = space_from_dict(setup.space)
     resources = _tune_resources(backend.resources_per_member())
     digest = fingerprint(data, setup.to_dict())
     folder = Experiment(storage_path, experiment, digest)

@@ -309,16 +309,8 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> SearchSpace:
-        """Build a space from :meth:`to_dict` output (unknown keys are an error).
-
-        A dict with ``kind: deephyper`` describes the DeepHyper preset and builds a
-        :class:`~uqkit.search.DeepHyperSpace` (the same space protocol) instead.
-        """
+        """Build a space from :meth:`to_dict` output (unknown keys are an error)."""
         data = dict(data or {})
-        if data.get("kind") == "deephyper":
-            from uqkit.search._deephyper import DeepHyperSpace  # imports this module
-
-            return DeepHyperSpace.from_dict(data)
         allowed = {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
         unknown = sorted(set(data) - allowed)
         if unknown:

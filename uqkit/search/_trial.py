@@ -22,8 +22,8 @@ from uqkit.losses import CrossEntropyMemberLoss, GaussianMemberLoss
 from uqkit.nn import StackSpec, gaussian_head
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 from uqkit.search._catalog import METRIC, write_checkpoint
+from uqkit.search._load_space import space_from_dict
 from uqkit.search._network import SearchNet, build_search_net, make_search_net
-from uqkit.search._space import SearchSpace
 from uqkit.training import TrainConfig, train_stack
 
 __all__ = [
@@ -243,6 +243,7 @@ def run_trial(config: dict, data: dict, setup: TrialSetup, folder: Path, *, name
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(40, 2)), rng.normal(size=(40, 1))
     >>> data = {"X": X[:30], "y": y[:30], "X_val": X[30:], "y_val": y[30:]}
+    >>> from uqkit.search import SearchSpace
     >>> space = SearchSpace(max_layers=1, units=(8, 8), epochs=2, patience=2)
     >>> setup = TrialSetup(space=space.to_dict(), task="regression", out_features=2, seed=0)
     >>> folder = Path(tempfile.mkdtemp())
@@ -250,7 +251,7 @@ def run_trial(config: dict, data: dict, setup: TrialSetup, folder: Path, *, name
     >>> record["epochs"], sorted(path.name for path in folder.iterdir())
     (2, ['predictions.safetensors', 'trial.json', 'weights.safetensors'])
     """
-    space = SearchSpace.from_dict(setup.space)
+    space = space_from_dict(setup.space)
     config = {**space.constants(), **config}
     space.validate(config)
     architecture = space.architecture(config)
