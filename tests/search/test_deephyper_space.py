@@ -268,5 +268,3 @@ def test_the_yaml_preset_builds_the_estimator_the_cli_runs():
     model = build_estimator(load_config(REPO / "search" / "deephyper_dense_skipco.yaml"), args)
     assert model.selection_loss == "moment_matched"
     assert space_from_dict(model.space) == DeepHyperSpace()
-    for path in sorted((REPO / "search").glob("*.yaml")):  # every shipped config still builds
-        build_estimator(load_config(path), args)
