@@ -55,7 +55,7 @@ def truth(x: np.ndarray) -> np.ndarray:
 REGIMES = {
     # name: (scale of the members' errors, log-mean of their calibration factor)
     "close": (0.08, 0.0),      # members agree within their noise: a near-Gaussian mixture
-    "diverse": (0.3, -0.5),    # members disagree more than their (over-confident) noise
+    "diverse": (0.3, -0.5),    # members disagree by more than their over-confident noise
 }
 
 
@@ -204,7 +204,7 @@ def main() -> int:
         "held-out rows, in the units of y. Mean ± standard error over the catalogs of a "
         "regime; lower is better. Regimes: *close*: the members' errors are small next to "
         "their noise (the mixture is nearly Gaussian); *diverse*: the members disagree by more "
-        "than their over-confident noise (a multi-modal mixture).",
+        "than their over-confident noise (a wider mixture, further from a Gaussian).",
         "",
         "| regime | picks differ | mixture loss better / worse / tied | distinct members "
         "(mixture, matched) | held-out mixture NLL: mixture loss | moment_matched loss | "
