@@ -43,8 +43,11 @@ What the sources say (read for this preset; nothing copied)
 
 Where the sources are silent or disagree, and what this preset chooses
 ----------------------------------------------------------------------
-* Batch size for tabular (UCI) data: the example's [1, 20] is for its toy problem and the
-  paper's text read here gives no range. Choice: a categorical over 16, 32, 64, 128, 256.
+* The paper's own text was not available while this preset was written (only its abstract):
+  the values above come from DeepHyper's code, and the paper may state other ranges.
+* Batch size for tabular (UCI) data: the example's [1, 20] is for its toy problem. Choice: a
+  categorical over 16, 32, 64, 128, 256.
+* Epochs: the example's ``num_epochs=100`` (early stopping usually ends a trial before).
 * Optimiser constants: Keras and torch differ in some defaults (RMSprop's decay 0.9 vs 0.99,
   epsilon 1e-7 vs 1e-8). The preset uses torch's optimisers at their defaults with the searched
   learning rate. ReduceLROnPlateau uses Keras's defaults (factor 0.1, absolute threshold 1e-4).
