@@ -5,7 +5,8 @@ Protocol: the standard splits of Hernández-Lobato & Adams (2015). On every (dat
 * ``DeepEnsembleRegressor()`` with its defaults (5 members, one hidden layer of 50 units,
   lr 1e-3, 200 epochs, early stopping on 10 % of the training rows);
 * ``AutoDEUQRegressor`` (Egele et al., 2022): aging-evolution search of ``--trials`` networks in
-  the paper's joint space (up to ``--max-layers`` layers, 16-512 units, 7 activations, skip
+  uqkit's own joint space, ``SearchSpace`` (not the paper's ``dense_skipco`` space: that is
+  ``space="deephyper"``; up to ``--max-layers`` layers, 16-512 units, 7 activations, skip
   connections, dropout, lr, batch size, weight decay), 20 % of the training rows held out for
   early stopping and selection, greedy selection with replacement of ``K = 5`` members.
 
@@ -205,7 +206,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200, help="max epochs of a trial")
     parser.add_argument("--patience", type=int, default=20, help="early-stopping patience")
     parser.add_argument("--min-batch", type=int, default=16,
-                        help="smallest searched batch size (the paper's space: 16)")
+                        help="smallest searched batch size (SearchSpace's default: 16)")
     parser.add_argument("--max-train", type=int, default=1500,
                         help="subsample training rows above this (big sets)")
     parser.add_argument("--rows", default=None,

@@ -12,7 +12,7 @@ import pytest
 from uqkit.cli import build_parser
 from uqkit.cli._search import build_estimator, load_config
 from uqkit.exceptions import InvalidInputError
-from uqkit.search import SearchSpace
+from uqkit.search import SearchSpace, space_from_dict
 from uqkit.training import RayBackend, resolve_backend
 
 CONFIGS = sorted((Path(__file__).parents[2] / "search").glob("*.yaml"))
@@ -37,7 +37,7 @@ def test_shipped_configs_build_valid_estimators(path):
     model = build_estimator(load_config(path), _args(n_trials=7))
     model._check_params()
     assert model.n_trials == 7 and model.random_state == 0
-    SearchSpace.from_dict(model.space)
+    space_from_dict(model.space)  # uqkit's space or the DeepHyper preset
     backend = resolve_backend(model.backend)
     assert backend.checkpoint_dir and backend.resources["num_cpus"] >= 1
 

@@ -158,7 +158,7 @@ def build_estimator(config: dict, args):
     describes."""
     from uqkit.ensemble import AutoDEUQRegressor
     from uqkit.exceptions import InvalidInputError
-    from uqkit.search import SearchSpace
+    from uqkit.search import space_from_dict
     from uqkit.training import RayBackend
 
     params = dict(config.get("search") or {})
@@ -176,7 +176,7 @@ def build_estimator(config: dict, args):
             f"Unknown keys in the 'ray' section: {unknown}; allowed (RayBackend fields): "
             f"{sorted(ray_fields)}."
         )
-    space = SearchSpace.from_dict(config.get("space")).to_dict()  # checked here, early
+    space = space_from_dict(config.get("space")).to_dict()  # checked here, early
     ray_overrides = {"address": args.ray_address, "checkpoint_dir": args.checkpoint_dir}
     ray.update({k: v for k, v in ray_overrides.items() if v is not None})
     if args.seed is not None:

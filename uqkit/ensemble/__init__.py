@@ -8,12 +8,15 @@ from uqkit.ensemble._autodeuq_regressor import AutoDEUQRegressor
 from uqkit.ensemble._classifier import DeepEnsembleClassifier
 from uqkit.ensemble._regressor import DeepEnsembleRegressor
 from uqkit.ensemble._selection import (
+    MixtureObjective,
+    MomentMatchedObjective,
     SelectionResult,
     SelectionWarning,
     greedy_selection,
     member_label_log_likelihoods,
     member_log_likelihoods,
     mixture_nll,
+    moment_matched_nll,
     top_k_selection,
 )
 
@@ -22,6 +25,8 @@ __all__ = [
     "AutoDEUQRegressor",
     "DeepEnsembleClassifier",
     "DeepEnsembleRegressor",
+    "MixtureObjective",
+    "MomentMatchedObjective",
     "SearchFailedError",
     "SelectionResult",
     "SelectionWarning",
@@ -29,5 +34,6 @@ __all__ = [
     "member_label_log_likelihoods",
     "member_log_likelihoods",
     "mixture_nll",
+    "moment_matched_nll",
     "top_k_selection",
 ]

@@ -29,9 +29,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from uqkit._data import refuse_sample_weight
 from uqkit._random import derive_seed
 from uqkit.base import check_fitted
-from uqkit.ensemble._selection import SelectionWarning, greedy_selection, top_k_selection
+from uqkit.ensemble._selection import (
+    MixtureObjective,
+    SelectionWarning,
+    greedy_selection,
+    top_k_selection,
+)
 from uqkit.exceptions import InvalidInputError, ModelFileError, UQKitError, require
 from uqkit.search import (
+    DeepHyperSpace,
     SearchNet,
     SearchSpace,
     TrialSetup,
@@ -39,6 +45,7 @@ from uqkit.search import (
     fit_network,
     load_network,
     network_outputs,
+    space_from_dict,
     trial_seed,
 )
 from uqkit.training import NetworkEstimator, RayBackend, log_verbose, resolve_backend
@@ -80,6 +87,7 @@ class BaseAutoDEUQ(NetworkEstimator):
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "selection": [StrOptions({"greedy", "topk"})],
+        "selection_loss": [StrOptions({"mixture", "moment_matched"})],
         "k_init": [Interval(Integral, 1, None, closed="left")],
         "min_members": [Interval(Integral, 1, None, closed="left"), None],
         # a Ray Tune Searcher / SearchAlgorithm / TrialScheduler object (the driver checks its
@@ -89,7 +97,7 @@ class BaseAutoDEUQ(NetworkEstimator):
         "population_size": [Interval(Integral, 1, None, closed="left")],
         "sample_size": [Interval(Integral, 1, None, closed="left")],
         "scheduler": [StrOptions({"asha"}), HasMethods(["on_trial_result"]), None],
-        "space": [dict, SearchSpace, None],
+        "space": [dict, SearchSpace, DeepHyperSpace, StrOptions({"deephyper"}), None],
         "run_config": "no_validation",  # ray.tune.RunConfig / TuneConfig or None
         "tune_config": "no_validation",
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -108,13 +116,14 @@ class BaseAutoDEUQ(NetworkEstimator):
         n_trials: int = 50,
         ensemble_size: int = 5,
         selection: str = "greedy",
+        selection_loss: str = "mixture",
         k_init: int = 1,
         min_members: int | None = None,
         searcher: str = "evolution",
         population_size: int = 10,
         sample_size: int = 3,
         scheduler: str | None = None,
-        space: dict | SearchSpace | None = None,
+        space: dict | SearchSpace | DeepHyperSpace | str | None = None,
         validation_fraction: float = 0.2,
         refit: bool = False,
         backend: str | RayBackend = "ray",
@@ -130,6 +139,7 @@ class BaseAutoDEUQ(NetworkEstimator):
         self.n_trials = n_trials
         self.ensemble_size = ensemble_size
         self.selection = selection
+        self.selection_loss = selection_loss
         self.k_init = k_init
         self.min_members = min_members
         self.searcher = searcher
@@ -157,11 +167,23 @@ class BaseAutoDEUQ(NetworkEstimator):
         """``(n_trials, n_val)`` validation log-likelihoods of the catalog networks."""
         raise NotImplementedError
 
+    def _selection_objective(self, records: list[dict], y_val: np.ndarray):
+        """The loss greedy selection minimises (``selection_loss``); the mixture NLL here."""
+        return MixtureObjective(self._log_likelihoods(records, y_val))
+
     # -- parameters -------------------------------------------------------------------------
-    def _search_space(self) -> SearchSpace:
-        if isinstance(self.space, SearchSpace):
-            return self.space
-        return SearchSpace.from_dict(self.space)
+    def _search_space(self) -> SearchSpace | DeepHyperSpace:
+        # the DeepHyper preset: a Gaussian head for regression, softmax (logits) otherwise
+        head = "gaussian" if self._regression else "softmax"
+        if isinstance(self.space, str):  # "deephyper" (the constraints allow no other string)
+            return DeepHyperSpace(head=head)
+        space = (self.space if isinstance(self.space, (SearchSpace, DeepHyperSpace))
+                 else space_from_dict(self.space))
+        if isinstance(space, DeepHyperSpace) and space.head != head:
+            raise InvalidInputError(
+                f"The DeepHyper space has head={space.head!r}, but {type(self).__name__} needs "
+                f"head={head!r}. Pass space='deephyper' or DeepHyperSpace(head={head!r}).")
+        return space
 
     def _ray_backend(self) -> RayBackend:
         backend = resolve_backend(self.backend)
@@ -306,12 +328,12 @@ class BaseAutoDEUQ(NetworkEstimator):
             shutil.rmtree(folder, ignore_errors=True)
 
     def _select(self, records: list[dict], y_val: np.ndarray):
-        log_lik = self._log_likelihoods(records, y_val)
+        objective = self._selection_objective(records, y_val)
         if self.selection == "greedy":
-            result = greedy_selection(log_lik, self.ensemble_size, k_init=self.k_init,
+            result = greedy_selection(objective, self.ensemble_size, k_init=self.k_init,
                                       min_members=self.min_members or 1)
         else:
-            result = top_k_selection(log_lik, self.ensemble_size)
+            result = top_k_selection(objective, self.ensemble_size)
         self.selected_rows_ = [int(i) for i in result.indices]
         self.weights_ = np.asarray(result.weights, dtype=np.float64)
         self.selection_path_ = [float(v) for v in result["path"]]

@@ -20,7 +20,12 @@ class AutoDEUQClassifier(UQClassifierMixin, CategoricalMixtureMixin, Classificat
     members and the weighted mixture of their categoricals, ``p = sum_i w_i p_i``.
 
     Parameters are those of :class:`AutoDEUQRegressor`; selection minimises the validation NLL
-    ``-(1/n) sum_t log sum_i w_i p_i(y_t | x_t)``.
+    ``-(1/n) sum_t log sum_i w_i p_i(y_t | x_t)``. ``selection_loss="moment_matched"`` gives
+    the same selection: a categorical is fixed by its mean, so the moment-matched categorical
+    of a mixture is the mixture itself (DeepHyper's code averages the probabilities too).
+    ``space="deephyper"`` uses DeepHyper's ``dense_skipco`` trunk with its classification
+    output (``DenseSkipCoSpace(regression=False)``: a dense layer to the class logits, softmax
+    in the cross-entropy).
 
     Attributes
     ----------

@@ -7,7 +7,7 @@ import numpy as np
 from uqkit.base import UQRegressorMixin
 from uqkit.ensemble._autodeuq import BaseAutoDEUQ
 from uqkit.ensemble._mixture import GaussianMixtureMixin
-from uqkit.ensemble._selection import member_log_likelihoods
+from uqkit.ensemble._selection import MomentMatchedObjective, member_log_likelihoods
 from uqkit.prediction import RegressionPrediction
 from uqkit.training import RegressionTargets
 
@@ -33,6 +33,13 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
         ``K``: distinct members selected.
     selection : {"greedy", "topk"}, default="greedy"
         Greedy selection with replacement (weights = counts / total) or the K best (equal weights).
+    selection_loss : {"mixture", "moment_matched"}, default="mixture"
+        What greedy selection minimises on the validation rows: the exact NLL of the weighted
+        mixture the ensemble predicts with, or (the paper's code, DeepHyper's
+        ``greedy_caruana``) the NLL of the Gaussian with the mixture's mean and total variance
+        (:class:`~uqkit.ensemble.MomentMatchedObjective`). ``selection_path_`` reports the
+        chosen loss. The default scores the ensemble by the distribution it predicts; see the
+        AutoDEUQ docs page for the measured difference.
     k_init : int, default=1
         Greedy selection starts from the ``k_init`` best single models.
     min_members : int, optional
@@ -57,11 +64,15 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
         Early termination of poor trials: ASHA on the per-epoch validation NLL, or your own
         scheduler object (passed through, without metric/mode of its own). With a scheduler
         trials report every epoch; stopped trials have no catalog entry (``STOPPED``).
-    space : dict or SearchSpace, optional
+    space : dict, SearchSpace, DeepHyperSpace or "deephyper", optional
         The search space: :class:`~uqkit.search.SearchSpace` fields, as in the YAML configs,
         whose ranges may be Ray Tune domains (``{"lr": tune.loguniform(1e-4, 1e-1),
         "architecture": {"units": tune.qrandint(16, 256, 16)}}``; keys may be grouped under
-        ``"architecture"`` and ``"training"``). Default: ``SearchSpace()``.
+        ``"architecture"`` and ``"training"``); a dict with ``kind: deephyper`` for
+        :class:`~uqkit.search.DeepHyperSpace` fields; a dict or string keeps the fitted model
+        savable. ``"deephyper"``: DeepHyper's ``dense_skipco`` space with the AutoDEUQ
+        hyperparameters (the space of the paper's code). Default: ``SearchSpace()``, uqkit's
+        own space.
     validation_fraction : float, default=0.2
         Rows held out (seeded) for early stopping and selection when no ``X_val`` is given.
     refit : bool, default=False
@@ -143,6 +154,13 @@ class AutoDEUQRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTarget
         means = np.stack([r["predictions"]["val_mean"] for r in records])
         variances = np.stack([r["predictions"]["val_var"] for r in records])
         return member_log_likelihoods(means, variances, y_val)
+
+    def _selection_objective(self, records: list[dict], y_val: np.ndarray):
+        if self.selection_loss == "mixture":
+            return super()._selection_objective(records, y_val)
+        means = np.stack([r["predictions"]["val_mean"] for r in records])
+        variances = np.stack([r["predictions"]["val_var"] for r in records])
+        return MomentMatchedObjective(means, variances, y_val)
 
     def predict_uncertainty(self, X) -> RegressionPrediction:
         """Weighted mixture of the members' Gaussians (paper Eq. 4), in y's units.

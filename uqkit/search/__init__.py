@@ -16,8 +16,10 @@ import importlib
 
 from uqkit.exceptions import require
 from uqkit.search._catalog import DamagedTrialWarning, inspect_trial, load_network, load_trial
+from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._evolution import AgingEvolution
-from uqkit.search._network import SearchNet, build_search_net
+from uqkit.search._load_space import space_from_dict
+from uqkit.search._network import DenseSkipCoNet, SearchNet, build_search_net
 from uqkit.search._space import DEFAULT_ACTIVATIONS, SearchSpace, Variable, domain_description
 from uqkit.search._trial import TrialSetup, fit_network, network_outputs, run_trial, trial_seed
 
@@ -34,6 +36,8 @@ __all__ = [
     "DEFAULT_ACTIVATIONS",
     "AgingEvolution",
     "DamagedTrialWarning",
+    "DeepHyperSpace",
+    "DenseSkipCoNet",
     "RegularizedEvolutionSearcher",
     "SearchNet",
     "SearchSpace",
@@ -49,6 +53,7 @@ __all__ = [
     "network_outputs",
     "run_search",
     "run_trial",
+    "space_from_dict",
     "trainable",
     "trainable_for",
     "trial_seed",

@@ -23,7 +23,9 @@ from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from uqkit.exceptions import InvalidInputError
 from uqkit.search._catalog import METRIC, fingerprint
+from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._experiment import Experiment
+from uqkit.search._load_space import space_from_dict
 from uqkit.search._own_tuner import tune_resources as _tune_resources
 from uqkit.search._own_tuner import write_trainable_setup
 from uqkit.search._searchers import make_searcher, warm_start
@@ -140,7 +142,7 @@ def run_search(
     >>> len(records) + len(failed)  # doctest: +SKIP
     2
     """
-    space = SearchSpace.from_dict(setup.space) if space is None else space
+    space = space_from_dict(setup.space) if space is None else space
     resources = _tune_resources(backend.resources_per_member())
     storage_path, experiment, max_retries = _storage_and_retries(
         run_config, storage_path, experiment, backend.max_retries)
@@ -368,7 +370,7 @@ def tune_settings(own_tune: tune.TuneConfig, own_run: tune.RunConfig,
     return own_tune, own_run
 
 
-def _scheduler(scheduler, space: SearchSpace):
+def _scheduler(scheduler, space: SearchSpace | DeepHyperSpace):
     if scheduler is None:
         return None
     if not isinstance(scheduler, str):
@@ -388,8 +390,10 @@ def _scheduler(scheduler, space: SearchSpace):
                                 f"got {scheduler!r}.")
     # stop_last_trials=False: a trial that reaches max_t ends by itself and reports its
     # checkpoint; ASHA stopping it at its last epoch report would lose the trained network
+    # the grace period is the (shortest) early-stopping patience of the space
+    patience = getattr(space, "patience", None) or min(space.patience_early_stopping)
     return ASHAScheduler(time_attr="epoch", max_t=space.epochs,
-                         grace_period=max(1, min(space.patience, space.epochs)),
+                         grace_period=max(1, min(patience, space.epochs)),
                          stop_last_trials=False)
 
 

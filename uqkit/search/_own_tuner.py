@@ -23,6 +23,8 @@ from safetensors.torch import load_file, save_file
 
 from uqkit.exceptions import InvalidInputError
 from uqkit.search._catalog import fingerprint
+from uqkit.search._deephyper import DeepHyperSpace
+from uqkit.search._load_space import space_from_dict
 from uqkit.search._space import SearchSpace
 from uqkit.search._trainable import TrialRuntime, train_trial
 from uqkit.search._trial import TrialSetup
@@ -34,7 +36,7 @@ _DATA_FILE = "uqkit_data.safetensors"
 _DATA_KEYS = ("X", "y", "X_val", "y_val")
 
 
-def trainable(X, y, X_val, y_val, *, space: SearchSpace | dict | None = None,
+def trainable(X, y, X_val, y_val, *, space: SearchSpace | DeepHyperSpace | dict | None = None,
               task: str = "regression", n_classes: int | None = None, seed: int = 0,
               resources: dict | None = None, report_epochs: bool = False,
               attempts_dir: str | None = None):
@@ -90,7 +92,8 @@ def trainable(X, y, X_val, y_val, *, space: SearchSpace | dict | None = None,
     """
     if task not in ("regression", "classification"):
         raise InvalidInputError(f"task must be 'regression' or 'classification'; got {task!r}.")
-    space = space if isinstance(space, SearchSpace) else SearchSpace.from_dict(space)
+    if not isinstance(space, (SearchSpace, DeepHyperSpace)):
+        space = space_from_dict(space)
     data = {key: np.asarray(value) for key, value in zip(_DATA_KEYS, (X, y, X_val, y_val))}
     for key in ("X", "X_val"):
         data[key] = data[key].astype(np.float32)

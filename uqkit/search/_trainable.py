@@ -17,7 +17,7 @@ import torch
 from ray import tune
 
 from uqkit.search._catalog import METRIC
-from uqkit.search._space import SearchSpace
+from uqkit.search._load_space import space_from_dict
 from uqkit.search._trial import TrialSetup, run_trial
 
 __all__ = ["FaultHook", "TrialRuntime", "random_trainable", "train_trial"]
@@ -103,5 +103,5 @@ def train_trial(config: dict, data: dict, setup: TrialSetup, runtime: TrialRunti
 
 def random_trainable(config: dict, data: dict, setup: TrialSetup, runtime: TrialRuntime) -> None:
     """Random search: the configuration is drawn from the space with the trial's seeded key."""
-    space = SearchSpace.from_dict(setup.space)
+    space = space_from_dict(setup.space)
     train_trial(space.sample(np.random.default_rng(int(config["_draw"]))), data, setup, runtime)

@@ -22,8 +22,8 @@ from uqkit.losses import CrossEntropyMemberLoss, GaussianMemberLoss
 from uqkit.nn import StackSpec, gaussian_head
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 from uqkit.search._catalog import METRIC, write_checkpoint
-from uqkit.search._network import SearchNet, build_search_net
-from uqkit.search._space import SearchSpace
+from uqkit.search._load_space import space_from_dict
+from uqkit.search._network import SearchNet, build_search_net, make_search_net
 from uqkit.training import TrainConfig, train_stack
 
 __all__ = [
@@ -99,7 +99,11 @@ def fit_network(
     architecture : dict
         :meth:`SearchSpace.architecture` of ``config``.
     config : dict
-        The trial's configuration (``lr``, ``batch_size``, ``weight_decay`` are read here).
+        The trial's configuration. Read here: ``lr``, ``batch_size``, and where present
+        ``weight_decay`` (default 0), ``optimizer`` (default ``"adam"``),
+        ``patience_reduce_lr`` (ReduceLROnPlateau; default none) and
+        ``patience_early_stopping``, which replaces a ``patience`` that is not ``None`` (the
+        DeepHyper preset, :class:`~uqkit.search.DeepHyperSpace`, searches these three).
     setup : TrialSetup
     data : dict
         Standardised numpy arrays ``X``, ``y`` and optionally ``X_val``, ``y_val`` (targets:
@@ -132,7 +136,7 @@ def fit_network(
     >>> type(net).__name__, history["epochs"], len(history["train_loss"])
     ('SearchNet', 2, 2)
     """
-    factory = functools.partial(SearchNet, architecture=architecture)
+    factory = functools.partial(make_search_net, architecture=architecture)
     spec = StackSpec(in_features=data["X"].shape[1], out_features=setup.out_features,
                      dtype="float32", module_factory=factory)
     loss = (GaussianMemberLoss(min_variance=setup.min_variance) if setup.regression
@@ -146,9 +150,14 @@ def fit_network(
         out = torch.as_tensor(np.array(values), device=device)  # a copy: Ray hands read-only views
         return out.long() if target and not setup.regression else out.float()
 
+    if patience is not None and "patience_early_stopping" in config:
+        patience = int(config["patience_early_stopping"])
+    lr_patience = config.get("patience_reduce_lr")
     train_config = TrainConfig(epochs=epochs, batch_size=int(config["batch_size"]),
-                               lr=float(config["lr"]), weight_decay=float(config["weight_decay"]),
-                               patience=patience)
+                               lr=float(config["lr"]),
+                               weight_decay=float(config.get("weight_decay", 0.0)),
+                               patience=patience, optimizer=str(config.get("optimizer", "adam")),
+                               lr_patience=None if lr_patience is None else int(lr_patience))
     (history,) = train_stack(stack, loss, tensor("X"), tensor("y", True), [seed], train_config,
                              X_val=tensor("X_val"), y_val=tensor("y_val", True),
                              progress=progress)
@@ -234,6 +243,7 @@ def run_trial(config: dict, data: dict, setup: TrialSetup, folder: Path, *, name
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(40, 2)), rng.normal(size=(40, 1))
     >>> data = {"X": X[:30], "y": y[:30], "X_val": X[30:], "y_val": y[30:]}
+    >>> from uqkit.search import SearchSpace
     >>> space = SearchSpace(max_layers=1, units=(8, 8), epochs=2, patience=2)
     >>> setup = TrialSetup(space=space.to_dict(), task="regression", out_features=2, seed=0)
     >>> folder = Path(tempfile.mkdtemp())
@@ -241,7 +251,7 @@ def run_trial(config: dict, data: dict, setup: TrialSetup, folder: Path, *, name
     >>> record["epochs"], sorted(path.name for path in folder.iterdir())
     (2, ['predictions.safetensors', 'trial.json', 'weights.safetensors'])
     """
-    space = SearchSpace.from_dict(setup.space)
+    space = space_from_dict(setup.space)
     config = {**space.constants(), **config}
     space.validate(config)
     architecture = space.architecture(config)

@@ -51,6 +51,14 @@ class TrainConfig:
     adversarial_eps : sequence of float, optional
         Per-feature step of fast-gradient-sign adversarial training (Lakshminarayanan et al.,
         2017, Sec. 2.3), in standardised units; ``None`` disables it.
+    optimizer : str, default "adam"
+        A ``torch.optim`` class by its lower-case name (``"adam"``, ``"sgd"``, ``"rmsprop"``,
+        ``"adagrad"``, ``"adadelta"``, ``"adamax"``, ``"nadam"``), at torch's defaults apart
+        from ``lr`` and ``weight_decay``.
+    lr_patience : int or None
+        Reduce the learning rate tenfold after ``lr_patience`` epochs without a validation-loss
+        drop of at least 1e-4 (Keras's ``ReduceLROnPlateau`` defaults), on the sum of the
+        members' validation losses; ``None`` (default) keeps it constant.
 
     Examples
     --------
@@ -65,6 +73,21 @@ class TrainConfig:
     weight_decay: float = 0.0
     patience: int | None = 20
     adversarial_eps: Sequence[float] | None = None
+    optimizer: str = "adam"
+    lr_patience: int | None = None
+
+
+_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+               "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "NAdam"}
+
+
+def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
+    if config.optimizer not in _OPTIMIZERS:
+        raise InvalidInputError(
+            f"Unknown optimizer {config.optimizer!r}; use one of {sorted(_OPTIMIZERS)}."
+        )
+    cls = getattr(torch.optim, _OPTIMIZERS[config.optimizer])
+    return cls(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def _weighted(loss_fn, raw, yb, wb, validation: bool = False) -> torch.Tensor:
@@ -294,7 +317,12 @@ def train_stack(
     device = X.device
     order_generators = member_generators(seeds, ORDER_STREAM)
     stack.seed_dropout(seeds, device=device)
-    optimizer = torch.optim.Adam(stack.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = _optimizer(config, stack.parameters())
+    plateau = None
+    if config.lr_patience is not None and X_val is not None:
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.1, patience=config.lr_patience, threshold=1e-4,
+            threshold_mode="abs")
     eps = None
     if config.adversarial_eps is not None:
         eps = torch.as_tensor(config.adversarial_eps, dtype=X.dtype, device=device)
@@ -341,6 +369,8 @@ def train_stack(
                 "loss). Lower lr or raise min_variance."
             )
         history["val_loss"].append(val.tolist())
+        if plateau is not None:
+            plateau.step(float(val[active].sum()))
         stopper.update(val, stack, epoch)
         if progress is not None and config.patience is not None:
             progress.set_postfix(val_loss=f"{float(val.mean()):.4g}",
