@@ -349,3 +349,14 @@ def test_uqkit_report_takes_trust(user_package, saved_file, tmp_path, capsys):
     with pytest.warns(UQKitWarning, match="file order"):  # fitted on an array, not named columns
         assert main([*args, "--trust", PACKAGE]) == 0
     assert (tmp_path / "report.json").stat().st_size > 0
+
+
+def test_a_torch_layer_loads_when_torch_nn_is_trusted(tmp_path):
+    X, y = _data(classes=False)
+    model = DeepEnsembleRegressor(n_members=2, module=torch.nn.Linear, **QUICK).fit(X, y)
+    path = model.save(tmp_path / "linear")
+    with pytest.raises(ModelFileError, match=r"trust=\['torch'\]"):
+        uqkit.load(path)
+    loaded = uqkit.load(path, trust=["torch.nn"])
+    assert loaded.module == "torch.nn.modules.linear:Linear"
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

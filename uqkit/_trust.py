@@ -237,11 +237,12 @@ def load_reference(reference) -> str:
     trust = _TRUST.get() or ()
     if not _is_trusted(module_name, trust):
         top = module_name.split(".")[0]
+        narrower = "" if top == module_name else f" (or only that module: {[module_name]!r})"
         raise ModelFileError(
             f"This model file builds its networks with module={reference!r}: loading it would "
             f"import and run code from the package {top!r}, which is not trusted. uqkit imports "
             f"code named by a file only from packages you trust: if you trust {top!r}, load it "
-            f"with uqkit.load(path, trust=[{top!r}]) (uqkit report: --trust {top})."
+            f"with uqkit.load(path, trust=[{top!r}]){narrower} (uqkit report: --trust {top})."
         )
     obj = resolve_reference(reference, ModelFileError)
     if isinstance(obj, type) and not issubclass(obj, nn.Module):

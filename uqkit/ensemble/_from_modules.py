@@ -99,9 +99,10 @@ def _check_architecture(estimator, module: nn.Module, n_features: int) -> None:
 
 
 def adopt_modules(estimator, modules: Sequence[nn.Module], X, y) -> None:
-    """Make ``estimator`` (a deep ensemble built with ``module=ModuleCopies(modules[0])``) the
-    fitted ensemble of ``modules``: no scaling (the modules see X in its units and predict in
-    y's units), the member weights stacked in order."""
+    """Make ``estimator`` (a deep ensemble built with ``module=ModuleCopies(modules[0])``, or
+    with the modules' class or reference, checked here to build that class) the fitted ensemble
+    of ``modules``: no scaling (the modules see X in its units and predict in y's units), the
+    member weights stacked in order."""
     estimator._check_params()
     X, y = estimator._check_X_y(X, y, regression=estimator._regression)
     estimator._encode_targets(y)
