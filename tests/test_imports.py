@@ -44,7 +44,7 @@ LAYERS: list[set[str]] = [
     {"exceptions"},
     {"prediction"},
     {"metrics"},
-    {"_io", "_random", "_data", "datasets"},
+    {"_io", "_random", "_data", "_trust", "datasets"},
     {"base"},
     {"nn", "losses"},
     {"training"},
@@ -60,7 +60,7 @@ FAMILIES = LAYERS[7]
 SIBLINGS_ALLOWED = {("ensemble", "search")} | {
     (a, b) for layer in (LAYERS[3], LAYERS[5]) for a in layer for b in layer
 }
-SHARED_HELPERS = {"uqkit._io", "uqkit._random", "uqkit._data"}
+SHARED_HELPERS = {"uqkit._io", "uqkit._random", "uqkit._data", "uqkit._trust"}
 # Where a function-level import of a uqkit module is the point (lazy loading).
 LAZY_ALLOWED = ("", "cli", "utils")
 # Third-party packages heavy or optional enough that a module needing them is imported lazily.

@@ -4,7 +4,8 @@ Each registered estimator that can be saved is fitted (quick settings), saved, a
 damaged in every way bytes get damaged (truncated anywhere, emptied, a byte flipped in the
 header, in the uqkit metadata or in the tensor data, garbage, trailing bytes, a folder in its
 place) and in the ways a careless or hostile edit with a recomputed checksum changes it (another
-class, an unknown or a missing parameter, a fitted attribute dropped, a format version). The
+class, an unknown or a missing parameter, a ``module`` reference to ``os:system`` or garbled,
+a fitted attribute dropped, a format version). The
 outcome of ``uqkit.load`` must be a ``ModelFileError`` that says what is wrong, or a model that
 predicts exactly as the original; never another exception, never different numbers.
 """
@@ -84,6 +85,12 @@ def _edits() -> dict[str, callable]:
     def abstract(h):
         h["class"] = "uqkit.base:UQEstimator"
 
+    def module_os_system(h):  # a network module naming code outside any trusted package
+        h["params"]["module"] = "os:system"
+
+    def module_reference_garbled(h):
+        h["params"]["module"] = {"kind": "code", "source": "import os"}
+
     def unknown_param(h):
         h["params"]["not_a_parameter"] = 1
 
@@ -104,9 +111,10 @@ def _edits() -> dict[str, callable]:
     def newer_format(h):
         h["format_version"] = 99
 
-    return {f.__name__: f for f in (other_class, os_system, abstract, unknown_param,
-                                    missing_param, bad_param_value, state_dropped,
-                                    state_garbled, newer_format)}
+    return {f.__name__: f for f in (other_class, os_system, abstract, module_os_system,
+                                    module_reference_garbled, unknown_param, missing_param,
+                                    bad_param_value, state_dropped, state_garbled,
+                                    newer_format)}
 
 
 def _judge(path, X, reference):

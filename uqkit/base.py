@@ -34,6 +34,7 @@ from uqkit._io import (
     write_model_file,
 )
 from uqkit._random import resolve_entropy
+from uqkit._trust import check_trust, load_reference, reference_of, trusting
 from uqkit.exceptions import InvalidInputError, ModelFileError, NotFittedError
 from uqkit.metrics import classification_metrics, regression_metrics
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction, check_miscoverages
@@ -245,14 +246,24 @@ class UQEstimator(BaseEstimator):
         header, tensors = self._to_saved()
         return write_model_file(path, header, tensors)
 
+    # parameters that name the user's code (``module=``): saved as an importable reference,
+    # imported on load only from a package the caller trusts (uqkit._trust)
+    _code_parameters: tuple[str, ...] = ()
+
     def _param_to_saved(self, name: str, value):
         """The JSON form of parameter ``name``; subclasses holding a value object (such as a
-        backend) override it together with :meth:`_param_from_saved`."""
+        backend) override it together with :meth:`_param_from_saved`. A code parameter is
+        written as its reference ``"package.module:QualName"`` (a lambda or closure refuses)."""
+        if name in self._code_parameters and value is not None:
+            return reference_of(value)
         return jsonable(value, name)
 
     @classmethod
     def _param_from_saved(cls, name: str, value):
-        """Inverse of :meth:`_param_to_saved` for a value read from a file."""
+        """Inverse of :meth:`_param_to_saved` for a value read from a file; a code parameter's
+        reference is imported only when ``uqkit.load(..., trust=...)`` trusts its package."""
+        if name in cls._code_parameters and value is not None:
+            return load_reference(value)
         return value
 
     @classmethod
@@ -364,8 +375,12 @@ def _saved_devices(header: dict) -> list[str]:
     return found
 
 
-def load(path: str | Path, device: str | None = None) -> UQEstimator:
-    """Load an estimator written by ``save``. Never executes code from the file.
+def load(
+    path: str | Path, device: str | None = None, trust: list[str] | str | None = None
+) -> UQEstimator:
+    """Load an estimator written by ``save``. Never executes code from the file, and imports
+    the user's code it names (a ``module="package.module:Name"`` reference) only from the
+    packages in ``trust``.
 
     Before anything is built the file is checked: its first bytes (a zip archive or a pickle is
     named for what it is), its format version (a newer one says which uqkit wrote it), its
@@ -380,6 +395,13 @@ def load(path: str | Path, device: str | None = None) -> UQEstimator:
         Where the loaded model runs, e.g. ``"cpu"`` for a model saved with ``device="cuda"``
         on a machine without a GPU; it replaces the saved ``device`` parameter (of the wrapped
         model too). By default the saved device is used.
+    trust : list of str, optional
+        Packages (``"mypackage"``, or a prefix such as ``"mypackage.models"``) whose code the
+        file may name as its networks' ``module``: such a reference is imported, and its class
+        or function called with the saved ``module_kwargs``, only when its package is listed
+        here (also for a nested model). A string is one package name. Trust a package only if
+        you would run ``Name(in_features, out_features, **kwargs)`` from it with keyword
+        arguments taken from the file. uqkit's own estimator classes need no trust.
 
     Returns
     -------
@@ -390,8 +412,9 @@ def load(path: str | Path, device: str | None = None) -> UQEstimator:
     ------
     ModelFileError
         If the file is missing, corrupt, of another kind, modified after saving, of another
-        format version, names an unknown class, declares a network its tensors do not match, or
-        needs CUDA where there is none (pass ``device="cpu"``).
+        format version, names an unknown class, declares a network its tensors do not match,
+        needs CUDA where there is none (pass ``device="cpu"``), or names a module of a package
+        not in ``trust`` (the message names it and says ``trust=["package"]``).
 
     Examples
     --------
@@ -412,6 +435,7 @@ def load(path: str | Path, device: str | None = None) -> UQEstimator:
     >>> np.array_equal(restored.predict(X), model.predict(X))
     True
     """
+    trusted = check_trust(trust)
     header, tensors = read_model_file(path)
     class_path = header.get("class", "")
     cls = import_uqkit_class(class_path, UQEstimator)
@@ -432,7 +456,8 @@ def load(path: str | Path, device: str | None = None) -> UQEstimator:
                 "device='cpu', 'cuda' (with a GPU) or None for the saved device."
             ) from err
     try:
-        estimator = cls._from_saved(header, tensors, device=device)
+        with trusting(trusted):
+            estimator = cls._from_saved(header, tensors, device=device)
     except ModelFileError:
         raise
     except Exception as err:

@@ -50,6 +50,12 @@ def register(subparsers) -> None:
         help="run the model here, e.g. 'cpu' for a model saved with device='cuda' (default: the "
         "saved device)",
     )
+    parser.add_argument(
+        "--trust", action="append", default=None, metavar="PACKAGE",
+        help="a package whose network code the model files may name (a model saved with "
+        "module='PACKAGE.models:Net'); repeat for several. Its code is imported and run, so "
+        "trust only your own packages (uqkit.load(path, trust=[PACKAGE]))",
+    )
     parser.set_defaults(run=run)
 
 
@@ -135,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         paths, data_path = _split_data(args)
         _check_format(args.output)
-        models = [uqkit.load(p, device=args.device) for p in paths]
+        models = [uqkit.load(p, device=args.device, trust=args.trust) for p in paths]
         frame = pd.read_csv(data_path)
         if args.target not in frame.columns:
             raise KeyError(

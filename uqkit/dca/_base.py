@@ -16,6 +16,7 @@ from torch import nn
 
 from uqkit._data import resolve_dtype
 from uqkit._random import derive_seed
+from uqkit._trust import module_factory
 from uqkit.base import check_fitted
 from uqkit.dca._components import GRANULARITIES
 from uqkit.dca._module import DCAModule
@@ -46,7 +47,8 @@ class BaseDCA(NetworkEstimator):
         "activation": [StrOptions(set(ACTIVATION_MODULES))],
         "image_shape": [list, tuple],
         "cnn_channels": [list, tuple],
-        "module": [callable, None],
+        "module": [callable, str, None],
+        "module_kwargs": [dict, None],
         "n_train_proposals": [Interval(Integral, 1, None, closed="left")],
         "consistency_weight": [Interval(Real, 0, None, closed="left")],
         "n_predict_proposals": [Interval(Integral, 1, None, closed="left")],
@@ -65,6 +67,7 @@ class BaseDCA(NetworkEstimator):
         "verbose": ["verbose"],
         "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
     }
+    _code_parameters = ("module",)
 
     # -- hooks for the subclasses --------------------------------------------------------
     def _n_outputs(self) -> int:
@@ -93,10 +96,11 @@ class BaseDCA(NetworkEstimator):
     def _make_network(self) -> nn.Module:
         """The base network, built under a seeded, forked random state (global RNG untouched)."""
         n_in, n_out = self.n_features_in_, self._n_outputs()
+        factory = module_factory(self.module, self.module_kwargs, type(self).__name__)
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(derive_seed(self.random_state_, BUILD_STREAM))
-            if self.module is not None:
-                network = self.module(n_in, n_out)
+            if factory is not None:
+                network = factory(n_in, n_out)
             elif self.architecture == "mlp":
                 network = mlp_preset(n_in, n_out, self.hidden_layers, self.activation)
             else:

@@ -43,9 +43,13 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
         ``(channels, height, width)`` for ``architecture="cnn"``.
     cnn_channels : tuple of int, default=(16, 32)
         Channels of the CNN's convolution stages.
-    module : callable, optional
-        ``module(n_features, n_classes) -> torch.nn.Module`` returning logits; replaces the
-        built-in network. It is built under a seeded, forked random state. Not savable.
+    module : class, callable or str, optional
+        ``module(n_features, n_classes, **module_kwargs) -> torch.nn.Module`` returning logits;
+        replaces the built-in network. It is built under a seeded, forked random state. A
+        class, a function or a ``"package.module:QualName"`` reference, saved as for
+        :class:`~uqkit.ensemble.DeepEnsembleRegressor`.
+    module_kwargs : dict, optional
+        JSON keyword arguments of ``module``.
     n_train_proposals : int, default=5
         ``R``, proposals per mini-batch in the consistency-enforcing loss.
     consistency_weight : float, default=1.0
@@ -123,6 +127,7 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
         image_shape: tuple[int, ...] = (1, 28, 28),
         cnn_channels: tuple[int, ...] = (16, 32),
         module=None,
+        module_kwargs: dict | None = None,
         n_train_proposals: int = 5,
         consistency_weight: float = 1.0,
         n_predict_proposals: int = 64,
@@ -149,6 +154,7 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
         self.image_shape = image_shape
         self.cnn_channels = cnn_channels
         self.module = module
+        self.module_kwargs = module_kwargs
         self.n_train_proposals = n_train_proposals
         self.consistency_weight = consistency_weight
         self.n_predict_proposals = n_predict_proposals

@@ -45,9 +45,13 @@ weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience,
 device, dtype, random_state, verbose, predict_batch_size
         As for :class:`DCAClassifier`; early stopping monitors the mixture NLL. Targets are
         always standardised.
-    module : callable, optional
-        ``module(n_features, n_outputs) -> torch.nn.Module`` with ``n_outputs = 2 * n_targets``
-        raw outputs (means, then raw variances). Not savable.
+    module : class, callable or str, optional
+        ``module(n_features, n_outputs, **module_kwargs) -> torch.nn.Module`` with
+        ``n_outputs = 2 * n_targets`` raw outputs (means, then raw variances); a class, a
+        function or a ``"package.module:QualName"`` reference, saved as for
+        :class:`~uqkit.ensemble.DeepEnsembleRegressor`.
+    module_kwargs : dict, optional
+        JSON keyword arguments of ``module``.
     min_variance : float, default=1e-6
         Variance floor of the head, in standardised units.
 
@@ -90,6 +94,7 @@ device, dtype, random_state, verbose, predict_batch_size
         image_shape: tuple[int, ...] = (1, 28, 28),
         cnn_channels: tuple[int, ...] = (16, 32),
         module=None,
+        module_kwargs: dict | None = None,
         n_train_proposals: int = 5,
         consistency_weight: float = 1.0,
         n_predict_proposals: int = 64,
@@ -117,6 +122,7 @@ device, dtype, random_state, verbose, predict_batch_size
         self.image_shape = image_shape
         self.cnn_channels = cnn_channels
         self.module = module
+        self.module_kwargs = module_kwargs
         self.n_train_proposals = n_train_proposals
         self.consistency_weight = consistency_weight
         self.n_predict_proposals = n_predict_proposals

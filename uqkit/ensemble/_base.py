@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from uqkit._data import check_positive_ints
 from uqkit._random import derive_seed
+from uqkit._trust import module_factory
 from uqkit.base import check_fitted
 from uqkit.nn import ACTIVATIONS, StackSpec
 from uqkit.training import RayBackend, StackedEstimator, TrainConfig
@@ -33,7 +34,8 @@ class BaseDeepEnsemble(StackedEstimator):
         "adversarial": ["boolean"],
         "adversarial_eps": [Interval(Real, 0, None, closed="neither")],
         "feature_scaling": [StrOptions({"column", "global", "none"})],
-        "module": [callable, None],
+        "module": [callable, str, None],
+        "module_kwargs": [dict, None],
         "backend": [StrOptions({"vectorized", "serial", "ray"}), RayBackend],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
@@ -41,6 +43,8 @@ class BaseDeepEnsemble(StackedEstimator):
         "verbose": ["verbose"],
         "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
     }
+
+    _code_parameters = ("module",)
 
     def _n_outputs(self) -> int:
         raise NotImplementedError
@@ -56,7 +60,7 @@ class BaseDeepEnsemble(StackedEstimator):
             activation=self.activation,
             dropout=self.dropout,
             dtype=self.dtype,
-            module_factory=self.module,
+            module_factory=module_factory(self.module, self.module_kwargs, type(self).__name__),
         )
 
     def _member_seeds(self) -> list[int]:

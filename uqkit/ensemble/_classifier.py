@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uqkit.base import UQClassifierMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
-from uqkit.ensemble._from_modules import ModuleCopies, adopt_modules, check_modules
+from uqkit.ensemble._from_modules import adopt_modules, architecture, check_modules
 from uqkit.ensemble._mixture import CategoricalMixtureMixin
 from uqkit.losses import CrossEntropyMemberLoss
 from uqkit.prediction import ClassificationPrediction
@@ -29,10 +29,10 @@ class DeepEnsembleClassifier(UQClassifierMixin, CategoricalMixtureMixin, Classif
     patience : int, default=20
         Epochs without improvement before a member stops.
     n_members, hidden_layers, activation, dropout, weight_decay, batch_size, early_stopping, \
-validation_fraction, adversarial, adversarial_eps, feature_scaling, module, backend, device, \
-dtype, random_state, verbose, predict_batch_size
+validation_fraction, adversarial, adversarial_eps, feature_scaling, module, module_kwargs, \
+backend, device, dtype, random_state, verbose, predict_batch_size
         As for :class:`DeepEnsembleRegressor`; early stopping monitors validation cross-entropy,
-        and ``module(n_features, n_classes)`` must return logits.
+        and ``module(n_features, n_classes, **module_kwargs)`` must return logits.
 
     Attributes
     ----------
@@ -71,6 +71,7 @@ dtype, random_state, verbose, predict_batch_size
         adversarial_eps: float = 0.01,
         feature_scaling: str = "column",
         module=None,
+        module_kwargs: dict | None = None,
         backend: str | RayBackend = "vectorized",
         device: str = "auto",
         dtype: str = "float32",
@@ -93,6 +94,7 @@ dtype, random_state, verbose, predict_batch_size
         self.adversarial_eps = adversarial_eps
         self.feature_scaling = feature_scaling
         self.module = module
+        self.module_kwargs = module_kwargs
         self.backend = backend
         self.device = device
         self.dtype = dtype
@@ -123,12 +125,15 @@ dtype, random_state, verbose, predict_batch_size
             Data of the problem (a few rows with every class suffice): they fix
             ``n_features_in_`` and ``classes_``.
         **params
-            Other constructor parameters; ``n_members`` and ``module`` are set here.
+            Other constructor parameters; ``n_members`` is set here. ``module=`` (the modules'
+            class, or its ``"pkg.mod:Name"`` reference, with ``module_kwargs=``) makes the
+            ensemble savable: it must build networks of the modules' class.
 
         Returns
         -------
         DeepEnsembleClassifier
-            Fitted; ``history_`` is empty.
+            Fitted; ``history_`` is empty. Without ``module=`` it cannot be saved (it holds the
+            module objects, not a reference to their code).
 
         Examples
         --------
@@ -140,7 +145,8 @@ dtype, random_state, verbose, predict_batch_size
         True
         """
         modules = check_modules(cls.__name__, modules)
-        estimator = cls(**{**params, "n_members": len(modules), "module": ModuleCopies(modules[0]),
+        estimator = cls(**{**params, "n_members": len(modules),
+                           "module": architecture(cls.__name__, modules, params),
                            "feature_scaling": "none"})
         adopt_modules(estimator, modules, X, y)
         return estimator

@@ -15,12 +15,26 @@ from torch.func import stack_module_state
 from uqkit._data import resolve_device
 from uqkit.exceptions import InvalidInputError
 
-__all__ = ["GaussianNoiseHead", "ModuleCopies", "adopt_modules", "check_modules", "raw_noise"]
+__all__ = [
+    "GaussianNoiseHead",
+    "ModuleCopies",
+    "adopt_modules",
+    "architecture",
+    "check_modules",
+    "raw_noise",
+]
 
 
 class ModuleCopies:
     """``factory(in_features, out_features)`` returning a copy of one module: the architecture
     of the members (their weights are loaded afterwards)."""
+
+    # what saving says (uqkit._trust): an object is no importable reference to code
+    unsavable_reason = (
+        "it holds the network objects given to from_modules, not a reference to the code that "
+        "builds them (pass from_modules their class as module=, or its 'pkg.mod:Name' "
+        "reference with module_kwargs=, to make the ensemble savable)"
+    )
 
     def __init__(self, module: nn.Module) -> None:
         self.module = module
@@ -54,10 +68,41 @@ def raw_noise(noise_variance: float, min_variance: float) -> float:
     return excess + math.log(-math.expm1(-excess))  # inverse softplus, stable for large values
 
 
+def architecture(owner: str, modules: Sequence[nn.Module], params: dict):
+    """The ``module`` parameter of an ensemble made by ``from_modules``: the user's class or
+    reference when ``params`` has one (it makes the ensemble savable; :func:`adopt_modules`
+    checks that it builds networks of the modules' class), else copies of ``modules[0]``."""
+    reference = params.get("module")
+    if reference is not None:
+        return reference
+    if params.get("module_kwargs"):
+        raise InvalidInputError(
+            f"{owner}.from_modules: module_kwargs is passed to module=, which is not given. "
+            "Pass module= (the members' class or its 'pkg.mod:Name' reference) too, or drop "
+            "module_kwargs."
+        )
+    return ModuleCopies(modules[0])
+
+
+def _check_architecture(estimator, module: nn.Module, n_features: int) -> None:
+    """A ``module=`` given to ``from_modules`` must build networks of the given modules' class
+    (the reference that saving writes must rebuild the same networks)."""
+    factory = estimator._spec().module_factory
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is not moved
+        built = factory(n_features, estimator._n_outputs())
+    if type(built) is not type(module):
+        raise InvalidInputError(
+            f"{type(estimator).__name__}.from_modules: module={estimator.module!r} builds a "
+            f"{type(built).__name__}, but the modules are {type(module).__name__}. Pass their "
+            "own class (or its 'pkg.mod:Name' reference) and the module_kwargs that build them."
+        )
+
+
 def adopt_modules(estimator, modules: Sequence[nn.Module], X, y) -> None:
-    """Make ``estimator`` (a deep ensemble built with ``module=ModuleCopies(modules[0])``) the
-    fitted ensemble of ``modules``: no scaling (the modules see X in its units and predict in
-    y's units), the member weights stacked in order."""
+    """Make ``estimator`` (a deep ensemble built with ``module=ModuleCopies(modules[0])``, or
+    with the modules' class or reference, checked here to build that class) the fitted ensemble
+    of ``modules``: no scaling (the modules see X in its units and predict in y's units), the
+    member weights stacked in order."""
     estimator._check_params()
     X, y = estimator._check_X_y(X, y, regression=estimator._regression)
     estimator._encode_targets(y)
@@ -68,6 +113,8 @@ def adopt_modules(estimator, modules: Sequence[nn.Module], X, y) -> None:
     estimator.x_scale_ = np.ones(X.shape[1])
     estimator._resolve_random_state()
     estimator.device_ = resolve_device(estimator.device)
+    if not isinstance(estimator.module, ModuleCopies):
+        _check_architecture(estimator, modules[0], X.shape[1])
     stack = estimator._spec().build(estimator._member_seeds()).eval()
     try:
         params, buffers = stack_module_state(list(modules))

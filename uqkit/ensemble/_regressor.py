@@ -11,12 +11,13 @@ from uqkit.base import UQRegressorMixin
 from uqkit.ensemble._base import BaseDeepEnsemble
 from uqkit.ensemble._from_modules import (
     GaussianNoiseHead,
-    ModuleCopies,
     adopt_modules,
+    architecture,
     check_modules,
     raw_noise,
 )
 from uqkit.ensemble._mixture import GaussianMixtureMixin
+from uqkit.exceptions import InvalidInputError
 from uqkit.losses import GaussianMemberLoss
 from uqkit.prediction import RegressionPrediction
 from uqkit.training import RayBackend, RegressionTargets
@@ -73,10 +74,16 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
         β of the β-NLL loss (Seitzer et al., 2022); 0 is the plain Gaussian NLL.
     min_variance : float, default=1e-6
         Variance floor of each member (in standardised units).
-    module : callable, optional
-        ``module(n_features, n_outputs) -> torch.nn.Module`` replacing the built-in MLP; it must
-        output ``2 * n_targets`` values (means, then raw variances). Vectorized with
-        ``torch.func``. Models with a custom module cannot be saved.
+    module : class, callable or str, optional
+        A member factory replacing the built-in MLP: an ``nn.Module`` class, a function, or the
+        importable reference ``"package.module:QualName"`` of one (resolved at fit). A member
+        is ``module(n_features, n_outputs, **module_kwargs)``; it must output ``2 * n_targets``
+        values (means, then raw variances). Vectorized with ``torch.func``. ``save`` writes the
+        reference of a class or module-level function (a lambda or closure cannot be saved);
+        ``uqkit.load(path, trust=["package"])`` imports it back.
+    module_kwargs : dict, optional
+        Keyword arguments of ``module``: JSON values (numbers, strings, booleans, None, lists
+        and dicts of them; tuples arrive as lists), saved with the model.
     backend : {"vectorized", "serial", "ray"} or RayBackend, default="vectorized"
         How members are trained: all at once as one stacked model, one after another, or as Ray
         tasks (``"ray"``, or :class:`~uqkit.training.RayBackend` for a cluster address,
@@ -142,6 +149,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
         beta_nll: float = 0.0,
         min_variance: float = 1e-6,
         module=None,
+        module_kwargs: dict | None = None,
         backend: str | RayBackend = "vectorized",
         device: str = "auto",
         dtype: str = "float32",
@@ -166,6 +174,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
         self.beta_nll = beta_nll
         self.min_variance = min_variance
         self.module = module
+        self.module_kwargs = module_kwargs
         self.backend = backend
         self.device = device
         self.dtype = dtype
@@ -201,13 +210,15 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
             The stated noise model of mean-only modules.
         **params
             Other constructor parameters (``min_variance``, ``device``, ``predict_batch_size``,
-            ...); ``n_members`` and ``module`` are set here.
+            ...); ``n_members`` is set here. ``module=`` (the modules' class, or its
+            ``"pkg.mod:Name"`` reference, with ``module_kwargs=``) makes the ensemble savable:
+            it must build networks of the modules' class (not with ``noise_variance``).
 
         Returns
         -------
         DeepEnsembleRegressor
-            Fitted; ``history_`` is empty. It can be saved when its module can (a module
-            defined by uqkit); a module of the user's raises ``ModelFileError`` on save.
+            Fitted; ``history_`` is empty. Without ``module=`` it cannot be saved (it holds the
+            module objects, not a reference to their code).
 
         Examples
         --------
@@ -221,12 +232,20 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
         ([0.0, 0.0, 0.0], True)
         """
         modules = check_modules(cls.__name__, modules)
+        if noise_variance is not None and params.get("module") is not None:
+            raise InvalidInputError(
+                f"{cls.__name__}.from_modules: module= makes an ensemble savable by naming the "
+                "members' code, but with noise_variance= the members are wrapped in a noise "
+                "head that no reference describes. Drop module=, or give modules with a "
+                "Gaussian head (2 * n_targets outputs) and no noise_variance."
+            )
         estimator = cls(**{**params, "n_members": len(modules), "module": None,
-                           "feature_scaling": "none"})
+                           "module_kwargs": None, "feature_scaling": "none"})
         if noise_variance is not None:
             raw = raw_noise(float(noise_variance), float(estimator.min_variance))
             modules = [GaussianNoiseHead(copy.deepcopy(m), raw) for m in modules]
-        estimator.module = ModuleCopies(modules[0])
+        estimator.set_params(module=architecture(cls.__name__, modules, params),
+                             module_kwargs=params.get("module_kwargs"))
         adopt_modules(estimator, modules, X, y)
         return estimator
 

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from uqkit._data import Standardizer, check_positive_ints
 from uqkit._random import derive_seed
+from uqkit._trust import module_factory
 from uqkit.evidential._networks import ImageCNN
 from uqkit.exceptions import InvalidInputError
 from uqkit.nn import ACTIVATIONS, StackSpec
@@ -38,7 +39,8 @@ class _EvidentialEstimator(StackedEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
-        "module": [callable, None],
+        "module": [callable, str, None],
+        "module_kwargs": [dict, None],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -47,6 +49,7 @@ class _EvidentialEstimator(StackedEstimator):
     }
 
     _regression = True
+    _code_parameters = ("module",)
 
     # -- architecture -------------------------------------------------------------------------
     def _check_architecture(self, n_features: int | None = None) -> None:
@@ -67,8 +70,8 @@ class _EvidentialEstimator(StackedEstimator):
                 )
 
     def _factory(self):
-        if self.module is not None:
-            return self.module
+        if self.module is not None or self.module_kwargs:
+            return module_factory(self.module, self.module_kwargs, type(self).__name__)
         if self.architecture == "cnn":
             return functools.partial(
                 ImageCNN,

@@ -73,9 +73,12 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
         ``kl_weight``, not the annealed one), so it does not drift with the epoch.
     validation_fraction : float, default=0.1
     patience : int, default=20
-    module : callable, optional
-        ``module(n_features, n_classes) -> torch.nn.Module`` returning logits; replaces the
-        built-in networks. Models with a custom module cannot be saved.
+    module : class, callable or str, optional
+        ``module(n_features, n_classes, **module_kwargs) -> torch.nn.Module`` returning logits;
+        replaces the built-in networks. A class, a function or a ``"package.module:QualName"``
+        reference, saved as for :class:`~uqkit.ensemble.DeepEnsembleRegressor`.
+    module_kwargs : dict, optional
+        JSON keyword arguments of ``module``.
     device : str, default="auto"
     dtype : {"float32", "float64"}, default="float32"
     random_state : int, RandomState, Generator or None
@@ -148,6 +151,7 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
         validation_fraction: float = 0.1,
         patience: int = 20,
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -174,6 +178,7 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

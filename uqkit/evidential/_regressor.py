@@ -54,9 +54,13 @@ dropout, weight_decay, batch_size, early_stopping, validation_fraction, device, 
 random_state, verbose, predict_batch_size
         As for :class:`EvidentialClassifier`; early stopping monitors the validation loss (NLL
         plus regulariser).
-    module : callable, optional
-        ``module(n_features, 4 * n_targets) -> torch.nn.Module`` with raw outputs ordered
-        ``[gamma | nu | alpha | beta]``. Models with a custom module cannot be saved.
+    module : class, callable or str, optional
+        ``module(n_features, 4 * n_targets, **module_kwargs) -> torch.nn.Module`` with raw
+        outputs ordered ``[gamma | nu | alpha | beta]``; a class, a function or a
+        ``"package.module:QualName"`` reference, saved as for
+        :class:`~uqkit.ensemble.DeepEnsembleRegressor`.
+    module_kwargs : dict, optional
+        JSON keyword arguments of ``module``.
 
     Attributes
     ----------
@@ -112,6 +116,7 @@ random_state, verbose, predict_batch_size
         validation_fraction: float = 0.1,
         patience: int = 50,
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -135,6 +140,7 @@ random_state, verbose, predict_batch_size
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

@@ -18,6 +18,7 @@ from torch import nn
 
 from uqkit._data import check_positive_ints, resolve_device
 from uqkit._random import derive_seed
+from uqkit._trust import module_factory
 from uqkit.base import check_fitted
 from uqkit.exceptions import InvalidInputError
 from uqkit.nn import ACTIVATIONS, StackedModule, StackSpec, gaussian_head
@@ -38,6 +39,12 @@ __all__ = [
 class _ModuleCopies:
     """``factory(in_features, out_features)`` returning a copy of one trained module; it lets
     the shared :class:`~uqkit.nn.StackedModule` hold a module that uqkit did not build."""
+
+    # what saving says (uqkit._trust): an object is no importable reference to code
+    unsavable_reason = (
+        "it holds the network object given to from_module, not a reference to the code that "
+        "builds it (keep the network's state dict and call from_module again after loading it)"
+    )
 
     def __init__(self, module: nn.Module) -> None:
         self.module = module
@@ -122,7 +129,8 @@ class BasePostHoc(StackedEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "feature_scaling": [StrOptions({"column", "global", "none"})],
-        "module": [callable, None],
+        "module": [callable, str, None],
+        "module_kwargs": [dict, None],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -131,6 +139,7 @@ class BasePostHoc(StackedEstimator):
     }
 
     _dropout = 0.0  # dropout of the trained network (MC dropout overrides it)
+    _code_parameters = ("module",)
 
     def _n_outputs(self) -> int:
         return 2 * self.n_outputs_ if self._regression else len(self.classes_)
@@ -149,8 +158,12 @@ class BasePostHoc(StackedEstimator):
             activation=self.activation,
             dropout=self._network_dropout(),
             dtype=self.dtype,
-            module_factory=self.module,
+            module_factory=self._member_factory(),
         )
+
+    def _member_factory(self):
+        """``factory(in_features, out_features)`` of ``module``/``module_kwargs`` (None: MLP)."""
+        return module_factory(self.module, self.module_kwargs, type(self).__name__)
 
     def _network_dropout(self) -> float:
         return 0.0

@@ -169,9 +169,12 @@ verbose, predict_batch_size
     prior_precision : "marglik" or float, default="marglik"
         Precision of the isotropic Gaussian prior, or ``"marglik"`` to choose it by the
         marginal likelihood.
-    module : callable, optional
-        ``module(n_features, 2 * n_targets) -> torch.nn.Module`` (means, then raw variances);
-        only with ``subset_of_weights="all"``.
+    module : class, callable or str, optional
+        ``module(n_features, 2 * n_targets, **module_kwargs) -> torch.nn.Module`` (means, then
+        raw variances); only with ``subset_of_weights="all"``. A class, a function or a
+        ``"package.module:QualName"`` reference.
+    module_kwargs : dict, optional
+        JSON keyword arguments of ``module``.
 
     Attributes
     ----------
@@ -220,6 +223,7 @@ verbose, predict_batch_size
         feature_scaling: str = "column",
         min_variance: float = 1e-6,
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -241,6 +245,7 @@ verbose, predict_batch_size
         self.feature_scaling = feature_scaling
         self.min_variance = min_variance
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -335,9 +340,12 @@ feature_scaling, device, dtype, random_state, verbose, predict_batch_size
     n_samples : int, default=100
         Draws of the GLM predictive; the member axis. Seeded from ``random_state_``, so every
         call gives the same prediction.
-    module : callable, optional
-        ``module(n_features, n_classes) -> torch.nn.Module`` returning logits (its last layer an
-        ``nn.Linear`` for last-layer Laplace).
+    module : class, callable or str, optional
+        ``module(n_features, n_classes, **module_kwargs) -> torch.nn.Module`` returning logits
+        (its last layer an ``nn.Linear`` for last-layer Laplace); a class, a function or a
+        ``"package.module:QualName"`` reference.
+    module_kwargs : dict, optional
+        JSON keyword arguments of ``module``.
 
     Attributes
     ----------
@@ -383,6 +391,7 @@ feature_scaling, device, dtype, random_state, verbose, predict_batch_size
         patience: int = 20,
         feature_scaling: str = "column",
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -404,6 +413,7 @@ feature_scaling, device, dtype, random_state, verbose, predict_batch_size
         self.patience = patience
         self.feature_scaling = feature_scaling
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

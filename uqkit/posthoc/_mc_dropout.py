@@ -41,7 +41,7 @@ class BaseMCDropout(BasePostHoc):
     def _check_architecture(self, n_features: int | None = None) -> None:
         super()._check_architecture(n_features)
         if n_features is not None and self.module is not None:  # before training
-            refuse_batchnorm(self, self.module(n_features, 2), self._BATCHNORM)
+            refuse_batchnorm(self, self._member_factory()(n_features, 2), self._BATCHNORM)
 
     def _after_adopt(self, X, y) -> None:
         refuse_batchnorm(self, self.module.module, self._BATCHNORM)
@@ -126,10 +126,13 @@ class MCDropoutRegressor(UQRegressorMixin, RegressionTargets, BaseMCDropout):
     lr, weight_decay, batch_size, epochs, early_stopping, validation_fraction, patience, \
 feature_scaling, min_variance, device, dtype, random_state, verbose, predict_batch_size
         As for :class:`~uqkit.ensemble.DeepEnsembleRegressor`.
-    module : callable, optional
-        ``module(n_features, 2 * n_targets) -> torch.nn.Module`` with its own ``nn.Dropout``
-        layers; modules with BatchNorm are refused (the whole module runs in training mode at
-        prediction).
+    module : class, callable or str, optional
+        ``module(n_features, 2 * n_targets, **module_kwargs) -> torch.nn.Module`` with its own
+        ``nn.Dropout`` layers; modules with BatchNorm are refused (the whole module runs in
+        training mode at prediction). A class, a function or a ``"package.module:QualName"``
+        reference, saved as for :class:`~uqkit.ensemble.DeepEnsembleRegressor`.
+    module_kwargs : dict, optional
+        JSON keyword arguments of ``module``.
 
     Attributes
     ----------
@@ -172,6 +175,7 @@ feature_scaling, min_variance, device, dtype, random_state, verbose, predict_bat
         feature_scaling: str = "column",
         min_variance: float = 1e-6,
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -192,6 +196,7 @@ feature_scaling, min_variance, device, dtype, random_state, verbose, predict_bat
         self.feature_scaling = feature_scaling
         self.min_variance = min_variance
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -224,8 +229,8 @@ class MCDropoutClassifier(UQClassifierMixin, ClassificationTargets, BaseMCDropou
     Parameters
     ----------
     hidden_layers, activation, dropout, n_passes, lr, weight_decay, batch_size, epochs, \
-early_stopping, validation_fraction, patience, feature_scaling, module, device, dtype, \
-random_state, verbose, predict_batch_size
+early_stopping, validation_fraction, patience, feature_scaling, module, module_kwargs, device, \
+dtype, random_state, verbose, predict_batch_size
         As for :class:`MCDropoutRegressor`; ``module(n_features, n_classes)`` returns logits.
 
     Attributes
@@ -260,6 +265,7 @@ random_state, verbose, predict_batch_size
         patience: int = 20,
         feature_scaling: str = "column",
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -279,6 +285,7 @@ random_state, verbose, predict_batch_size
         self.patience = patience
         self.feature_scaling = feature_scaling
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

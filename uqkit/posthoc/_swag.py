@@ -171,8 +171,8 @@ class SWAGRegressor(UQRegressorMixin, RegressionTargets, BaseSWAG):
     Parameters
     ----------
     hidden_layers, activation, lr, weight_decay, batch_size, epochs, early_stopping, \
-validation_fraction, patience, feature_scaling, min_variance, module, device, dtype, \
-random_state, verbose, predict_batch_size
+validation_fraction, patience, feature_scaling, min_variance, module, module_kwargs, device, \
+dtype, random_state, verbose, predict_batch_size
         As for :class:`~uqkit.ensemble.DeepEnsembleRegressor` (``weight_decay`` also in the SWA
         phase).""" + _SWAG_PARAMETERS + """
 
@@ -223,6 +223,7 @@ random_state, verbose, predict_batch_size
         feature_scaling: str = "column",
         min_variance: float = 1e-6,
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -246,6 +247,7 @@ random_state, verbose, predict_batch_size
         self.feature_scaling = feature_scaling
         self.min_variance = min_variance
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -277,8 +279,8 @@ class SWAGClassifier(UQClassifierMixin, ClassificationTargets, BaseSWAG):
     Parameters
     ----------
     hidden_layers, activation, lr, weight_decay, batch_size, epochs, early_stopping, \
-validation_fraction, patience, feature_scaling, module, device, dtype, random_state, verbose, \
-predict_batch_size
+validation_fraction, patience, feature_scaling, module, module_kwargs, device, dtype, \
+random_state, verbose, predict_batch_size
         As for :class:`~uqkit.ensemble.DeepEnsembleClassifier`.""" + _SWAG_PARAMETERS + """
 
     Attributes
@@ -317,6 +319,7 @@ predict_batch_size
         patience: int = 20,
         feature_scaling: str = "column",
         module=None,
+        module_kwargs: dict | None = None,
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,
@@ -339,6 +342,7 @@ predict_batch_size
         self.patience = patience
         self.feature_scaling = feature_scaling
         self.module = module
+        self.module_kwargs = module_kwargs
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
