@@ -35,13 +35,30 @@ def cluster():
 
 def _task_losing_its_node(signal, victim: int):
     """``train_task`` whose first attempt for ``victim`` names its node in ``signal`` and waits
-    there to be removed; every other attempt trains. A closure: Ray pickles it by value."""
+    there to be removed, after killing the progress queue's actor; every other attempt trains.
+    Each task first writes the node of that actor next to ``signal``. A closure: Ray pickles it
+    by value."""
     wait_for_removal = announcer(signal)
+    queue_node = f"{signal}.queue"
 
     def task(spec, loss_fn, arrays, seeds, member_ids, config, *, task, attempt, **options):
+        import ray
+
         from uqkit.training._ray_task import train_task
 
+        if options["queue"] is not None:
+            where = options["queue"].actor.__ray_call__.remote(
+                lambda actor: ray.get_runtime_context().get_node_id())
+            try:
+                node = ray.get(where)
+            except ray.exceptions.RayActorError:  # killed below by the victim: nothing to say
+                node = None
+            if node is not None:
+                with open(queue_node, "w") as handle:
+                    handle.write(node)
         if victim in member_ids and attempt == 0:
+            if options["queue"] is not None:  # a second fault: the progress bar's actor dies
+                ray.kill(options["queue"].actor)
             wait_for_removal()
         return train_task(spec, loss_fn, arrays, seeds, member_ids, config, task=task,
                           attempt=attempt, **options)
@@ -55,7 +72,7 @@ def _data():
     return X, np.sin(X[:, 0]) - 0.5 * X[:, 1] + 0.1 * rng.normal(size=80)
 
 
-def test_ensemble_fit_survives_a_lost_worker_node(cluster, tmp_path, monkeypatch):
+def test_ensemble_fit_survives_a_lost_worker_node(cluster, tmp_path, monkeypatch, caplog):
     ray, ray_cluster, _ = cluster
     X, y = _data()
     results = []
@@ -69,12 +86,17 @@ def test_ensemble_fit_survives_a_lost_worker_node(cluster, tmp_path, monkeypatch
     monkeypatch.setattr(_ray_driver, "train_task", _task_losing_its_node(signal, VICTIM))
     backend = RayBackend(address=ray_cluster.address, max_retries=2)
     start = time.perf_counter()
-    with NodeKiller(ray_cluster, signal) as killer:
-        model = DeepEnsembleRegressor(backend=backend, **PARAMS).fit(X, y)
+    with NodeKiller(ray_cluster, signal) as killer, caplog.at_level("INFO", "uqkit"):
+        # verbose=1: with the progress queue, which must not take the fit down when it dies
+        model = DeepEnsembleRegressor(backend=backend, **{**PARAMS, "verbose": 1}).fit(X, y)
     seconds = time.perf_counter() - start
     assert killer.error is None, killer.error
     assert killer.removed_at is not None, "the victim's task never asked for its node to go"
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2  # head + one worker left
+    # the progress queue lives on the driver's node: a lost worker node cannot take it away
+    driver_node = ray.get_runtime_context().get_node_id()
+    assert (tmp_path / "lose-node.queue").read_text() == driver_node
+    assert "progress reports lost (ActorDiedError" in caplog.text  # killed: the fit went on
     (result,) = results
     attempts = [r["attempts"] for r in result.records]
     assert attempts == [2 if i == VICTIM else 1 for i in range(PARAMS["n_members"])]
