@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,18 +35,28 @@ def local_cluster(*workers: dict, head: dict | None = None) -> Iterator[tuple]:
 
     if ray.is_initialized():  # a Ray left running by an earlier test would be used instead
         ray.shutdown()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        cluster = Cluster(initialize_head=True,
-                          head_node_args={"num_cpus": 0, **_NODE, **(head or {})})
-        try:
-            nodes = [cluster.add_node(**{**_NODE, **w}) for w in workers]
-            cluster.wait_for_nodes(timeout=120)
-            ray.init(address=cluster.address, logging_level=logging.ERROR, log_to_driver=False)
-            yield ray, cluster, nodes
-        finally:
-            ray.shutdown()
-            cluster.shutdown()
+    # Ray writes the cluster's address to <temp>/ray/ray_current_cluster, where every plain
+    # ray.init() on this machine (other test processes too) would find it and join this cluster
+    # instead of starting its own Ray: keep Ray's files in a folder of this cluster (short,
+    # since Ray's socket paths must stay under 108 characters)
+    scratch = tempfile.mkdtemp(prefix="uqray-")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+            patch.setenv("RAY_TMPDIR", scratch)
+            cluster = Cluster(initialize_head=True,
+                              head_node_args={"num_cpus": 0, **_NODE, **(head or {})})
+            try:
+                nodes = [cluster.add_node(**{**_NODE, **w}) for w in workers]
+                cluster.wait_for_nodes(timeout=120)
+                ray.init(address=cluster.address, logging_level=logging.ERROR,
+                         log_to_driver=False)
+                yield ray, cluster, nodes
+            finally:
+                ray.shutdown()
+                cluster.shutdown()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 class NodeKiller(threading.Thread):

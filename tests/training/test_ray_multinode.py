@@ -96,7 +96,7 @@ def test_ensemble_fit_survives_a_lost_worker_node(cluster, tmp_path, monkeypatch
     # the progress queue lives on the driver's node: a lost worker node cannot take it away
     driver_node = ray.get_runtime_context().get_node_id()
     assert (tmp_path / "lose-node.queue").read_text() == driver_node
-    assert "progress reports lost (ActorDiedError" in caplog.text  # killed: the fit went on
+    assert "progress reports lost (" in caplog.text  # it was killed: the fit went on
     (result,) = results
     attempts = [r["attempts"] for r in result.records]
     assert attempts == [2 if i == VICTIM else 1 for i in range(PARAMS["n_members"])]
