@@ -103,6 +103,9 @@ def test_search_survives_a_lost_worker_node(cluster, tmp_path):
     attempts = _attempts(storage)
     victim = (storage / "victim").read_text()
     assert attempts[victim] == 2  # killed with its node, retried once by Tune
+    (row,) = catalog[catalog["trial"] == victim].itertuples()
+    # the catalog says why (Ray's last line: "the actor's node was terminated ...")
+    assert row.attempts == 2 and "node" in row.errors, row.errors
     assert sum(attempts.values()) == N_TRIALS + 1  # and nothing else ran twice
 
     # every trial that had finished before the loss is kept byte for byte, never retrained
