@@ -255,8 +255,15 @@ class _TaskRun:
         self.queue = None
         if not bar.disable:  # an actor that imports only Ray, not torch: it starts fast
             from ray.util.queue import Queue
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            self.queue = Queue(actor_options={"num_cpus": 0})
+            # on the driver's node: placed anywhere (Ray puts a 0-CPU actor on any node), it
+            # dies with its node, and a lost worker node would end the fit through its bar.
+            # Not soft: Ray's soft affinity moves it off a node without CPUs (a bare head), and
+            # the driver's own node is alive and can always host a 0-CPU actor
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(),
+                                                  soft=False)
+            self.queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
         self.pending: dict = {}  # ObjectRef -> (task index, attempt)
         self.current = [0] * len(self.groups)
         self.causes: dict[int, list[str]] = {g: [] for g in range(len(self.groups))}
@@ -283,8 +290,8 @@ class _TaskRun:
                     self._collect(g, attempt, out, states, histories, records)
                 if exhausted and self.store is None:
                     break
-                if self.queue is not None:
-                    running = self._running(latest)
+                if not bar.disable:  # with the queue's reports while it lives
+                    running = 0 if self.queue is None else self._running(latest)
                     bar.set_postfix(finished=len(states), running=len(self.pending),
                                     refresh=False)
                     bar.update(self.n_resumed * config.epochs + done_epochs + running - bar.n)
@@ -335,7 +342,13 @@ class _TaskRun:
 
     def _running(self, latest: dict) -> int:
         """Member-epochs reported by the current attempts of the tasks still running."""
-        for t, a, c in self.queue.get_nowait_batch(self.queue.qsize()):
+        try:
+            reports = self.queue.get_nowait_batch(self.queue.qsize())
+        except self.ray.exceptions.RayError as err:  # the bar is cosmetic: training goes on
+            logger.info("Ray: progress reports lost (%s); training goes on.",
+                        _describe_failure(self.ray, err)[0])
+            self.queue, reports = None, []
+        for t, a, c in reports:
             if a >= latest.get(t, (-1, 0))[0]:
                 latest[t] = (a, c)
         return sum(c for t, (a, c) in latest.items()
