@@ -84,28 +84,33 @@ def draw(rng: np.random.Generator, n: int):
     return x, truth(x) + noise_scale(x) * rng.normal(size=n)
 
 
-def one_catalog(seed: int, members: int, size: int, n_val: int, n_test: int,
-                regime: str) -> dict:
-    rng = np.random.default_rng(seed)
-    predict = catalog(rng, members, regime)
-    x_val, y_val = draw(rng, n_val)
-    x_test, y_test = draw(rng, n_test)
-    mu_val, var_val = predict(x_val)
-    mu_test, var_test = predict(x_test)
+def compare(seed: int, val: tuple, test: tuple, size: int) -> dict:
+    """Greedy selection under both losses on ``val = (means, variances, y)``, each pick scored
+    on ``test`` (same layout; means and variances ``(members, rows)``)."""
     picks = {
-        "mixture": greedy_selection(member_log_likelihoods(mu_val, var_val, y_val), size),
-        "moment_matched": greedy_selection(MomentMatchedObjective(mu_val, var_val, y_val), size),
+        "mixture": greedy_selection(member_log_likelihoods(*val), size),
+        "moment_matched": greedy_selection(MomentMatchedObjective(*val), size),
     }
-    test_ll = member_log_likelihoods(mu_test, var_test, y_test)
+    test_ll = member_log_likelihoods(*test)
     row = {"seed": seed}
     for name, result in picks.items():
         row[name] = {
             "members": sorted(int(i) for i in result.indices),
             "counts": result["counts"],
             "test_mixture_nll": mixture_nll(test_ll, result["counts"]),
-            "test_matched_nll": moment_matched_nll(mu_test, var_test, y_test, result["counts"]),
+            "test_matched_nll": moment_matched_nll(*test, result["counts"]),
         }
     row["differ"] = row["mixture"]["members"] != row["moment_matched"]["members"]
+    return row
+
+
+def one_catalog(seed: int, members: int, size: int, n_val: int, n_test: int,
+                regime: str) -> dict:
+    rng = np.random.default_rng(seed)
+    predict = catalog(rng, members, regime)
+    x_val, y_val = draw(rng, n_val)
+    x_test, y_test = draw(rng, n_test)
+    row = compare(seed, (*predict(x_val), y_val), (*predict(x_test), y_test), size)
     row["weights_differ"] = not np.allclose(
         row["mixture"]["counts"] / row["mixture"]["counts"].sum(),
         row["moment_matched"]["counts"] / row["moment_matched"]["counts"].sum())
@@ -155,24 +160,8 @@ def trained_row(means, variances, y, size: int, repeats: int, n_val: int) -> dic
     for seed in range(repeats):
         order = np.random.default_rng(1000 + seed).permutation(len(y))
         val, test = order[:n_val], order[n_val:]
-        picks = {
-            "mixture": greedy_selection(
-                member_log_likelihoods(means[:, val], variances[:, val], y[val]), size),
-            "moment_matched": greedy_selection(
-                MomentMatchedObjective(means[:, val], variances[:, val], y[val]), size),
-        }
-        test_ll = member_log_likelihoods(means[:, test], variances[:, test], y[test])
-        row = {"seed": seed}
-        for name, result in picks.items():
-            row[name] = {
-                "members": sorted(int(i) for i in result.indices),
-                "counts": result["counts"],
-                "test_mixture_nll": mixture_nll(test_ll, result["counts"]),
-                "test_matched_nll": moment_matched_nll(means[:, test], variances[:, test],
-                                                       y[test], result["counts"]),
-            }
-        row["differ"] = row["mixture"]["members"] != row["moment_matched"]["members"]
-        out.append(row)
+        out.append(compare(seed, (means[:, val], variances[:, val], y[val]),
+                           (means[:, test], variances[:, test], y[test]), size))
     return out
 
 

@@ -28,6 +28,22 @@ FAST = {"epochs": 15, "verbose": 0, "random_state": 0}
 SEARCH_TRIALS = 3
 
 
+def in_process_trials(data: dict, setup, n_trials: int, storage_path) -> list[dict]:
+    """The records of ``n_trials`` real trials (:func:`uqkit.search.run_trial`) run here one
+    after another: the body of the stand-ins that tests put in place of the Tune driver."""
+    from uqkit.search import load_trial, run_trial, space_from_dict
+
+    space = space_from_dict(setup.space)
+    rng = np.random.default_rng(setup.seed)
+    records = []
+    for i in range(n_trials):
+        folder = storage_path / f"trial-{i}"
+        folder.mkdir(parents=True)
+        run_trial(space.sample(rng), data, setup, folder, name=f"t{i}", fingerprint="local")
+        records.append(load_trial(folder))
+    return records
+
+
 def sine_data(n: int = 200, seed: int = 0, noise: float = 0.1):
     """1-D regression: y = sin(2x) + noise, x uniform in [-2, 2]."""
     rng = np.random.default_rng(seed)

@@ -9,9 +9,10 @@ import torch
 
 import uqkit
 import uqkit.search
+from tests.helpers import in_process_trials
 from uqkit.ensemble import AutoDEUQClassifier, AutoDEUQRegressor, DeepEnsembleRegressor, mixture_nll
 from uqkit.exceptions import InvalidInputError
-from uqkit.search import SearchSpace, load_trial, network_outputs, run_trial
+from uqkit.search import network_outputs
 from uqkit.training import RayBackend
 
 pytest.importorskip("ray")  # fit checks that the search extra is installed (no cluster starts)
@@ -22,16 +23,9 @@ SPACE = {"max_layers": 2, "units": [16, 32], "epochs": 4, "patience": 2, "batch_
 
 def _in_process_search(data, setup, *, n_trials, storage_path, **_):
     """Stand-in for the Tune driver: the same trial body, run here one after another."""
-    space = SearchSpace.from_dict(setup.space)
-    rng = np.random.default_rng(setup.seed)
-    records = []
-    for i in range(n_trials):
-        folder = storage_path / f"trial-{i}"
-        folder.mkdir(parents=True)
-        run_trial(space.sample(rng), data, setup, folder, name=f"t{i}", fingerprint="local")
-        records.append(load_trial(folder))
-    return records, [{"trial_name": "t-failed", "status": "ERROR", "config": {},
-                      "error": "RuntimeError: boom", "attempts": 3}]
+    failed = {"trial_name": "t-failed", "status": "ERROR", "config": {},
+              "error": "RuntimeError: boom", "attempts": 3}
+    return in_process_trials(data, setup, n_trials, storage_path), [failed]
 
 
 @pytest.fixture(autouse=True)

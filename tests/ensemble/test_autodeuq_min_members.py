@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import uqkit.search
+from tests.helpers import in_process_trials
 from uqkit.ensemble import (
     AutoDEUQRegressor,
     SelectionWarning,
@@ -18,7 +19,6 @@ from uqkit.ensemble import (
     member_log_likelihoods,
 )
 from uqkit.exceptions import InvalidInputError
-from uqkit.search import SearchSpace, load_trial, run_trial
 
 pytest.importorskip("ray")  # fit checks that the search extra is installed (no cluster starts)
 
@@ -28,18 +28,11 @@ SPACE = {"max_layers": 1, "units": [8, 8], "epochs": 2, "patience": 2, "dropout"
 def _one_dominant_search(data, setup, *, n_trials, storage_path, **_):
     """Real trials, then validation predictions rewritten: trial 0 is exact and sharp, the
     others are off by 3 standard deviations, so no addition lowers the mixture NLL."""
-    space = SearchSpace.from_dict(setup.space)
-    rng = np.random.default_rng(setup.seed)
-    records = []
-    for i in range(n_trials):
-        folder = storage_path / f"trial-{i}"
-        folder.mkdir(parents=True)
-        run_trial(space.sample(rng), data, setup, folder, name=f"t{i}", fingerprint="local")
-        record = load_trial(folder)
-        y_val = np.asarray(data["y_val"], dtype=np.float64)
+    records = in_process_trials(data, setup, n_trials, storage_path)
+    y_val = np.asarray(data["y_val"], dtype=np.float64)
+    for i, record in enumerate(records):
         record["predictions"] = {"val_mean": y_val + (0.0 if i == 0 else 3.0 + i),
                                  "val_var": np.full_like(y_val, 0.01)}
-        records.append(record)
     return records, []
 
 

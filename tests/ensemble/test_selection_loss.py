@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 import uqkit
 import uqkit.search
+from tests.helpers import in_process_trials
 from uqkit.ensemble import AutoDEUQClassifier, AutoDEUQRegressor
 from uqkit.ensemble._selection import (
     MixtureObjective,
@@ -21,7 +22,7 @@ from uqkit.ensemble._selection import (
     top_k_selection,
 )
 from uqkit.exceptions import InvalidInputError
-from uqkit.search import DeepHyperSpace, load_trial, run_trial, space_from_dict
+from uqkit.search import DeepHyperSpace
 
 
 def test_the_moment_matched_loss_is_the_gaussian_nll_of_the_matched_moments():
@@ -93,15 +94,7 @@ def test_a_bimodal_target_separates_the_two_losses():
 
 # -- the estimators, with the search run in-process ----------------------------------------
 def _in_process_search(data, setup, *, n_trials, storage_path, **_):
-    space = space_from_dict(setup.space)
-    rng = np.random.default_rng(setup.seed)
-    records = []
-    for i in range(n_trials):
-        folder = storage_path / f"trial-{i}"
-        folder.mkdir(parents=True)
-        run_trial(space.sample(rng), data, setup, folder, name=f"t{i}", fingerprint="local")
-        records.append(load_trial(folder))
-    return records, []
+    return in_process_trials(data, setup, n_trials, storage_path), []
 
 
 @pytest.fixture

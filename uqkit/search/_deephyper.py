@@ -72,11 +72,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from uqkit.exceptions import InvalidInputError
 from uqkit.nn import ACTIVATIONS
-from uqkit.search._space import Variable
+from uqkit.search._space import Variable, VariableSpace
 
 __all__ = ["OPTIMIZERS", "DeepHyperSpace"]
 
@@ -94,7 +92,7 @@ def _ranged(name: str, value, kind: type) -> tuple:
 
 
 @dataclass
-class DeepHyperSpace:
+class DeepHyperSpace(VariableSpace):
     """DeepHyper's ``dense_skipco`` space with the AutoDEUQ hyperparameters (see module doc).
 
     Parameters
@@ -136,6 +134,11 @@ class DeepHyperSpace:
     >>> DeepHyperSpace.from_dict(space.to_dict()) == space
     True
     """
+
+    # sample, mutate and validate come from VariableSpace. Every variable here is live in
+    # every configuration (an identity node still passes its input through its merge, a skip
+    # always has its anchor), so a mutated child is always a different network or training run.
+    _label = "DeepHyper space"
 
     num_nodes: int = 10
     units: tuple[int, ...] = (16, 32, 48, 64, 80, 96)
@@ -236,52 +239,13 @@ class DeepHyperSpace:
         """The shortest early-stopping patience (the ASHA scheduler's grace period)."""
         return self.patience_early_stopping[0]
 
-    # -- sampling and mutation (the same contract as SearchSpace) ---------------------------
-    def sample(self, rng: np.random.Generator) -> dict:
-        """A configuration drawn from the prior of every variable (uniform over choices)."""
-        config = self.constants()
-        for variable in self.variables():
-            config[variable.name] = variable.sample(rng)
-        return self._ordered(config)
-
-    def mutate(self, config: dict, rng: np.random.Generator) -> tuple[dict, str]:
-        """A child of ``config`` that differs in exactly one (uniformly chosen) variable.
-
-        Every variable of this space is live in every configuration (an identity node still
-        passes its input through its merge, a skip always has its anchor), so the child is a
-        different network or a different training run, never the parent again.
-        """
-        self.validate(config)
-        variables = self.variables()
-        variable = variables[int(rng.integers(len(variables)))]
-        child = dict(config)
-        child[variable.name] = variable.mutate(config[variable.name], rng)
-        return child, variable.name
-
-    def validate(self, config: dict) -> None:
-        """Raise :class:`InvalidInputError` unless ``config`` is a configuration of this space."""
-        expected = {v.name: v for v in self.variables()}
-        missing = sorted(set(expected) - set(config))
-        bad = [name for name, v in expected.items()
-               if name in config and not v.contains(config[name])]
-        bad += [name for name, value in self.constants().items()
-                if config.get(name, value) != value]
-        if missing or bad:
-            raise InvalidInputError(
-                f"Configuration is not in the DeepHyper space: missing {missing}, invalid "
-                f"{sorted(bad)}. Draw configurations with DeepHyperSpace.sample."
-            )
-
-    def _ordered(self, config: dict) -> dict:
-        names = [v.name for v in self.variables()] + list(self.constants())
-        return {name: config[name] for name in names if name in config}
-
     # -- description ------------------------------------------------------------------------
     def architecture(self, config: dict) -> dict:
         """The network part of ``config``, as :class:`~uqkit.search.DenseSkipCoNet` reads it.
 
         Examples
         --------
+        >>> import numpy as np
         >>> space = DeepHyperSpace(num_nodes=2)
         >>> config = {**space.sample(np.random.default_rng(0)), "node_1": "32-relu",
         ...           "node_2": "identity", "skip_1_0": False, "skip_2_0": True,

@@ -35,7 +35,27 @@ from uqkit.nn import ACTIVATIONS
 __all__ = ["DenseSkipCoNet", "SearchNet", "build_search_net", "make_search_net"]
 
 
-class SearchNet(nn.Module):
+class _ArchitectureNet(nn.Module):
+    """A network built from an ``architecture`` dict whose ``_nodes`` entries each name an
+    activation. Activations may be lambdas, so pickling (to Ray workers) drops them and
+    unpickling rebuilds them from the architecture."""
+
+    _nodes = "layers"
+
+    def _make_activations(self) -> list:
+        return [ACTIVATIONS[node["activation"]] for node in self.architecture[self._nodes]]
+
+    def __getstate__(self):  # activations may be lambdas: rebuild them after unpickling
+        state = self.__dict__.copy()
+        state["_activations"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._activations = self._make_activations()
+
+
+class SearchNet(_ArchitectureNet):
     """A network of the AutoDEUQ space (picklable: plain top-level module).
 
     Parameters
@@ -67,7 +87,6 @@ class SearchNet(nn.Module):
         super().__init__()
         self.architecture = architecture
         self.dropout = float(architecture.get("dropout", 0.0))
-        self._activations = []
         widths = [int(in_features)]  # width of node j
         self.dense = nn.ModuleDict()
         self.project = nn.ModuleDict()
@@ -79,9 +98,9 @@ class SearchNet(nn.Module):
             units = int(layer["units"])
             if units > 0:
                 self.dense[str(i)] = nn.Linear(previous, units)
-            self._activations.append(ACTIVATIONS[layer["activation"]])
             widths.append(units if units > 0 else previous)
         self.head = nn.Linear(widths[-1], int(out_features))
+        self._activations = self._make_activations()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
@@ -97,15 +116,6 @@ class SearchNet(nn.Module):
             nodes.append(z)
         return self.head(nodes[-1])
 
-    def __getstate__(self):  # activations may be lambdas: rebuild them after unpickling
-        state = self.__dict__.copy()
-        state["_activations"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._activations = [ACTIVATIONS[layer["activation"]]
-                             for layer in self.architecture["layers"]]
 
 
 _SCALE_FLOOR = 1e-3  # DeepHyper's scale floor; squared, it is uqkit's variance floor 1e-6
@@ -130,7 +140,7 @@ def _softplus_inverse_of_scale(t: torch.Tensor) -> torch.Tensor:
     return torch.where(v < 1e-3, log_v + v / 2, torch.where(v > 20, v, middle))
 
 
-class DenseSkipCoNet(nn.Module):
+class DenseSkipCoNet(_ArchitectureNet):
     """The network of DeepHyper's ``dense_skipco`` space (:class:`~uqkit.search.DeepHyperSpace`).
 
     Egele et al. (2022, Sec. 3.1, Fig. 2) with the wiring of DeepHyper's ``DenseSkipCoSpace``:
@@ -173,6 +183,8 @@ class DenseSkipCoNet(nn.Module):
     (['1_0'], torch.Size([4, 2]))
     """
 
+    _nodes = "nodes"
+
     def __init__(self, in_features: int, out_features: int, architecture: dict) -> None:
         super().__init__()
         self.architecture = architecture
@@ -192,9 +204,6 @@ class DenseSkipCoNet(nn.Module):
             widths.append(width)
         self.output = nn.Linear(widths[-1], int(out_features))
         self._activations = self._make_activations()
-
-    def _make_activations(self) -> list:
-        return [ACTIVATIONS[node["activation"]] for node in self.architecture["nodes"]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         merges = [x]
@@ -219,14 +228,6 @@ class DenseSkipCoNet(nn.Module):
         d = t.shape[-1] // 2
         return torch.cat([t[..., :d], _softplus_inverse_of_scale(t[..., d:])], dim=-1)
 
-    def __getstate__(self):  # activations may be lambdas: rebuild them after unpickling
-        state = self.__dict__.copy()
-        state["_activations"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._activations = self._make_activations()
 
 
 def make_search_net(in_features: int, out_features: int, architecture: dict) -> nn.Module:

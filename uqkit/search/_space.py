@@ -243,8 +243,66 @@ def _is_tune_domain(value) -> bool:
     return type(value).__module__.startswith("ray.tune")
 
 
+class VariableSpace:
+    """What every search space shares: configurations are the values of its
+    :class:`Variable` s (``variables()``) plus fixed ``constants()``; drawn, mutated one
+    variable at a time (aging evolution, Egele et al. 2022 Alg. 1) and validated here.
+
+    ``_label`` names the space in messages.
+    """
+
+    _label = "search space"
+
+    def variables(self) -> list[Variable]:
+        raise NotImplementedError
+
+    def constants(self) -> dict:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        """A configuration drawn from the prior of every variable."""
+        config = self.constants()
+        for variable in self.variables():
+            config[variable.name] = variable.sample(rng)
+        return self._ordered(config)
+
+    def mutate(self, config: dict, rng: np.random.Generator) -> tuple[dict, str]:
+        """A child of ``config`` that differs in exactly one (uniformly chosen) variable.
+
+        Returns
+        -------
+        child : dict
+        name : str
+            The mutated variable.
+        """
+        self.validate(config)
+        variables = self.variables()
+        variable = variables[int(rng.integers(len(variables)))]
+        child = dict(config)
+        child[variable.name] = variable.mutate(config[variable.name], rng)
+        return child, variable.name
+
+    def validate(self, config: dict) -> None:
+        """Raise :class:`InvalidInputError` unless ``config`` is a configuration of this space."""
+        expected = {v.name: v for v in self.variables()}
+        missing = sorted(set(expected) - set(config))
+        bad = [name for name, v in expected.items()
+               if name in config and not v.contains(config[name])]
+        bad += [name for name, value in self.constants().items()
+                if config.get(name, value) != value]
+        if missing or bad:
+            raise InvalidInputError(
+                f"Configuration is not in the {self._label}: missing {missing}, invalid "
+                f"{sorted(bad)}. Draw configurations with {type(self).__name__}.sample."
+            )
+
+    def _ordered(self, config: dict) -> dict:
+        names = [v.name for v in self.variables()] + list(self.constants())
+        return {name: config[name] for name in names if name in config}
+
+
 @dataclass
-class SearchSpace:
+class SearchSpace(VariableSpace):
     """The AutoDEUQ joint space: architecture variables + training hyperparameters.
 
     Edit any field (or pass a dict of them, e.g. from YAML, to :meth:`from_dict`) to change the
@@ -460,48 +518,6 @@ class SearchSpace:
     def opaque(self) -> list[str]:
         """Names of the variables only Tune samples (``tune.sample_from`` and the like)."""
         return [v.name for v in self.variables() if not v.mutable]
-
-    # -- sampling and mutation ----------------------------------------------------------------
-    def sample(self, rng: np.random.Generator) -> dict:
-        """A configuration drawn from the prior of every variable."""
-        config = self.constants()
-        for variable in self.variables():
-            config[variable.name] = variable.sample(rng)
-        return self._ordered(config)
-
-    def mutate(self, config: dict, rng: np.random.Generator) -> tuple[dict, str]:
-        """A child of ``config`` that differs in exactly one (uniformly chosen) variable.
-
-        Returns
-        -------
-        child : dict
-        name : str
-            The mutated variable.
-        """
-        self.validate(config)
-        variables = self.variables()
-        variable = variables[int(rng.integers(len(variables)))]
-        child = dict(config)
-        child[variable.name] = variable.mutate(config[variable.name], rng)
-        return child, variable.name
-
-    def validate(self, config: dict) -> None:
-        """Raise :class:`InvalidInputError` unless ``config`` is a configuration of this space."""
-        expected = {v.name: v for v in self.variables()}
-        constants = self.constants()
-        missing = sorted(set(expected) - set(config))
-        bad = [name for name, v in expected.items()
-               if name in config and not v.contains(config[name])]
-        bad += [name for name, value in constants.items() if config.get(name, value) != value]
-        if missing or bad:
-            raise InvalidInputError(
-                f"Configuration is not in the search space: missing {missing}, invalid "
-                f"{sorted(bad)}. Draw configurations with SearchSpace.sample."
-            )
-
-    def _ordered(self, config: dict) -> dict:
-        names = [v.name for v in self.variables()] + list(self.constants())
-        return {name: config[name] for name in names if name in config}
 
     # -- description ----------------------------------------------------------------------------
     def architecture(self, config: dict) -> dict:
