@@ -48,6 +48,9 @@ __all__ = ["RayFitResult", "train_members_ray"]
 
 logger = logging.getLogger(__name__)
 
+# How long a failed or interrupted fit waits for its force-cancelled tasks to end (seconds)
+_CANCEL_WAIT_S = 30.0
+
 
 @dataclass
 class RayFitResult:
@@ -300,8 +303,13 @@ class _TaskRun:
             # KeyboardInterrupt inside the task, which can land in the middle of an import
             # (torch imports torch._dynamo lazily when the optimiser is built): the worker then
             # stays in Ray's pool with a half-imported torch and fails every later task it gets.
-            for ref in self.pending:
+            cancelled = list(self.pending)
+            for ref in cancelled:
                 ray.cancel(ref, force=True)
+            # wait (briefly) until the cancelled tasks have ended: a kill still on its way could
+            # otherwise hit the worker that the caller's next fit is given
+            if cancelled:
+                ray.wait(cancelled, num_returns=len(cancelled), timeout=_CANCEL_WAIT_S)
             if self.queue is not None:
                 self.queue.shutdown(force=True)
             bar.close()
