@@ -157,3 +157,23 @@ def test_tpe_search_under_asha(ray_session, data, tmp_path, capsys):
         checker.validate({v.name: row[v.name] for v in checker.variables()})
     assert model.weights_.sum() == pytest.approx(1.0)
     assert np.isfinite(model.predict_uncertainty(X[:10]).total).all()
+
+
+@pytest.mark.parametrize("searcher", ["evolution", "tpe", "random"])
+def test_the_deephyper_preset_searches_on_ray(ray_session, data, tmp_path, searcher):
+    """The preset end to end: each uqkit searcher drives a Ray search of DeepHyper's space to
+    a valid ensemble, selected by the paper's moment-matched loss."""
+    if searcher == "tpe":
+        pytest.importorskip("optuna")
+    from uqkit.search import DeepHyperSpace
+
+    X, y = data
+    space = DeepHyperSpace(num_nodes=3, units=(16, 32), epochs=3)
+    model = _model(tmp_path, n_trials=4, population_size=3, searcher=searcher, space=space,
+                   selection_loss="moment_matched").fit(X, y)
+    finished = model.catalog_[model.catalog_["status"] == "FINISHED"]
+    assert len(finished) == 4 and np.isfinite(finished["val_nll"]).all()
+    for _, row in finished.iterrows():  # every trial ran a configuration of the preset
+        space.validate({v.name: row[v.name] for v in space.variables()})
+    assert model.weights_.sum() == pytest.approx(1.0)
+    assert np.isfinite(model.predict_uncertainty(X[:10]).total).all()

@@ -55,6 +55,8 @@ __all__ = ["BaseAutoDEUQ", "SearchFailedError"]
 logger = logging.getLogger(__name__)
 
 _REFIT_STREAM = 2**32 - 3
+# what each selection_loss scores, for messages
+_LOSS_WORDS = {"mixture": "the mixture", "moment_matched": "the moment-matched Gaussian"}
 
 
 class SearchFailedError(UQKitError):
@@ -351,7 +353,7 @@ class BaseAutoDEUQ(NetworkEstimator):
                    "resume the search) for a larger catalog")
         else:
             why = ("greedy selection with replacement found no catalog network whose addition "
-                   "lowers the validation NLL of the mixture"
+                   f"lowers the validation NLL of {_LOSS_WORDS[self.selection_loss]}"
                    + (" within its step cap" if result["stopped"] == "max_steps" else "")
                    + f". Pass min_members={self.ensemble_size} to force that many distinct "
                    "members (the best remaining networks by validation NLL join with one vote "

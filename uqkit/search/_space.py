@@ -259,6 +259,10 @@ class VariableSpace:
     def constants(self) -> dict:
         raise NotImplementedError
 
+    def opaque(self) -> list[str]:
+        """Names of the variables only Tune samples (``tune.sample_from`` and the like)."""
+        return [v.name for v in self.variables() if not v.mutable]
+
     def sample(self, rng: np.random.Generator) -> dict:
         """A configuration drawn from the prior of every variable."""
         config = self.constants()
@@ -514,10 +518,6 @@ class SearchSpace(VariableSpace):
         for i in range(2, self.max_layers + 1):
             full[f"layer_{i}"] = True  # the value a layer has where layers cannot be skipped
         return {v.name: full.get(v.name, v.first) for v in self._all_variables() if v.constant}
-
-    def opaque(self) -> list[str]:
-        """Names of the variables only Tune samples (``tune.sample_from`` and the like)."""
-        return [v.name for v in self.variables() if not v.mutable]
 
     # -- description ----------------------------------------------------------------------------
     def architecture(self, config: dict) -> dict:
