@@ -72,8 +72,10 @@ def test_conv_members_stacked_equal_the_module_alone_in_train_and_eval(monkeypat
         for name, parameter in member.named_parameters():
             torch.testing.assert_close(grads[name], parameter.grad, **tolerance)
     assert int(stack.member_state_dict(0)["body.1.num_batches_tracked"]) == 1
-    # evaluation mode: the running statistics, nothing written
+    # evaluation mode: the running statistics, nothing written; more rows than one CPU
+    # evaluation pass takes (stacked_module._CPU_EVAL_ROWS), so chunks are joined too
     before = {name: value.clone() for name, value in stack.state_dict().items()}
+    x = _inputs(rows=2 * stacked_module._CPU_EVAL_ROWS + 7)
     with torch.no_grad():
         out = stack.eval()(x)
         for i, member in enumerate(members):

@@ -33,6 +33,29 @@ def _one_by_one_on(device: torch.device, template: nn.Module) -> bool:
     )
 
 
+# Rows per evaluation pass of a member run one by one on the CPU. One of the CNNs measured in
+# _one_by_one_on evaluated 8,192 rows in one pass 3.4x slower than in passes of 128-512 rows
+# (its activations, 25 MB per 1,000 rows, then fall out of cache), and the prediction paths and
+# the loop's validation pass up to 8,192 rows at once.
+_CPU_EVAL_ROWS = 512
+
+
+def _channels_last(parameter: torch.Tensor) -> torch.Tensor:
+    """A 4-D parameter (a ``Conv2d`` weight) in channels-last layout, others unchanged.
+
+    A convolution with a channels-last weight runs oneDNN's channels-last kernels on the CPU,
+    and its output stays channels-last through ReLU, BatchNorm and pooling (CPU max-pooling is
+    vectorized over channels in that layout). Measured for the CNNs of :func:`_one_by_one_on`:
+    training steps 1.3-1.5× and evaluation 2× faster than the default layout. Only the
+    strides change: the values are those of the module alone up to rounding. ``clone``, not
+    ``contiguous``: a weight with one input channel counts as channels-last already, and keeps
+    strides that the convolution reads as the default layout.
+    """
+    if parameter.dim() != 4:
+        return parameter
+    return parameter.clone(memory_format=torch.channels_last)
+
+
 class StackedModule(MemberStack):
     """A user-supplied ``nn.Module`` ensemble, vectorized with ``torch.func``.
 
@@ -143,12 +166,20 @@ class StackedModule(MemberStack):
         def one_member(p, b, inputs):
             return functional_call(template, (p, b), (inputs,))
 
-        if not (_one_by_one_on(x.device, template) or self._is_random(params, buffers, x)):
+        one_by_one = _one_by_one_on(x.device, template)
+        if not (one_by_one or self._is_random(params, buffers, x)):
             return vmap(one_member, randomness="error")(params, buffers, x)
+        rows = max(x.shape[1], 1)
+        # in evaluation mode a deterministic pass treats rows independently: chunk them
+        if one_by_one and not self.training and not self._is_random(params, buffers, x[:, :2]):
+            rows = _CPU_EVAL_ROWS
         outputs = []
         for i, generator in enumerate(self.dropout_generators):
             p = {name: value[i] for name, value in params.items()}
+            if one_by_one:
+                p = {name: _channels_last(value) for name, value in p.items()}
             b = {name: value[i] for name, value in buffers.items()}
             with use_generator(generator, x.device):
-                outputs.append(one_member(p, b, x[i]))
+                chunks = [one_member(p, b, part) for part in x[i].split(rows)]
+            outputs.append(chunks[0] if len(chunks) == 1 else torch.cat(chunks))
         return torch.stack(outputs)
