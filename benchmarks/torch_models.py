@@ -119,7 +119,7 @@ def methods(args) -> dict:
         f"MC dropout (p=0.25, {args.samples} passes)": MCDropoutClassifier(
             n_passes=args.samples, **{**shared, "module_kwargs": {"dropout": 0.25}}),
         f"SWAG (+{args.swa_epochs} SWA epochs, {args.samples} samples)": SWAGClassifier(
-            swa_epochs=args.swa_epochs, swa_lr=0.01, max_rank=args.swa_epochs,
+            swa_epochs=args.swa_epochs, swa_lr=0.05, max_rank=args.swa_epochs,
             n_samples=args.samples, **shared),
         "last-layer Laplace (Kron, marglik)": laplace_model,
         f"DCA layer-wise (K=5, {args.samples} proposals)": DCAClassifier(
@@ -280,7 +280,7 @@ def main() -> None:
         "notMNIST letters (split in the script's docstring); flattened rows, the CNN reshapes "
         "them; pixels scaled by one global mean and standard deviation",
         f"- training: {args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr}, no early "
-        f"stopping; SWAG adds {args.swa_epochs} SWA epochs (SGD 0.01, momentum 0.9)",
+        f"stopping; SWAG adds {args.swa_epochs} SWA epochs (SGD 0.05, momentum 0.9)",
         "",
         "## Accuracy, calibration and OOD detection",
         "",
