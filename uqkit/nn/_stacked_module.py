@@ -170,7 +170,8 @@ class StackedModule(MemberStack):
         if not (one_by_one or self._is_random(params, buffers, x)):
             return vmap(one_member, randomness="error")(params, buffers, x)
         rows = max(x.shape[1], 1)
-        # in evaluation mode a deterministic pass treats rows independently: chunk them
+        # in evaluation mode a deterministic pass treats rows independently (prediction splits
+        # X into predict_batch_size batches on that ground already): chunk them
         if one_by_one and not self.training and not self._is_random(params, buffers, x[:, :2]):
             rows = _CPU_EVAL_ROWS
         outputs = []
