@@ -25,6 +25,7 @@ __all__ = [
     "NotFittedError",
     "UQKitError",
     "UQKitWarning",
+    "UnstackableModuleWarning",
     "require",
 ]
 
@@ -174,6 +175,19 @@ class ConvergenceWarning(UQKitWarning):
     ...     except ConvergenceWarning as w:
     ...         print(w, isinstance(w, UserWarning))
     L-BFGS stopped after 50 iterations True
+    """
+
+
+class UnstackableModuleWarning(UQKitWarning):
+    """A user module that ``torch.func.vmap`` cannot stack (data-dependent control flow,
+    ``.item()``, ...): its members run one after another, with the same results, more slowly.
+    The message quotes vmap's reason.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import UnstackableModuleWarning, UQKitWarning
+    >>> issubclass(UnstackableModuleWarning, UQKitWarning)
+    True
     """
 
 
