@@ -200,7 +200,7 @@ def test_channel_scaling_matches_numpy():
     default = DeepEnsembleRegressor(n_members=1, epochs=1, module=Flat, random_state=0,
                                     device="cpu").fit(X, y)
     assert np.all(default.x_mean_ == 0) and np.all(default.x_scale_ == 1)  # N-D: none
-    with pytest.raises(InvalidInputError, match="feature_scaling='column'.*'channel'"):
+    with pytest.raises(InvalidInputError, match=r"feature_scaling='column'.*'channel'"):
         default.set_params(feature_scaling="column").fit(X, y)
 
 
@@ -284,7 +284,7 @@ def test_wrong_trailing_shape_at_predict():
 
 def test_the_default_mlp_refuses_nd_input():
     X, y, _ = images(20)
-    with pytest.raises(InvalidInputError, match="default MLP.*module=.*flatten"):
+    with pytest.raises(InvalidInputError, match=r"default MLP.*module=.*flatten"):
         DeepEnsembleClassifier(n_members=1, epochs=1).fit(X, y)
 
 
@@ -299,7 +299,7 @@ def test_a_dataset_with_y_or_an_array_without_y_is_refused():
 
 def test_ray_backend_refuses_a_dataset():
     X, y, _ = images(20)
-    with pytest.raises(InvalidInputError, match="backend='ray'.*in-memory arrays"):
+    with pytest.raises(InvalidInputError, match=r"backend='ray'.*in-memory arrays"):
         DeepEnsembleClassifier(**{**QUICK, "backend": "ray"}).fit(
             TensorDataset(torch.tensor(X), torch.tensor(y)))
 
