@@ -130,8 +130,7 @@ class StackedEstimator(NetworkEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), N-D array or tensor, memmap, Dataset \
-or DataLoader
+        X : array-like of shape (n_samples, n_features), N-D array, memmap, Dataset or DataLoader
             2-D features (arrays, DataFrames, tensors); or, for a ``module=`` network, rows of
             any shape such as images ``(n, c, h, w)`` or sequences ``(n, t, f)``, which the
             module receives batch by batch with that trailing shape. A ``np.memmap`` is read
