@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
     "ConvergenceWarning",
+    "DataLoaderSettingsWarning",
     "DivergenceError",
     "InvalidInputError",
     "MemberTrainingError",
@@ -175,6 +176,22 @@ class ConvergenceWarning(UQKitWarning):
     ...     except ConvergenceWarning as w:
     ...         print(w, isinstance(w, UserWarning))
     L-BFGS stopped after 50 iterations True
+    """
+
+
+class DataLoaderSettingsWarning(UQKitWarning):
+    """A ``DataLoader`` passed to ``fit`` or ``predict`` has a setting uqkit does not use: a
+    sampler other than sequential (``shuffle=True``) or a custom ``collate_fn``.
+
+    uqkit reads the loader's ``dataset`` by index: every member draws its own batch order from
+    its own seed (so a fit from the loader equals a fit from the arrays), and prediction
+    returns the rows in the dataset's order.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import DataLoaderSettingsWarning, UQKitWarning
+    >>> issubclass(DataLoaderSettingsWarning, UQKitWarning)
+    True
     """
 
 

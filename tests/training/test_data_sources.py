@@ -13,10 +13,9 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import uqkit
 from uqkit.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
-from uqkit.exceptions import InvalidInputError
+from uqkit.exceptions import DataLoaderSettingsWarning, InvalidInputError
 from uqkit.prediction import ClassificationPrediction
 from uqkit.training import _sources
-from uqkit.training._sources import DataLoaderSettingsWarning
 
 
 class SmallCNN(nn.Module):
@@ -103,7 +102,7 @@ def test_a_shuffling_dataloader_warns_and_is_read_in_order():
 
 
 class RecordingDataset(Dataset):
-    """Items of a memmap, recording the largest number of rows asked for in one gather."""
+    """The (x, y) items of a memmap and a label array."""
 
     def __init__(self, X, y) -> None:
         self.X, self.y = X, y
@@ -158,25 +157,33 @@ def test_a_memmap_is_read_a_batch_at_a_time(tmp_path, monkeypatch):
     assert largest[200_000] == largest[2_000] or largest[2_000] < bound
 
 
-def test_a_dataset_of_a_memmap_gathers_only_its_batches(tmp_path):
-    n = 3_000
-    X = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32,
-                                  shape=(n, 1, 6, 6))
-    X[:] = np.random.default_rng(0).normal(size=X.shape)
-    y = (np.asarray(X[:, 0, 0, 0]) > 0).astype(np.int64)
-    asked = []
+def test_a_dataset_is_read_a_batch_at_a_time(tmp_path, monkeypatch):
+    """A Dataset over a memmap: the most items read at once is a scan block, a batch of every
+    member or a batch of the loss checks (8192 rows), never all 9,000 training rows."""
+    largest = {}
+    for n in (2_000, 10_000):
+        path = tmp_path / f"x{n}.npy"
+        X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, 1, 6, 6))
+        X[:] = np.random.default_rng(0).normal(size=X.shape)
+        X.flush()
+        del X
+        X = np.load(path, mmap_mode="r")
+        y = (np.asarray(X[:, 0, 0, 0]) > 0).astype(np.int64)
+        sizes = []
+        features = _sources.DatasetSource.features
 
-    class Counting(RecordingDataset):
-        def __getitem__(self, i):
-            asked.append(i)
-            return super().__getitem__(i)
+        def recording(self, index, with_targets=False):
+            sizes.append(len(index))  # noqa: B023
+            return features(self, index, with_targets=with_targets)  # noqa: B023
 
-    model = DeepEnsembleClassifier(**{**QUICK, "epochs": 1, "batch_size": 100})
-    model.fit(Counting(X, y))
-    # the scan reads every item once, each epoch every training row once per member, and the
-    # early-stopping and divergence checks their rows: nothing is held whole
-    n_val = len(model.validation_indices_)
-    assert len(asked) <= n + 2 * (n - n_val) + 2 * (n - n_val) + n_val + 10
+        monkeypatch.setattr(_sources.DatasetSource, "features", recording)
+        monkeypatch.setattr(_sources, "SCAN_ELEMENTS", 36 * 1_000)  # scan blocks of 1,000 rows
+        model = DeepEnsembleClassifier(**{**QUICK, "epochs": 1, "batch_size": 100})
+        model.fit(RecordingDataset(X, y))
+        monkeypatch.undo()
+        largest[n] = max(sizes)
+    assert largest[2_000] <= 2_000
+    assert largest[10_000] <= 8192 < 9_000  # the batch of the divergence and stopping checks
 
 
 def test_channel_scaling_matches_numpy():

@@ -21,11 +21,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, SequentialSampler
 
 from uqkit._data import Standardizer
-from uqkit.exceptions import InvalidInputError, UQKitWarning
+from uqkit.exceptions import DataLoaderSettingsWarning, InvalidInputError
 
 __all__ = [
     "ArraySource",
-    "DataLoaderSettingsWarning",
     "DatasetSource",
     "Rows",
     "Scan",
@@ -36,20 +35,6 @@ __all__ = [
 # Elements of one batch read by the scan (8 MiB in float64): the scan's memory is bounded by it,
 # whatever the number of rows.
 SCAN_ELEMENTS = 2**20
-
-
-class DataLoaderSettingsWarning(UQKitWarning):
-    """A ``DataLoader`` setting that uqkit does not use (its sampler or ``collate_fn``).
-
-    uqkit reads the loader's ``dataset`` by index: every member draws its own batch order from
-    its own seed (so a fit from the loader equals a fit from the arrays), and prediction
-    returns the rows in the dataset's order.
-
-    Examples
-    --------
-    >>> issubclass(DataLoaderSettingsWarning, UQKitWarning)
-    True
-    """
 
 
 def _is_tensor_like(values) -> bool:
@@ -455,7 +440,7 @@ class Rows:
 
     def __getitem__(self, index) -> torch.Tensor:
         if isinstance(index, slice):
-            positions = np.arange(len(self))[index]
+            positions = np.asarray(range(len(self))[index])
         elif isinstance(index, torch.Tensor):
             positions = index.detach().cpu().numpy()
         else:
