@@ -80,6 +80,21 @@ def test_arrays_dataset_and_dataloader_give_the_same_members(estimator):
     same_members(arrays, from_loader)
 
 
+def test_adversarial_training_from_a_memmap_equals_arrays(tmp_path):
+    """The feature range of the adversarial step is read from the training rows of the memmap
+    as from the array."""
+    X, _, score = images()
+    np.save(tmp_path / "x.npy", X)
+    on_disk = np.load(tmp_path / "x.npy", mmap_mode="r")
+    kwargs = {**QUICK, "adversarial": True, "feature_scaling": "channel"}
+    arrays = DeepEnsembleRegressor(**kwargs).fit(X, score)
+    memmap = DeepEnsembleRegressor(**kwargs).fit(on_disk, score)
+    same_members(arrays, memmap)
+    # a Dataset yielding (x, y) predicts too: its y is ignored
+    dataset = TensorDataset(torch.tensor(X[:7]), torch.zeros(7))
+    np.testing.assert_array_equal(memmap.predict(dataset), arrays.predict(X[:7]))
+
+
 def test_tabular_dataset_equals_arrays_up_to_the_streamed_scaling():
     rng = np.random.default_rng(1)
     X, y = rng.normal(3.0, 2.0, size=(80, 3)), rng.normal(size=80)

@@ -287,20 +287,25 @@ class NetworkEstimator(UQEstimator):
         val = None
         if X_val is not None or y_val is not None:
             val = self._validation_source(val_source, X_val, y_val, source.shape)
-        self._fit_entropy((scan.n, scan.shape, y, None if val is None else val[2])
-                          if weights is None else (scan.n, scan.shape, y, weights))
+        # the problem's key for a resumed Ray fit (only in-memory arrays reach Ray)
+        inputs = (source.values if isinstance(source, ArraySource) else (scan.n, scan.shape), y,
+                  X_val, None if val is None else val[2])
+        self._fit_entropy(inputs if weights is None else (*inputs, weights))
         self.device_ = resolve_device(self.device)
         dtype = resolve_dtype(self.dtype)
         scaler = scan.scaler
         self.x_mean_, self.x_scale_ = scaler.mean, scaler.scale
         check_scaled_range(scan.low, scan.high, scaler, dtype, owner)
 
-        def features(src, rows, low=None, high=None):
+        scaled: dict[int, np.ndarray] = {}  # id(source) -> its scaled rows, when in memory
+
+        def features(src, rows):
             if not src.lazy:  # in memory already: whole tensors on the device, as for 2-D
-                values = scaler.transform(src.all_features())
-                values = values if rows is None else values[rows]
+                if id(src) not in scaled:
+                    scaled[id(src)] = scaler.transform(src.all_features())
+                values = scaled[id(src)] if rows is None else scaled[id(src)][rows]
                 return torch.as_tensor(values, dtype=dtype, device=self.device_)
-            return Rows(src, rows, scaler, dtype, self.device_, low=low, high=high)
+            return Rows(src, rows, scaler, dtype, self.device_)
 
         def tensor(values):
             return torch.as_tensor(values, dtype=dtype, device=self.device_)
@@ -323,7 +328,7 @@ class NetworkEstimator(UQEstimator):
         return MemberData(
             weight=None if w_train is None else tensor(w_train),
             weight_val=None if w_val is None else tensor(w_val),
-            X=features(source, train_rows, scan.low, scan.high),
+            X=features(source, train_rows),
             y=self._target_tensor(y_encoded[train_rows], dtype),
             X_val=X_val_s,
             y_val=None if y_val_enc is None else self._target_tensor(y_val_enc, dtype),

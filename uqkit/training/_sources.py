@@ -404,8 +404,6 @@ class Rows:
     scaler : Standardizer
     dtype : torch.dtype
     device : torch.device
-    low, high : ndarray, optional
-        Feature range of the rows (user units), for :meth:`amin`/:meth:`amax`.
     check : bool, default False
         Check every gathered batch for NaN/inf and for overflow of ``dtype`` (prediction: the
         rows were not scanned).
@@ -421,11 +419,11 @@ class Rows:
     """
 
     def __init__(self, source, subset, scaler: Standardizer, dtype: torch.dtype,
-                 device: torch.device, low=None, high=None, check: bool = False) -> None:
+                 device: torch.device, check: bool = False) -> None:
         self.source, self.scaler = source, scaler
         self.subset = np.arange(len(source)) if subset is None else np.asarray(subset)
         self.dtype, self.device = dtype, torch.device(device)
-        self.low, self.high, self.check = low, high, check
+        self.check = check
 
     def __len__(self) -> int:
         return len(self.subset)
@@ -472,20 +470,22 @@ class Rows:
         ``DataLoader`` gathered in one read (``__getitems__``)."""
         return _RowsDataset(self, targets)
 
-    def _scaled_bound(self, bound) -> torch.Tensor:
-        if bound is None:
-            raise InvalidInputError("The feature range of these rows was not scanned.")
-        scaled = self.scaler.transform(bound[None])[0]
-        return torch.as_tensor(np.broadcast_to(scaled, self.source.shape).copy(),
-                               dtype=self.dtype, device=self.device)
+    def _reduce(self, reduce) -> torch.Tensor:
+        step = max(1, SCAN_ELEMENTS // max(1, math.prod(self.source.shape)))
+        out = None
+        for start in range(0, len(self), step):
+            part = reduce(self[start : start + step], dim=0)
+            out = part if out is None else reduce(torch.stack([out, part]), dim=0)
+        return out
 
     def amin(self, dim: int = 0) -> torch.Tensor:
-        """Smallest scaled value of every feature (from the scan), like ``tensor.amin(0)``."""
-        return self._scaled_bound(self.low)
+        """Smallest scaled value of every feature over the rows, like ``tensor.amin(0)`` (read
+        a block at a time)."""
+        return self._reduce(torch.amin)
 
     def amax(self, dim: int = 0) -> torch.Tensor:
-        """Largest scaled value of every feature (from the scan), like ``tensor.amax(0)``."""
-        return self._scaled_bound(self.high)
+        """Largest scaled value of every feature over the rows, like ``tensor.amax(0)``."""
+        return self._reduce(torch.amax)
 
 
 class _RowsDataset(Dataset):
