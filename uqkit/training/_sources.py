@@ -85,7 +85,8 @@ def _warn_loader_settings(loader: DataLoader, owner: str) -> None:
     if not isinstance(loader.sampler, SequentialSampler):
         ignored.append(f"its sampler ({type(loader.sampler).__name__}, e.g. shuffle=True)")
     collate = getattr(loader, "collate_fn", None)
-    if collate is not None and getattr(collate, "__name__", "") != "default_collate":
+    if collate is not None and getattr(collate, "__name__", "") not in ("default_collate",
+                                                                      "default_convert"):
         ignored.append("its collate_fn")
     if ignored:
         warnings.warn(
@@ -120,7 +121,7 @@ class ArraySource:
                 f"{owner}: {name} must have a row axis and at least one feature axis; got "
                 f"shape {tuple(values.shape)}. Reshape 1-D data with X.reshape(-1, 1)."
             )
-        if not (values.dtype == torch.bool or _numeric(values)):
+        if not _numeric(values):
             raise InvalidInputError(
                 f"{owner}: {name} has dtype {values.dtype}; pass numbers (float or int)."
             )
@@ -133,14 +134,14 @@ class ArraySource:
         """Rows ``index`` as float64, shape ``(len(index), *shape)``."""
         if isinstance(self.values, torch.Tensor):
             rows = self.values[torch.as_tensor(index, dtype=torch.long, device=self.values.device)]
-            return rows.cpu().numpy().astype(np.float64, copy=False)
+            return rows.to(torch.float64).cpu().numpy()  # (bfloat16 has no numpy dtype)
         return np.asarray(self.values[index], dtype=np.float64)
 
     def block(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as float64 (a contiguous read)."""
         rows = self.values[start:stop]
         if isinstance(rows, torch.Tensor):
-            rows = rows.cpu().numpy()
+            return rows.to(torch.float64).cpu().numpy()
         return np.asarray(rows, dtype=np.float64)
 
     def all_features(self) -> np.ndarray:
@@ -149,8 +150,9 @@ class ArraySource:
 
 
 def _numeric(values) -> bool:
+    """Whether an array or tensor holds real numbers (bool, int or float)."""
     if isinstance(values, torch.Tensor):
-        return values.dtype.is_floating_point or not values.dtype.is_complex
+        return not values.dtype.is_complex
     return values.dtype.kind in "biuf"
 
 
@@ -207,8 +209,9 @@ class DatasetSource:
                 )
             item, y = (item[0], None) if len(item) == 1 else item
         try:
-            x = np.asarray(item.detach().cpu() if isinstance(item, torch.Tensor) else item,
-                           dtype=np.float64)
+            if isinstance(item, torch.Tensor):
+                item = item.detach().to(torch.float64).cpu().numpy()
+            x = np.asarray(item, dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise InvalidInputError(
                 f"{self.owner}: x of item {i} of {self.name} is not numeric ({err})."
