@@ -30,6 +30,7 @@ from uqkit.training._sources import (
     Rows,
     as_source,
     check_scaled_range,
+    check_targets,
     scan_source,
 )
 
@@ -336,26 +337,7 @@ class NetworkEstimator(UQEstimator):
 
     def _source_targets(self, y, n: int) -> np.ndarray:
         """The targets of a source fit (a Dataset's y's or the ``y`` given), validated."""
-        owner = type(self).__name__
-        values = [v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
-                  for v in y] if isinstance(y, list) else to_numpy(y)
-        try:
-            y = np.asarray(values)
-        except ValueError as err:  # targets of different shapes
-            raise InvalidInputError(f"{owner}: the targets have different shapes ({err}).") from err
-        if y.ndim == 2 and y.shape[1] == 1 and not self._regression:
-            y = y[:, 0]
-        if len(y) != n:
-            raise InvalidInputError(f"{owner}: X has {n} rows but y has {len(y)} entries.")
-        if n < 2:
-            raise InvalidInputError(f"{owner}: {n} sample(s); fit needs at least 2.")
-        if self._regression:
-            y = _regression_targets(y, owner)
-        elif y.ndim != 1:
-            raise InvalidInputError(
-                f"{owner}: class labels must be one per row; got targets of shape {y.shape}."
-            )
-        return y
+        return check_targets(y, n, regression=self._regression, owner=type(self).__name__)
 
     def _validation_source(self, val_source, X_val, y_val, shape):
         """``(source, scan, y_val)`` of an explicit validation set of a source fit."""
@@ -524,25 +506,6 @@ def check_representable(
         "model. Pass features on the scale they had at fit, or fit with dtype='float64' on "
         "data that covers this range."
     )
-
-
-def _regression_targets(y: np.ndarray, owner: str) -> np.ndarray:
-    """Regression targets of a source fit as finite float64 (one value or a row per sample)."""
-    try:
-        y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"{owner} is a regressor, so y must be numeric; encode the targets as numbers, or "
-            "use a classifier for class labels."
-        ) from None
-    if y.ndim > 2:
-        raise InvalidInputError(f"{owner}: y must be (n,) or (n, n_targets); got {y.shape}.")
-    bad = ~np.isfinite(y.reshape(len(y), -1)).all(axis=1)
-    if bad.any():
-        raise InvalidInputError(
-            f"{owner}: the target of row {int(np.argmax(bad))} is NaN or infinite."
-        )
-    return y
 
 
 def check_prediction(prediction, owner: str):

@@ -29,6 +29,8 @@ __all__ = [
     "Rows",
     "Scan",
     "as_source",
+    "check_scaled_range",
+    "check_targets",
     "scan_source",
 ]
 
@@ -389,6 +391,58 @@ def check_scaled_range(low, high, scaler: Standardizer, dtype: torch.dtype, owne
             f"standard deviations from the training mean: it overflows {dtype} inside the "
             "model. Pass features on the scale they had at fit, or fit with dtype='float64'."
         )
+
+
+def check_targets(y, n: int, *, regression: bool, owner: str) -> np.ndarray:
+    """The targets of a fit from a source: a Dataset's y's (a list) or the ``y`` given.
+
+    Regression targets become finite float64 ``(n,)`` or ``(n, d)``; class labels one per row
+    (a ``(n, 1)`` column is flattened).
+
+    Examples
+    --------
+    >>> check_targets([torch.tensor(1), torch.tensor(0)], 2, regression=False, owner="M")
+    array([1, 0])
+    >>> try:
+    ...     check_targets([0.0, float("nan")], 2, regression=True, owner="M")
+    ... except InvalidInputError as err:
+    ...     print(err)
+    M: the target of row 1 is NaN or infinite.
+    """
+    if isinstance(y, list):
+        y = [v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v for v in y]
+    elif isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    try:
+        y = np.asarray(y)
+    except ValueError as err:  # targets of different shapes
+        raise InvalidInputError(f"{owner}: the targets have different shapes ({err}).") from err
+    if y.ndim == 2 and y.shape[1] == 1 and not regression:
+        y = y[:, 0]
+    if len(y) != n:
+        raise InvalidInputError(f"{owner}: X has {n} rows but y has {len(y)} entries.")
+    if n < 2:
+        raise InvalidInputError(f"{owner}: {n} sample(s); fit needs at least 2.")
+    if not regression:
+        if y.ndim != 1:
+            raise InvalidInputError(
+                f"{owner}: class labels must be one per row; got targets of shape {y.shape}."
+            )
+        return y
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"{owner} is a regressor, so y must be numeric; encode the targets as numbers, or "
+            "use a classifier for class labels."
+        ) from None
+    if y.ndim > 2:
+        raise InvalidInputError(f"{owner}: y must be (n,) or (n, n_targets); got {y.shape}.")
+    bad = ~np.isfinite(y.reshape(len(y), -1)).all(axis=1)
+    if bad.any():
+        raise InvalidInputError(f"{owner}: the target of row {int(np.argmax(bad))} is NaN or "
+                                "infinite.")
+    return y
 
 
 class Rows:
