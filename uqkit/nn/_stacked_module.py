@@ -134,7 +134,7 @@ class StackedModule(MemberStack):
         with torch.no_grad():
             one_member({name: value[0] for name, value in params.items()},
                        {name: value[0] for name, value in probe.items()}, x[0])
-        if not self._warned_unstackable:
+        if not getattr(self, "_warned_unstackable", False):
             self._warned_unstackable = True
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             warnings.warn(

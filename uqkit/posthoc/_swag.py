@@ -201,6 +201,7 @@ dtype, random_state, verbose, predict_batch_size
     swa_deviations_ : Tensor of shape (K, n_weights)
     bn_inputs_ : Tensor or None
         Training rows (scaled) for the BatchNorm statistics of each draw; None without BatchNorm.
+        A fit from a memmap or a Dataset keeps a seeded sample of at most 4096 of them.
 
     Examples
     --------
