@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, SequentialSampler
+from torch.utils.data import (
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    SequentialSampler,
+    TensorDataset,
+)
 
 from uqkit._data import Standardizer
 from uqkit.exceptions import DataLoaderSettingsWarning, InvalidInputError
@@ -221,7 +227,19 @@ class DatasetSource:
         return x, y
 
     def features(self, index: np.ndarray, with_targets: bool = False):
-        """Rows ``index`` stacked as float64 ``(len(index), *shape)`` (and their y's)."""
+        """Rows ``index`` stacked as float64 ``(len(index), *shape)`` (and their y's).
+
+        A ``TensorDataset`` is gathered by indexing its tensors (the same values as item by
+        item); any other Dataset item by item."""
+        if isinstance(self.dataset, TensorDataset) and len(self.dataset.tensors) in (1, 2):
+            rows = torch.as_tensor(np.asarray(index), dtype=torch.long)
+            tensors = self.dataset.tensors
+            out = tensors[0][rows.to(tensors[0].device)].detach().to(torch.float64).cpu().numpy()
+            if not with_targets:
+                return out
+            if len(tensors) == 1:
+                return out, [None] * len(index)
+            return out, list(tensors[1][rows.to(tensors[1].device)].detach().cpu())
         out = np.empty((len(index), *self.shape), dtype=np.float64)
         targets = []
         for j, i in enumerate(index):
