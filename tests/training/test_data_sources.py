@@ -106,6 +106,21 @@ def test_tabular_dataset_equals_arrays_up_to_the_streamed_scaling():
     np.testing.assert_allclose(dataset.x_mean_, arrays.x_mean_, rtol=1e-12)
     np.testing.assert_allclose(dataset.x_scale_, arrays.x_scale_, rtol=1e-12)
     np.testing.assert_allclose(dataset.predict(X), arrays.predict(X), rtol=1e-5, atol=1e-6)
+    # a model fitted on arrays predicts from a Dataset of rows as from the arrays
+    rows = TensorDataset(torch.tensor(X[:9]), torch.zeros(9))
+    np.testing.assert_array_equal(arrays.predict(rows), arrays.predict(X[:9]))
+
+
+def test_arrays_with_a_validation_dataset():
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    kwargs = {"n_members": 2, "hidden_layers": (8,), "epochs": 3, "random_state": 0,
+              "device": "cpu"}
+    reference = DeepEnsembleRegressor(**kwargs).fit(X[:40], y[:40], X_val=X[40:], y_val=y[40:])
+    model = DeepEnsembleRegressor(**kwargs).fit(
+        X[:40], y[:40], X_val=TensorDataset(torch.tensor(X[40:]), torch.tensor(y[40:])))
+    np.testing.assert_allclose([h["val_loss"] for h in model.history_],
+                               [h["val_loss"] for h in reference.history_], rtol=1e-5)
 
 
 def test_a_shuffling_dataloader_warns_and_is_read_in_order():
