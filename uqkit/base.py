@@ -475,7 +475,9 @@ def _check_loaded_model_predicts(estimator: UQEstimator, path) -> None:
         estimator, "predict_uncertainty"
     ):
         return
-    X = np.zeros((1, int(n_features)))
+    # a model fitted on N-D rows (images) predicts rows of that shape
+    shape = tuple(getattr(estimator, "input_shape_", None) or (int(n_features),))
+    X = np.zeros((1, *shape))
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         import pandas as pd

@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
     "ConvergenceWarning",
+    "DataLoaderSettingsWarning",
     "DivergenceError",
     "InvalidInputError",
     "MemberTrainingError",
@@ -25,6 +26,7 @@ __all__ = [
     "NotFittedError",
     "UQKitError",
     "UQKitWarning",
+    "UnstackableModuleWarning",
     "require",
 ]
 
@@ -174,6 +176,35 @@ class ConvergenceWarning(UQKitWarning):
     ...     except ConvergenceWarning as w:
     ...         print(w, isinstance(w, UserWarning))
     L-BFGS stopped after 50 iterations True
+    """
+
+
+class DataLoaderSettingsWarning(UQKitWarning):
+    """A ``DataLoader`` passed to ``fit`` or ``predict`` has a setting uqkit does not use: a
+    sampler other than sequential (``shuffle=True``) or a custom ``collate_fn``.
+
+    uqkit reads the loader's ``dataset`` by index: every member draws its own batch order from
+    its own seed (so a fit from the loader equals a fit from the arrays), and prediction
+    returns the rows in the dataset's order.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import DataLoaderSettingsWarning, UQKitWarning
+    >>> issubclass(DataLoaderSettingsWarning, UQKitWarning)
+    True
+    """
+
+
+class UnstackableModuleWarning(UQKitWarning):
+    """A user module that ``torch.func.vmap`` cannot stack (data-dependent control flow,
+    ``.item()``, ...): its members run one after another, with the same results, more slowly.
+    The message quotes vmap's reason.
+
+    Examples
+    --------
+    >>> from uqkit.exceptions import UnstackableModuleWarning, UQKitWarning
+    >>> issubclass(UnstackableModuleWarning, UQKitWarning)
+    True
     """
 
 

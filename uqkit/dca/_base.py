@@ -60,7 +60,7 @@ class BaseDCA(NetworkEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
-        "feature_scaling": [StrOptions({"column", "global", "none"})],
+        "feature_scaling": [StrOptions({"auto", "column", "channel", "global", "none"})],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -125,7 +125,7 @@ class BaseDCA(NetworkEstimator):
         )
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None):
         """Train the DCA network with the consistency-enforcing loss.
 
         Every mini-batch gets one optimizer step after ``n_train_proposals`` proposals
@@ -135,8 +135,12 @@ class BaseDCA(NetworkEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), N-D array, memmap, Dataset or DataLoader
+            As for :meth:`uqkit.training.StackedEstimator.fit`: rows of any shape for a
+            ``module=`` network, read a batch at a time from a memmap or a Dataset; the
+            held-out rows are the same seeded rows for an array and a Dataset.
         y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+            None when ``X`` is a Dataset or a DataLoader yielding ``(x, y)``.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative row weights: both terms of the consistency loss, the validation NLL
             of early stopping (the held-out rows keep their weights; an explicit ``X_val`` is
@@ -269,10 +273,8 @@ class BaseDCA(NetworkEstimator):
     def _proposal_outputs(self, X) -> torch.Tensor:
         """Raw outputs of the evaluation proposals on ``X``: ``(m, n, out)``, float64 on CPU."""
         check_fitted(self, "dca_")
-        Xs = self._scaled_features(X)
         dtype = next(self.dca_.parameters()).dtype
-        Xs = torch.as_tensor(Xs, dtype=dtype, device=self.device_)
-        return self._check_outputs(self._forward_all(self.dca_, Xs))
+        return self._check_outputs(self._forward_all(self.dca_, self._feature_rows(X, dtype)))
 
     @property
     def n_proposals_(self) -> int:

@@ -71,9 +71,11 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
         lowest validation NLL of the aggregated prediction.
     validation_fraction : float, default=0.1
     patience : int, default=10
-    feature_scaling : {"column", "global", "none"}, default="column"
-        How features are standardised on the training data: each column on its own, one mean and
-        scale for all columns, or not at all. Use "global" or "none" for pixels: per-pixel
+    feature_scaling : {"auto", "column", "channel", "global", "none"}, default="auto"
+        How features are standardised on the training data: each column on its own, each
+        channel (index of axis 1) of N-D rows, one mean and scale for all values, or not at all;
+        ``"auto"`` is ``"column"`` for 2-D input and ``"none"`` for N-D rows (``"column"`` is
+        refused for them). Use "global" or "none" for pixels: per-pixel
         z-scoring divides rarely lit border pixels by a tiny standard deviation and blows up
         out-of-distribution images.
     device : str, default="auto"
@@ -139,7 +141,7 @@ class DCAClassifier(UQClassifierMixin, ClassificationTargets, BaseDCA):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,

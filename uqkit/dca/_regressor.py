@@ -106,7 +106,7 @@ device, dtype, random_state, verbose, predict_batch_size
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         patience: int = 10,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         device: str = "auto",
         dtype: str = "float32",
         random_state=None,

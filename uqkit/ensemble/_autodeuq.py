@@ -83,6 +83,7 @@ class BaseAutoDEUQ(NetworkEstimator):
     # validation rows (early stopping and selection need them) and trains in float32.
     early_stopping = True
     dtype = "float32"
+    _accepts_sources = False  # the trials and the final refit take in-memory 2-D arrays
     _min_variance = 1e-6  # Gaussian head floor of every catalog network (standardised units)
 
     _parameter_constraints: dict = {
@@ -222,12 +223,14 @@ class BaseAutoDEUQ(NetworkEstimator):
             )
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, X, y, *, X_val=None, y_val=None, **fit_params):
+    def fit(self, X, y=None, *, X_val=None, y_val=None, **fit_params):
         """Search, build the catalog, select the ensemble (and refit it if asked).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            In-memory 2-D features: the trials and the refit are sent the arrays, so N-D
+            rows, memmaps, Datasets and DataLoaders are refused (InvalidInputError).
         y : array-like of shape (n_samples,) (regression: or (n_samples, n_targets))
         X_val, y_val : array-like, optional
             Validation data for early stopping and selection; by default a seeded random
@@ -255,6 +258,7 @@ class BaseAutoDEUQ(NetworkEstimator):
             "the Ray Tune trials, the greedy selection by validation likelihood and the refit "
             "would all have to be weighted. Fit a DeepEnsembleRegressor/DeepEnsembleClassifier "
             "with the selected architecture (member_architectures_) and sample_weight instead.")
+        self._refuse_sources(X, X_val)
         require("ray", "search")
         from uqkit.search import run_search  # the Tune driver: imports Ray
 

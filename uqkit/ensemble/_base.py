@@ -33,7 +33,7 @@ class BaseDeepEnsemble(StackedEstimator):
         "patience": [Interval(Integral, 1, None, closed="left")],
         "adversarial": ["boolean"],
         "adversarial_eps": [Interval(Real, 0, None, closed="neither")],
-        "feature_scaling": [StrOptions({"column", "global", "none"})],
+        "feature_scaling": [StrOptions({"auto", "column", "channel", "global", "none"})],
         "module": [callable, str, None],
         "module_kwargs": [dict, None],
         "backend": [StrOptions({"vectorized", "serial", "ray"}), RayBackend],

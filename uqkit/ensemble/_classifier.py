@@ -69,7 +69,7 @@ backend, device, dtype, random_state, verbose, predict_batch_size
         patience: int = 20,
         adversarial: bool = False,
         adversarial_eps: float = 0.01,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         module=None,
         module_kwargs: dict | None = None,
         backend: str | RayBackend = "vectorized",

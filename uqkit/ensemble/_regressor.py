@@ -67,9 +67,12 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
         Fast-gradient-sign adversarial training (Sec. 2.3), step ``adversarial_eps`` × the range
         of each feature.
     adversarial_eps : float, default=0.01
-    feature_scaling : {"column", "global", "none"}, default="column"
-        How features are standardised on the training data: each column on its own, one mean
-        and scale for all columns (use it for pixels), or not at all.
+    feature_scaling : {"auto", "column", "channel", "global", "none"}, default="auto"
+        How features are standardised on the training data: each column on its own, each
+        channel (index of axis 1) of N-D rows, one mean and scale for all values (use it for
+        flattened pixels), or not at all. ``"auto"`` is ``"column"`` for 2-D input and
+        ``"none"`` for N-D rows; ``"column"`` on N-D rows is refused. The statistics of a
+        memmap or a Dataset are computed in one streaming pass.
     beta_nll : float, default=0.0
         β of the β-NLL loss (Seitzer et al., 2022); 0 is the plain Gaussian NLL.
     min_variance : float, default=1e-6
@@ -145,7 +148,7 @@ class DeepEnsembleRegressor(UQRegressorMixin, GaussianMixtureMixin, RegressionTa
         patience: int = 50,
         adversarial: bool = False,
         adversarial_eps: float = 0.01,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         beta_nll: float = 0.0,
         min_variance: float = 1e-6,
         module=None,

@@ -8,11 +8,10 @@ import math
 from numbers import Integral, Real
 from typing import ClassVar
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from uqkit._data import Standardizer, check_positive_ints
+from uqkit._data import check_positive_ints
 from uqkit._random import derive_seed
 from uqkit._trust import module_factory
 from uqkit.evidential._networks import ImageCNN
@@ -29,7 +28,7 @@ class _EvidentialEstimator(StackedEstimator):
         "hidden_layers": [list, tuple],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "image_shape": [list, tuple],
-        "feature_scaling": [StrOptions({"auto", "column", "global", "none"})],
+        "feature_scaling": [StrOptions({"auto", "column", "channel", "global", "none"})],
         "conv_channels": [list, tuple],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -96,11 +95,11 @@ class _EvidentialEstimator(StackedEstimator):
     def _member_seeds(self) -> list[int]:
         return [derive_seed(self.random_state_, 0)]
 
-    def _feature_scaler(self, X: np.ndarray) -> Standardizer:
-        scaling = self.feature_scaling
-        if scaling == "auto":
-            scaling = "global" if self.architecture == "cnn" and self.module is None else "column"
-        return Standardizer.fit(X, mode=scaling)
+    def _auto_feature_scaling(self) -> str:
+        return "global" if self.architecture == "cnn" and self.module is None else "column"
+
+    def _takes_nd_input(self) -> bool:
+        return self._factory() is not None  # a module, or the CNN (it reshapes its rows)
 
     # -- forward ------------------------------------------------------------------------------
     def _raw_outputs(self, X) -> torch.Tensor:

@@ -52,11 +52,13 @@ class EvidentialClassifier(UQClassifierMixin, ClassificationTargets, _Evidential
         ``(channels, height, width)`` for ``architecture="cnn"``.
     conv_channels : tuple of int, default=(8, 16)
         Filters of the two convolutions of the CNN.
-    feature_scaling : {"auto", "column", "global", "none"}, default="auto"
+    feature_scaling : {"auto", "column", "channel", "global", "none"}, default="auto"
         How features are standardised on the training rows: per column, with one mean and
         standard deviation for all columns (right for pixels: per-column scaling turns pixels
         that are almost always dark into huge values on new images), or not at all. ``"auto"``
-        is ``"global"`` for ``architecture="cnn"`` and ``"column"`` otherwise.
+        is ``"global"`` for ``architecture="cnn"`` and ``"column"`` otherwise on 2-D input,
+        and ``"none"`` for N-D rows (images ``(n, c, h, w)``), which also take ``"channel"``
+        (each index of axis 1) but not ``"column"``.
     dropout : float, default=0.0
         Dropout after each hidden layer of the MLP (not used by the CNN).
     lr : float, default=1e-3

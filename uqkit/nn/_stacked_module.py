@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from uqkit._random import INIT_STREAM, derive_seed
+from uqkit.exceptions import UnstackableModuleWarning
 from uqkit.nn._dropout import use_generator
 from uqkit.nn._member_stack import MemberStack
 
@@ -73,6 +75,13 @@ class StackedModule(MemberStack):
     except convolutional ones on the CPU, which also run member by member there (faster; see
     :func:`_one_by_one_on`).
 
+    BatchNorm (and any other buffer) is stacked like the parameters: each member keeps its own
+    running statistics, updated in training mode and used in eval mode, as when it is trained
+    alone. A module that ``vmap`` cannot run for another reason (data-dependent control flow,
+    ``.item()``, an unsupported in-place op) also runs member by member, with one
+    :class:`~uqkit.exceptions.UnstackableModuleWarning` that quotes vmap's error; its members
+    are the same as when stacked ones would be, only slower.
+
     Parameters
     ----------
     factory : callable
@@ -117,7 +126,9 @@ class StackedModule(MemberStack):
         for i, name in enumerate(self._buffer_names):
             self.register_buffer(f"buffer_{i}", buffers[name])
         self._template = [members[0].to("meta")]  # a list keeps it out of the module tree
-        self._random: dict[bool, bool] = {}  # training mode -> is the forward pass random?
+        # training mode -> must the forward pass run member by member (random or unstackable)?
+        self._random: dict[bool, bool] = {}
+        self._warned_unstackable = False
 
     def seed_dropout(self, seeds: Sequence[int], device: torch.device | str = "cpu") -> None:
         """Give member ``i`` a fresh dropout generator from ``seeds[i]``; it only draws one seed
@@ -139,8 +150,9 @@ class StackedModule(MemberStack):
         return {name: tensor.detach()[index] for name, tensor in {**params, **buffers}.items()}
 
     def _is_random(self, params, buffers, x: torch.Tensor) -> bool:
-        """Whether the forward pass in the current mode calls a random op (probed once, on
-        copies of the buffers so that e.g. BatchNorm statistics are not updated twice)."""
+        """Whether the forward pass in the current mode must run member by member: it calls a
+        random op, or vmap cannot run it (probed once per mode, on copies of the buffers so
+        that e.g. BatchNorm statistics are not updated twice)."""
         if self.training not in self._random:
             template = self._template[0]
             probe = {name: b.clone() for name, b in buffers.items()}
@@ -154,9 +166,28 @@ class StackedModule(MemberStack):
                 self._random[self.training] = False
             except RuntimeError as err:
                 if "randomness" not in str(err):
-                    raise
+                    self._check_unstackable(one_member, params, probe, x, err)
                 self._random[self.training] = True
         return self._random[self.training]
+
+    def _check_unstackable(self, one_member, params, probe, x, err: RuntimeError) -> None:
+        """vmap failed for a reason other than randomness: if member 0 runs alone the module
+        is only unstackable (warn once, run members one by one); if not, the module itself
+        fails and its own error is raised."""
+        with torch.no_grad():
+            one_member({name: value[0] for name, value in params.items()},
+                       {name: value[0] for name, value in probe.items()}, x[0])
+        if not getattr(self, "_warned_unstackable", False):
+            self._warned_unstackable = True
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            warnings.warn(
+                f"{type(self._template[0]).__name__} cannot be stacked with torch.func.vmap "
+                f"({reason}); its {self.n_members} members run one after another instead "
+                "(same results, slower). Avoid data-dependent control flow and .item() in "
+                "forward to keep them vectorized.",
+                UnstackableModuleWarning,
+                stacklevel=4,
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         template = self._template[0]

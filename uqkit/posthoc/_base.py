@@ -128,7 +128,7 @@ class BasePostHoc(StackedEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
-        "feature_scaling": [StrOptions({"column", "global", "none"})],
+        "feature_scaling": [StrOptions({"auto", "column", "channel", "global", "none"})],
         "module": [callable, str, None],
         "module_kwargs": [dict, None],
         "device": [str, torch.device],
@@ -179,8 +179,10 @@ class BasePostHoc(StackedEstimator):
         return plain_network(self.stack_, self._spec())
 
     def _scaled_tensor(self, X) -> torch.Tensor:
+        """The scaled features of ``X``: a tensor, or for a memmap or a Dataset a view that
+        gathers the rows of each slice (``NetworkEstimator._feature_rows``)."""
         dtype = next(self.stack_.parameters()).dtype
-        return torch.as_tensor(self._scaled_features(X), dtype=dtype, device=self.device_)
+        return self._feature_rows(X, dtype)
 
     # -- adopting a trained module ---------------------------------------------------------
     @classmethod

@@ -62,7 +62,7 @@ class BaseLaplace(BasePostHoc):
         "prior_precision": [StrOptions({"marglik"}), Interval(Real, 0, None, closed="neither")],
     }
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None):
         """Train the network (the shared pipeline, one member), then fit the Laplace
         approximation on the training rows; see :meth:`uqkit.training.StackedEstimator.fit`.
         ``sample_weight`` weights the training of the network only (laplace-torch's Hessian
@@ -98,7 +98,11 @@ class BaseLaplace(BasePostHoc):
         for parameter in model.parameters():
             parameter.requires_grad_(True)
         target_dtype = Xs.dtype if self._regression else torch.long
-        data = torch.utils.data.TensorDataset(Xs, y.to(target_dtype).to(Xs.device))
+        targets = y.to(target_dtype).to(Xs.device)
+        if isinstance(Xs, torch.Tensor):
+            data = torch.utils.data.TensorDataset(Xs, targets)
+        else:  # rows read from a memmap or a Dataset, a batch at a time
+            data = Xs.dataset(targets)
         loader = torch.utils.data.DataLoader(data, batch_size=self.batch_size, shuffle=False)
         prior = 1.0 if self.prior_precision == "marglik" else float(self.prior_precision)
         laplace = Laplace(
@@ -220,7 +224,7 @@ verbose, predict_batch_size
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         min_variance: float = 1e-6,
         module=None,
         module_kwargs: dict | None = None,
@@ -274,9 +278,17 @@ verbose, predict_batch_size
         return nn.Sequential(*list(network)[:-1], mean_layer)
 
     def _laplace_options(self, Xs: torch.Tensor, y: torch.Tensor) -> dict:
+        network = self._network()
         with torch.no_grad():
-            _, var = gaussian_head(self._network()(Xs), self.min_variance)
-        return {"sigma_noise": float(var.mean().sqrt())}
+            if isinstance(Xs, torch.Tensor):
+                _, var = gaussian_head(network(Xs), self.min_variance)
+                return {"sigma_noise": float(var.mean().sqrt())}
+            total = 0.0  # rows read from a memmap or a Dataset: the mean batch by batch
+            for start in range(0, len(Xs), self.predict_batch_size):
+                _, var = gaussian_head(network(Xs[start : start + self.predict_batch_size]),
+                                       self.min_variance)
+                total += float(var.double().sum())
+        return {"sigma_noise": (total / (len(Xs) * var.shape[-1])) ** 0.5}
 
     @torch.no_grad()
     def predict_uncertainty(self, X) -> RegressionPrediction:
@@ -389,7 +401,7 @@ feature_scaling, device, dtype, random_state, verbose, predict_batch_size
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         module=None,
         module_kwargs: dict | None = None,
         device: str = "auto",

@@ -66,11 +66,10 @@ class BaseMCDropout(BasePostHoc):
             forward = self._mlp_passes(seeds, Xs.dtype)
         else:
             forward = self._module_passes(seeds)
-        outputs = [
-            forward(Xs[start : start + self.predict_batch_size].expand(self.n_passes, -1, -1))
-            .double().cpu()
-            for start in range(0, len(Xs), self.predict_batch_size)
-        ]
+        outputs = []
+        for start in range(0, len(Xs), self.predict_batch_size):
+            xb = Xs[start : start + self.predict_batch_size]
+            outputs.append(forward(xb.expand(self.n_passes, *xb.shape)).double().cpu())
         return self._check_outputs(torch.cat(outputs, dim=1))
 
     def _mlp_passes(self, seeds: list[int], dtype: torch.dtype):
@@ -172,7 +171,7 @@ feature_scaling, min_variance, device, dtype, random_state, verbose, predict_bat
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         min_variance: float = 1e-6,
         module=None,
         module_kwargs: dict | None = None,
@@ -263,7 +262,7 @@ dtype, random_state, verbose, predict_batch_size
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         module=None,
         module_kwargs: dict | None = None,
         device: str = "auto",

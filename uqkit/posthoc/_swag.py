@@ -9,6 +9,7 @@ import copy
 import math
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
@@ -32,6 +33,9 @@ __all__ = ["SWAGClassifier", "SWAGRegressor"]
 
 # keys of the SWA phase's data order and of the weight samples (streams of the fit's entropy)
 SWA_STREAM, SAMPLE_STREAM = 2**32 - 4, 2**32 - 5
+# the sample of training rows kept for BatchNorm statistics when the rows come from a memmap or
+# a Dataset (an in-memory array keeps all of them)
+BN_STREAM, BN_ROWS = 2**32 - 6, 4096
 
 
 class BaseSWAG(BasePostHoc):
@@ -46,7 +50,7 @@ class BaseSWAG(BasePostHoc):
         "scale": [Interval(Real, 0, None, closed="left")],
     }
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None):
         """Train the network (the burn-in, by the shared pipeline), then run ``swa_epochs``
         epochs of SGD at the constant rate ``swa_lr`` collecting the SWAG moments; see
         :meth:`uqkit.training.StackedEstimator.fit` for the parameters (``sample_weight``
@@ -87,13 +91,23 @@ class BaseSWAG(BasePostHoc):
                 second += (theta**2 - second) / int(averaged.n_averaged)
                 mean = parameters_to_vector(averaged.module.parameters())
                 deviations.append(theta - mean)
-        self.bn_inputs_ = X.detach().clone() if has_batchnorm(network) else None
+        self.bn_inputs_ = self._bn_inputs(X) if has_batchnorm(network) else None
         swa = averaged.module.eval()
         self._update_bn(swa)
         self.network_ = swa
         self.swa_mean_ = parameters_to_vector(swa.parameters()).detach().clone()
         self.swa_sq_mean_ = second
         self.swa_deviations_ = torch.stack(list(deviations))
+
+    def _bn_inputs(self, X) -> torch.Tensor:
+        """The rows the BatchNorm statistics of each draw are computed on: every training row
+        of an in-memory array; for rows read from a memmap or a Dataset, a seeded sample of at
+        most ``BN_ROWS`` of them (so the fitted model never holds the whole training set)."""
+        if isinstance(X, torch.Tensor):
+            return X.detach().clone()
+        rng = np.random.default_rng(derive_seed(self.random_state_, BN_STREAM))
+        rows = np.sort(rng.choice(len(X), size=min(len(X), BN_ROWS), replace=False))
+        return X[torch.as_tensor(rows)]
 
     def _update_bn(self, network: nn.Module) -> None:
         """Recompute BatchNorm statistics for weights ``network`` on the training rows."""
@@ -187,6 +201,7 @@ dtype, random_state, verbose, predict_batch_size
     swa_deviations_ : Tensor of shape (K, n_weights)
     bn_inputs_ : Tensor or None
         Training rows (scaled) for the BatchNorm statistics of each draw; None without BatchNorm.
+        A fit from a memmap or a Dataset keeps a seeded sample of at most 4096 of them.
 
     Examples
     --------
@@ -220,7 +235,7 @@ dtype, random_state, verbose, predict_batch_size
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         min_variance: float = 1e-6,
         module=None,
         module_kwargs: dict | None = None,
@@ -317,7 +332,7 @@ random_state, verbose, predict_batch_size
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 20,
-        feature_scaling: str = "column",
+        feature_scaling: str = "auto",
         module=None,
         module_kwargs: dict | None = None,
         device: str = "auto",

@@ -16,9 +16,13 @@ class MemberData:
     Parameters
     ----------
     X, y : Tensor
-        Training features ``(n, in)`` and targets ``(n, ...)`` shared by all members.
+        Training features ``(n, in)`` (or ``(n, *row_shape)`` for a user module) and targets
+        ``(n, ...)`` shared by all members. For a memmap or a Dataset, ``X`` is a
+        ``uqkit.training._sources.Rows`` view instead: indexed like the tensor, it gathers
+        each mini-batch and moves it to the device, so the features are never on the device
+        whole.
     X_val, y_val : Tensor, optional
-        Validation data for early stopping.
+        Validation data for early stopping (``X_val`` a ``Rows`` view as ``X``).
     weight, weight_val : Tensor, optional
         Row weights ``(n,)`` of the training and validation rows, each part divided by its own
         mean (``sample_weight`` of ``fit``, see :func:`uqkit._data.normalised_weights`);
@@ -31,7 +35,7 @@ class MemberData:
     (torch.Size([20, 3]), True)
     """
 
-    X: torch.Tensor
+    X: torch.Tensor  # or a Rows view
     y: torch.Tensor
     X_val: torch.Tensor | None = None
     y_val: torch.Tensor | None = None

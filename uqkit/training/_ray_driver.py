@@ -166,6 +166,13 @@ def train_members_ray(
     if k == 0:
         raise InvalidInputError("Pass at least one seed (one member) to train.")
     faults = check_faults(_faults)
+    if not all(value is None or isinstance(value, torch.Tensor)
+               for value in (data.X, data.X_val)):
+        raise InvalidInputError(
+            "The Ray backend sends the training data to every task, which rows read from a "
+            "memmap or a Dataset cannot be; pass in-memory arrays, or use backend='vectorized' "
+            "or 'serial'."
+        )
     arrays = {
         name: None if value is None else value.detach().cpu().numpy()
         for name, value in (("X", data.X), ("y", data.y), ("X_val", data.X_val),

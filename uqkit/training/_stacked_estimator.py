@@ -120,17 +120,29 @@ class StackedEstimator(NetworkEstimator):
         """Where the members train: a ``backend`` value of :func:`~uqkit.training.fit_members`."""
         return "vectorized"
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y=None, sample_weight=None, *, X_val=None, y_val=None):
         """Train the network(s).
 
         With ``early_stopping=True`` and no ``X_val``, a random ``validation_fraction`` of the
         rows (seeded by ``random_state``) is held out to choose each member's best epoch; it is
-        not used for gradient steps. Its row indices are kept in ``validation_indices_``.
+        not used for gradient steps. Its row indices are kept in ``validation_indices_``: the
+        same rows for an array and for a Dataset of the same length and ``random_state``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), N-D array, memmap, Dataset or DataLoader
+            2-D features (arrays, DataFrames, tensors); or, for a ``module=`` network, rows of
+            any shape such as images ``(n, c, h, w)`` or sequences ``(n, t, f)``, which the
+            module receives batch by batch with that trailing shape. A ``np.memmap`` is read
+            one batch of rows at a time, never whole. A map-style
+            ``torch.utils.data.Dataset`` yielding ``(x, y)`` (or a ``DataLoader`` over one,
+            whose dataset is read by index: each member draws its own batch order, so the
+            loader's sampler and ``collate_fn`` are not used and a shuffling loader warns) is
+            scanned once (shapes, finite values, targets, scaling) and then read a batch at a
+            time; its features never go to the device whole. ``input_shape_`` keeps the shape
+            of one row; ``n_features_in_`` is its number of values.
         y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+            None when ``X`` is a Dataset or a DataLoader (its items carry y).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative row weights: every member minimises the weighted mean loss
             ``sum(w_i * loss_i) / sum(w_i)`` (each mini-batch an unbiased estimate of it), and
@@ -138,7 +150,8 @@ class StackedEstimator(NetworkEstimator):
             is weighted equally). An integer weight ``k`` is the same objective as the row
             repeated ``k`` times; weights of ones give exactly the unweighted fit.
         X_val, y_val : array-like, optional
-            Explicit validation data for early stopping (used instead of a held-out part).
+            Explicit validation data for early stopping (used instead of a held-out part); a
+            Dataset as ``X_val`` with ``y_val=None``.
 
         Returns
         -------
@@ -182,18 +195,16 @@ class StackedEstimator(NetworkEstimator):
     def _member_outputs(self, X) -> torch.Tensor:
         """Raw outputs of every member, ``(n_members, n_samples, n_outputs)``, float64 on CPU."""
         check_fitted(self, "stack_")
-        Xs = self._scaled_features(X)
         stack = self.stack_
+        dtype = next(stack.parameters()).dtype
+        rows = self._feature_rows(X, dtype)
         was_training = stack.training
         stack.eval()
-        dtype = next(stack.parameters()).dtype
         outputs = []
         try:
-            for start in range(0, len(Xs), self.predict_batch_size):
-                xb = torch.as_tensor(
-                    Xs[start : start + self.predict_batch_size], dtype=dtype, device=self.device_
-                )
-                outputs.append(stack(xb.expand(stack.n_members, -1, -1)).double().cpu())
+            for start in range(0, len(rows), self.predict_batch_size):
+                xb = rows[start : start + self.predict_batch_size]
+                outputs.append(stack(xb.expand(stack.n_members, *xb.shape)).double().cpu())
         finally:
             stack.train(was_training)
         return self._check_outputs(torch.cat(outputs, dim=1))
