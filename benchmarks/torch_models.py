@@ -56,24 +56,18 @@ RESULTS = Path(__file__).parent / "results" / "torch_models.md"
 
 # ----------------------------------------------------------------------------- data and model
 def images(train_size: int, ood_size: int, test_size: int = 2000):
-    """MNIST train/test digits and notMNIST letters as flattened rows ``(n, 784)`` in [0, 1].
+    """MNIST train/test digits and notMNIST letters as images ``(n, 1, 28, 28)`` in [0, 1].
 
-    The split is stated in the module docstring. Rows are flattened because uqkit's estimators
-    take 2-D input today; when N-D input lands (issue 19, item 1), return the ``(n, 1, 28, 28)``
-    arrays of ``load_mnist_ood`` here unchanged and every method gets images (``SmallCNN``
-    accepts both).
+    The split is stated in the module docstring. Every method takes the 4-D arrays as they are
+    (uqkit reads N-D input a batch at a time).
     """
     pool = 10_000 - test_size
     if not 0 < train_size <= pool:
         raise SystemExit(f"--train-size must be in 1..{pool}; got {train_size}.")
     data = load_mnist_ood(split=(pool, 0, test_size), seed=0)
     ood = data["X_ood"][np.random.default_rng(1).permutation(len(data["X_ood"]))[:ood_size]]
-
-    def flat(x: np.ndarray) -> np.ndarray:
-        return x.reshape(len(x), -1)
-
-    return (flat(data["X_train"][:train_size]), data["y_train"][:train_size],
-            flat(data["X_test"]), data["y_test"], flat(ood))
+    return (data["X_train"][:train_size], data["y_train"][:train_size],
+            data["X_test"], data["y_test"], ood)
 
 
 class SmallCNN(nn.Module):
@@ -278,8 +272,8 @@ def main() -> None:
         f"- load average (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in load_start)} at the start, "
         f"{', '.join(f'{v:.1f}' for v in load_end)} at the end",
         f"- data: {len(X)} MNIST training digits, {len(X_test)} MNIST test digits, {len(X_ood)} "
-        "notMNIST letters (split in the script's docstring); flattened rows, the CNN reshapes "
-        "them; pixels scaled by one global mean and standard deviation",
+        "notMNIST letters (split in the script's docstring); images (n, 1, 28, 28); pixels "
+        "scaled by one global mean and standard deviation",
         f"- training: {args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr}, no early "
         f"stopping; SWAG adds {args.swa_epochs} SWA epochs (SGD 0.05, momentum 0.9)",
         "",
