@@ -26,13 +26,20 @@ from uqkit.search._catalog import METRIC, fingerprint
 from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._experiment import Experiment
 from uqkit.search._load_space import space_from_dict
+from uqkit.search._own_tuner import make_trainable, write_trainable_setup
 from uqkit.search._own_tuner import tune_resources as _tune_resources
-from uqkit.search._own_tuner import write_trainable_setup
 from uqkit.search._searchers import make_searcher, warm_start
 from uqkit.search._space import SearchSpace
-from uqkit.search._trainable import FaultHook, TrialRuntime, random_trainable, train_trial
+from uqkit.search._trainable import FaultHook, TrialRuntime
 from uqkit.search._trial import TrialSetup
-from uqkit.training import Progress, RayBackend, connect_ray, interactive, log_verbose
+from uqkit.training import (
+    Progress,
+    RayBackend,
+    connect_ray,
+    interactive,
+    keeps_idle_workers,
+    log_verbose,
+)
 
 __all__ = ["SearchResults", "run_search", "tune_settings"]
 
@@ -166,6 +173,8 @@ def run_search(
         # schedulers and stop criteria act on per-epoch reports
         report_epochs=scheduler is not None or getattr(run_config, "stop", None) is not None,
         fault_hook=_fault_hook,
+        # trials train on pooled task workers where Ray keeps them warm between searches
+        pooled=keeps_idle_workers(),
     )
     write_trainable_setup(folder.root / run, data, setup, runtime, resources)
     failures = _FailureLog()
@@ -278,11 +287,8 @@ def _tuner(data, setup, runtime, space, folder, run, failures, *, remaining, sea
                                             sample_size=sample_size, max_concurrent=max_concurrent)
     if search_alg is not None and previous:
         warm_start(search_alg, previous, space, logger)
-    trainable = random_trainable if param_space is not None and "_draw" in param_space \
-        else train_trial
-    trainable = tune.with_resources(
-        tune.with_parameters(trainable, data=data, setup=setup, runtime=runtime), resources
-    )
+    trainable = make_trainable(data, setup, runtime, resources,
+                               draws=param_space is not None and "_draw" in param_space)
     own_tune = tune.TuneConfig(
         metric=METRIC, mode="min", search_alg=search_alg,
         scheduler=_scheduler(scheduler, space), num_samples=remaining, reuse_actors=True,
