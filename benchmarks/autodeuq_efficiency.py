@@ -12,30 +12,36 @@ split 0 of concrete, with ``--concurrency`` trials at once, for each ``--trials`
   validation rows, the checkpoint, Tune's bookkeeping and the workers' start are overhead.
 * **search wall seconds**: the time of :func:`uqkit.search.run_search` in ``fit`` (opening
   the folder, the Tune run, reading the catalog back); selection and the ensemble are not in it.
-* **Ray start-up** (``ray.init``, and for the ``after`` rows the workers' preload, waited for)
-  is excluded and reported separately, as the column ``ray start``.
+* **Ray start-up** (``ray.init``) is excluded and reported separately (``ray start``).
 
-Two settings, each in a fresh process per search (the same machine, one after the other in
-each repetition, interleaved):
+Two settings, each search in a fresh process, one after the other (same machine):
 
-* ``before`` -- main's behaviour: a plain ``ray.init``; the trial workers import Ray Tune,
-  torch and uqkit (and torch's optimizers ``torch._dynamo``) when the search's first trials
-  start on them;
-* ``after`` -- Ray started with ``preload_python_modules = uqkit.search.WORKER_MODULES``, as
-  :func:`~uqkit.search.run_search` starts a local Ray: the workers started with Ray import them
-  before the search, so the search's trials start on warm workers.
+* ``before`` -- main's code path: Ray started with Ray's defaults (as main's ``connect_ray``),
+  every trial trains in its Tune actor (``uqkit.search._trainable.train_trial``). Tune ends
+  its actors with the search, so every search's actors import Ray Tune, torch, uqkit (and, on
+  the first optimizer, ``torch._dynamo``) again: seconds of CPU per actor.
+* ``after`` -- this branch: Ray started by :func:`uqkit.training.connect_ray`, which keeps idle
+  workers alive; trials train in Ray tasks on pooled workers (``uqkit.search._pooled``), which
+  stay warm between trials and searches, and the search warms them while Tune starts its
+  (now light) actors.
+
+and two sessions: ``cold`` (the search is the first of its Ray session) and ``warm`` (an
+unmeasured search of ``2 x concurrency`` trials ran before it in the same Ray session, as in a
+notebook or ``benchmarks/autodeuq_uci.py``).
 
 The overhead breakdown splits ``concurrency x wall`` (the trial slots' time; one slot is one
 Tune actor, reused for its trials) into: *search start* (from the start of ``run_search`` to
 each slot's first trial entering the trainable: Tune set-up, actor start, imports), *trial
 start* (a slot's previous trial reported to the driver until its next trial enters the
-trainable: searcher, Tune's bookkeeping, actor reuse), *setup in trial* (retry count, threads),
-*training*, *scoring* (validation predictions), *checkpoint write*, *report* (``tune.report``
-with its checkpoint until the driver sees the result: checkpoint persisted to the storage,
-result transport), and *search end* (a slot's last report until ``run_search`` returns:
-waiting for the other slot's last trial, Tune's shutdown, the catalog read back). Time spent
-importing modules inside a trial's first training loop counts as training (``before`` rows):
-that flatters ``before``.
+trainable: searcher, Tune's bookkeeping, actor reuse), *setup in trial* (retry count,
+threads; for the first pooled trials, waiting for the search's warm-up of their workers),
+*task dispatch* (pooled trials: handing the training to the task and its result back),
+*scoring* (validation predictions), *checkpoint write*, *report* (``tune.report`` with its
+checkpoint until the driver sees the result: checkpoint persisted to the storage, result
+transport), and *search end* (a slot's last report until ``run_search`` returns: waiting for
+the other slot's last trial, Tune's shutdown, the catalog read back). Imports inside a trial's
+first training loop (``torch._dynamo`` on a cold worker) count as training: that flatters the
+rows whose workers are cold.
 
 Run from the repository root (data through ``UQKIT_DATA``)::
 

@@ -157,13 +157,14 @@ def runs_pooled(runtime: TrialRuntime, resources: dict) -> bool:
 
 
 def make_trainable(data: dict, setup: TrialSetup, runtime: TrialRuntime, resources: dict, *,
-                   draws: bool = False):
+                   draws: bool = False, warm: list = ()):
     """The Tune trainable of a search's trials, with its data and resources.
 
     Pooled (:func:`runs_pooled`): :func:`~uqkit.search._pooled.pooled_trial`, whose actor
     imports no uqkit; the data goes into Ray's object store once and every trial's task reads
-    it there. Otherwise :func:`~uqkit.search._trainable.train_trial` (``random_trainable`` for
-    random search's drawn keys, ``draws=True``), which trains in the trial's actor.
+    it there; ``warm`` are the search's :func:`~uqkit.search._pooled.warm_workers` tasks.
+    Otherwise :func:`~uqkit.search._trainable.train_trial` (``random_trainable`` for random
+    search's drawn keys, ``draws=True``), which trains in the trial's actor.
     """
     if runs_pooled(runtime, resources):
         import ray
@@ -173,7 +174,7 @@ def make_trainable(data: dict, setup: TrialSetup, runtime: TrialRuntime, resourc
         # Ray is not started yet (a user's Tuner built first): Tune puts the data itself
         shared = [ray.put(data)] if ray.is_initialized() else data
         trainable = tune.with_parameters(pooled_trial, data=shared, setup=setup.to_dict(),
-                                         runtime=plain)
+                                         runtime=plain, warm=list(warm))
     else:
         trainable = tune.with_parameters(random_trainable if draws else train_trial,
                                          data=data, setup=setup, runtime=runtime)

@@ -20,6 +20,7 @@ actor never imports uqkit (which would import torch).
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -29,7 +30,9 @@ import ray
 from ray import cloudpickle, tune
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-__all__ = ["attempt_number", "pooled_trial"]
+__all__ = ["attempt_number", "pooled_trial", "warm_workers"]
+
+_WARM_WAIT_S = 300.0  # longest a trial waits for the warm-up before it starts its own worker
 
 
 def attempt_number(folder: Path, trial_name: str) -> int:
@@ -52,7 +55,7 @@ def attempt_number(folder: Path, trial_name: str) -> int:
     return len(previous.split())
 
 
-def pooled_trial(config: dict, data: list, setup: dict, runtime: dict) -> None:
+def pooled_trial(config: dict, data: list, setup: dict, runtime: dict, warm: list = ()) -> None:
     """Tune trainable: train the network of ``config`` in a task on a pooled worker of this
     node, then report its validation NLL (and timing) to Tune with the checkpoint.
 
@@ -67,6 +70,10 @@ def pooled_trial(config: dict, data: list, setup: dict, runtime: dict) -> None:
     setup, runtime : dict
         ``TrialSetup.to_dict()`` and the fields of ``TrialRuntime`` (plain values: no uqkit
         class reaches the actor).
+    warm : list of ObjectRef
+        The search's :func:`warm_workers` tasks: the trial waits for them (the first trials
+        only; later ones find them done), so that its task goes to a warm worker instead of
+        a new one that imports everything again.
     """
     started_at, start = time.time(), time.perf_counter()
     name = tune.get_context().get_trial_name() or "trial"
@@ -74,6 +81,8 @@ def pooled_trial(config: dict, data: list, setup: dict, runtime: dict) -> None:
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     # a failed task fails the trial; Tune's FailureConfig retries it (counted by the attempts)
     task = ray.remote(_train).options(num_cpus=0, max_retries=0, scheduling_strategy=here)
+    if warm:  # never blocks for long: a warm-up that cannot finish is not waited for
+        ray.wait(list(warm), num_returns=len(warm), timeout=_WARM_WAIT_S)
     with tempfile.TemporaryDirectory() as folder:
         before = time.perf_counter()
         shared = data[0] if isinstance(data, list) else data
@@ -82,6 +91,42 @@ def pooled_trial(config: dict, data: list, setup: dict, runtime: dict) -> None:
         metrics["setup_seconds"] += before - start
         metrics["started_at"] = started_at
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def warm_workers(count: int) -> list:
+    """Start ``count`` tasks on this node that import what a pooled trial imports, each on a
+    worker of its own, and return their references without waiting.
+
+    They run while Tune starts the trials' actors, so the first trials of a search find warm
+    workers. The tasks carry the runtime environment of Tune's trial actors (which the trials'
+    tasks inherit): a worker serves only tasks of its own environment. Where that environment
+    cannot be read from Tune, nothing is started (the trials then import on their first task).
+    """
+    env = _tune_actor_env()
+    if env is None or count < 1:
+        return []
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    task = ray.remote(_warm).options(num_cpus=0, runtime_env=env, scheduling_strategy=here)
+    return [task.remote() for _ in range(count)]
+
+
+def _tune_actor_env() -> dict | None:
+    """The runtime environment Ray Tune gives its trial actors (``_ActorClassCache.get``)."""
+    try:
+        from ray.tune.execution.class_cache import DEFAULT_ENV_VARS, ENV_VARS_TO_PROPAGATE
+    except ImportError:
+        return None
+    env = dict(DEFAULT_ENV_VARS)
+    env.update({key: os.environ[key] for key in ENV_VARS_TO_PROPAGATE if key in os.environ})
+    return {"env_vars": env}
+
+
+def _warm() -> int:
+    import torch._dynamo  # noqa: F401  (torch's optimizers import it on first use)
+
+    import uqkit.search._trainable  # noqa: F401
+
+    return os.getpid()
 
 
 def _train(config, data, setup, runtime, folder, name, attempt) -> dict:
