@@ -145,7 +145,7 @@ def child(setting: str, session: str, n_trials: int, concurrency: int, dataset: 
     keys = ("train_seconds", "trial_seconds", "setup_seconds", "checkpoint_seconds",
             "dispatch_seconds", "started_at")
     trials = [{"id": r.metrics["trial_id"], "pid": r.metrics["pid"],
-               **{k: r.metrics[k] for k in keys}}
+               "epochs": r.metrics["epoch"], **{k: r.metrics[k] for k in keys}}
               for r in model.search_result_ if r.error is None]
     for trial in trials:
         trial["completed"] = completed[trial["id"]]
@@ -175,9 +175,11 @@ def breakdown(run: dict) -> dict:
         for previous, record in itertools.pairwise(slot):
             parts["trial start"] += record["started_at"] - previous["completed"]
     training = sum(r["train_seconds"] for r in records)
+    epochs = sum(r["epochs"] for r in records)
     concurrency = run["concurrency"]
     # slots beyond the concurrency (a restarted actor) would double-count start and end
     return {"wall": wall, "training": training, "efficiency": training / (concurrency * wall),
+            "ms_per_epoch": 1000 * training / max(epochs, 1),
             "slots": len(slots), "parts": parts, "n": len(records),
             "unaccounted": concurrency * wall - training - sum(parts.values())}
 
@@ -195,20 +197,23 @@ def _label(row: dict) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| trials | setting | ray start (s) | search wall (s) | training (s) | efficiency "
-            "| ratio to before | load (1 min) |")
-    lines = [head, "|---" * 8 + "|"]
-    before: dict[tuple, list[float]] = {}
+    head = ("| trials | setting | ray start (s) | search wall (s) | training (s) "
+            "| training per epoch (ms) | efficiency | efficiency / before | wall / before "
+            "| load (1 min) |")
+    lines = [head, "|---" * 10 + "|"]
+    before: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["setting"] == "before":
-            before.setdefault((row["trials"], row["session"]), []).append(
-                row["stats"]["efficiency"])
+            before.setdefault((row["trials"], row["session"]), []).append(row["stats"])
     for row in rows:
         stats = row["stats"]
-        base = np.median(before.get((row["trials"], row["session"]), [np.nan]))
+        base = before.get((row["trials"], row["session"]), [])
+        efficiency = np.median([b["efficiency"] for b in base]) if base else np.nan
+        wall = np.median([b["wall"] for b in base]) if base else np.nan
         lines.append(f"| {row['trials']} | {_label(row)} | {row['ray_start']:.1f} | "
                      f"{stats['wall']:.1f} | {stats['training']:.1f} | "
-                     f"{stats['efficiency']:.1%} | {stats['efficiency'] / base:.2f} | "
+                     f"{stats['ms_per_epoch']:.1f} | {stats['efficiency']:.1%} | "
+                     f"{stats['efficiency'] / efficiency:.2f} | {stats['wall'] / wall:.2f} | "
                      f"{row['load']:.2f} |")
     return "\n".join(lines)
 
@@ -237,6 +242,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--child", choices=["before", "after"], help=argparse.SUPPRESS)
     parser.add_argument("--session", choices=["cold", "warm"], help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--raw", type=Path, help="also keep every search's measurements (JSON)")
+    parser.add_argument("--from-raw", type=Path, help="tables of an earlier --raw file")
     args = parser.parse_args(argv)
     if args.child:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -244,8 +251,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                args.dataset)))
         return []
 
-    rows = []
-    for _ in range(args.repeats):
+    rows = json.loads(args.from_raw.read_text()) if args.from_raw else []
+    for _ in range(0 if args.from_raw else args.repeats):
         for n_trials in args.trials:
             for session in args.sessions:
                 for setting in args.settings:
@@ -255,6 +262,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     print(f"{n_trials} trials, {_label(run)}: efficiency "
                           f"{run['stats']['efficiency']:.1%}, wall {run['stats']['wall']:.1f} s,"
                           f" load {run['load']:.2f}", flush=True)
+    for row in rows:  # (again for --from-raw: the tables of this code)
+        row["stats"] = breakdown(row)
+    if args.raw:
+        args.raw.write_text(json.dumps(rows))
     text = "\n\n".join([
         "# AutoDEUQ search efficiency",
         "Command: `python benchmarks/autodeuq_efficiency.py " + " ".join(sys.argv[1:]) + "`",

@@ -114,10 +114,19 @@ def test_pooled_random_search_failure_and_tune_restore(uqkit_ray, problem, tmp_p
     assert finished == sorted(r["val_nll"] for r in records)
 
 
+def _ray_workers(ray) -> set[int]:
+    """The worker processes of this Ray (children of its raylet)."""
+    psutil = pytest.importorskip("psutil")
+    raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid
+    return {child.pid for child in psutil.Process(raylet).children(recursive=True)}
+
+
 def test_pooled_workers_stay_warm_from_one_search_to_the_next(uqkit_ray, problem, tmp_path):
     first = _search(problem, tmp_path / "a", n_trials=4)
+    alive = _ray_workers(uqkit_ray)
     second = _search(problem, tmp_path / "b", n_trials=4)
     workers = [{r.metrics["worker_pid"] for r in out.result_grid} for out in (first, second)]
     actors = [{r.metrics["pid"] for r in out.result_grid} for out in (first, second)]
-    assert workers[1] <= workers[0]  # the second search trained on the first one's workers
+    assert workers[0] <= alive  # the first search's workers outlived it
+    assert workers[1] <= alive  # the second search trained on workers that were already up
     assert not actors[0] & actors[1]  # while Tune started new actors for it
