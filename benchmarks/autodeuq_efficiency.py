@@ -73,6 +73,26 @@ PARTS = ("search start", "trial start", "setup in trial", "task dispatch", "scor
          "checkpoint write", "report", "search end")
 
 
+NOTES = """\
+Notes (read before quoting these numbers):
+
+* **Load.** The machine's 2 cores were shared with other jobs (1-minute load average in the
+  table). Training seconds per epoch change 2-4x with it, within a search and between rows;
+  and the evolution takes another path in every search (its choices follow the order in
+  which trials finish). Compare the efficiencies (a ratio of times of the same search), not
+  the training seconds of different rows.
+* **Training speed is not what changed.** The same 8 configurations (random search, same
+  seed), trained in the trials' Tune actors and in pooled tasks on one Ray, twice each, took
+  the same time per epoch (median ratio in-actor / pooled 0.97): the pooled trials remove
+  overhead, they do not train faster.
+* **Cold and warm.** In a cold session a pooled search still pays its workers' imports once
+  (the first trials wait for the warm-up: *setup in trial*); a warm session pays only Tune's
+  start of its light actors (*search start*). With trials in their actors every search pays
+  the imports, warm session or not.
+* Imports inside a trial's first training loop (``torch._dynamo`` on a cold worker) count as
+  training: that flatters the rows whose workers start cold (every ``before`` row)."""
+
+
 def _start_ray(setting: str) -> float:
     """Start the local Ray of a search that finds none; its seconds."""
     import ray
@@ -244,6 +264,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--raw", type=Path, help="also keep every search's measurements (JSON)")
     parser.add_argument("--from-raw", type=Path, help="tables of an earlier --raw file")
+    parser.add_argument("--command", help="the measuring command line, with --from-raw")
     args = parser.parse_args(argv)
     if args.child:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -266,10 +287,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         row["stats"] = breakdown(row)
     if args.raw:
         args.raw.write_text(json.dumps(rows))
+    command = args.command or " ".join(sys.argv[1:])
+    started = time.gmtime(min(row["begin"] for row in rows))
     text = "\n\n".join([
         "# AutoDEUQ search efficiency",
-        "Command: `python benchmarks/autodeuq_efficiency.py " + " ".join(sys.argv[1:]) + "`",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M %Z')}. Machine: {platform.machine()}, "
+        "Command: `python benchmarks/autodeuq_efficiency.py " + command + "`",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', started)}. Machine: {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, shared with other jobs: "
         "the load average (1 min) at the end of each search is in the table.",
         f"Search: `search/uci_quick.yaml` on {args.dataset} split 0, {args.concurrency} trials "
@@ -281,6 +304,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "is against the `before` row of the same budget and session.\n\n" + table(rows),
         "## Where the slots' time goes\n\nMilliseconds per trial of `concurrency x wall` that "
         "is not training (definitions in the module docstring).\n\n" + parts_table(rows),
+        NOTES,
     ]) + "\n"
     print(text)
     if not args.no_write:
