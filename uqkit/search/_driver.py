@@ -26,13 +26,21 @@ from uqkit.search._catalog import METRIC, fingerprint
 from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._experiment import Experiment
 from uqkit.search._load_space import space_from_dict
+from uqkit.search._own_tuner import make_trainable, runs_pooled, write_trainable_setup
 from uqkit.search._own_tuner import tune_resources as _tune_resources
-from uqkit.search._own_tuner import write_trainable_setup
+from uqkit.search._pooled import warm_workers
 from uqkit.search._searchers import make_searcher, warm_start
 from uqkit.search._space import SearchSpace
-from uqkit.search._trainable import FaultHook, TrialRuntime, random_trainable, train_trial
+from uqkit.search._trainable import FaultHook, TrialRuntime
 from uqkit.search._trial import TrialSetup
-from uqkit.training import Progress, RayBackend, connect_ray, interactive, log_verbose
+from uqkit.training import (
+    Progress,
+    RayBackend,
+    connect_ray,
+    interactive,
+    keeps_idle_workers,
+    log_verbose,
+)
 
 __all__ = ["SearchResults", "run_search", "tune_settings"]
 
@@ -166,11 +174,16 @@ def run_search(
         # schedulers and stop criteria act on per-epoch reports
         report_epochs=scheduler is not None or getattr(run_config, "stop", None) is not None,
         fault_hook=_fault_hook,
+        # trials train on pooled task workers where Ray keeps them warm between searches
+        pooled=keeps_idle_workers(),
     )
     write_trainable_setup(folder.root / run, data, setup, runtime, resources)
+    # pooled trials: their workers import while Tune starts the trials' actors
+    warm = (warm_workers(_trials_at_once(remaining, max_concurrent, tune_config, resources))
+            if runs_pooled(runtime, resources) else [])
     failures = _FailureLog()
     tuner = _tuner(
-        data, setup, runtime, space, folder, run, failures, remaining=remaining,
+        data, setup, runtime, space, folder, run, failures, warm, remaining=remaining,
         searcher=searcher, seed=setup.seed + len(folder.runs), previous=previous,
         resources=resources, max_retries=max_retries, max_concurrent=max_concurrent,
         scheduler=scheduler, population_size=population_size, sample_size=sample_size,
@@ -187,6 +200,17 @@ def run_search(
         if record["run"] == run:
             record["errors"] = _errors_of(failures, record["trial_name"])
     return SearchResults(records, failed + new_failed, grid)
+
+
+def _trials_at_once(remaining: int, max_concurrent: int | None, tune_config,
+                    resources: dict) -> int:
+    """How many trials can run at once: the budget, the concurrency limit, the CPUs."""
+    import ray
+
+    limit = max_concurrent or getattr(tune_config, "max_concurrent_trials", None) or remaining
+    cpus = ray.cluster_resources().get("CPU", 1.0)
+    per_trial = resources.get("cpu") or 1.0
+    return int(max(1, min(remaining, limit, cpus // per_trial)))
 
 
 def _storage_and_retries(run_config, storage_path: Path, experiment: str,
@@ -266,10 +290,11 @@ class _TrialProgress(tune.Callback):
         return {"total": self.total, "progress": None}
 
 
-def _tuner(data, setup, runtime, space, folder, run, failures, *, remaining, searcher, seed,
-           previous, resources, max_retries, max_concurrent, scheduler, population_size,
+def _tuner(data, setup, runtime, space, folder, run, failures, warm, *, remaining, searcher,
+           seed, previous, resources, max_retries, max_concurrent, scheduler, population_size,
            sample_size, verbose, run_config=None, tune_config=None) -> tune.Tuner:
-    """The Tune run of this start: searcher (warm-started), trainable, scheduler, failures."""
+    """The Tune run of this start: searcher (warm-started), trainable (``warm``: the pooled
+    workers' warm-up tasks), scheduler, failures."""
     if tune_config is not None and getattr(tune_config, "max_concurrent_trials", None):
         max_concurrent = _agreed("max_concurrent", max_concurrent,
                                  tune_config.max_concurrent_trials)
@@ -278,11 +303,8 @@ def _tuner(data, setup, runtime, space, folder, run, failures, *, remaining, sea
                                             sample_size=sample_size, max_concurrent=max_concurrent)
     if search_alg is not None and previous:
         warm_start(search_alg, previous, space, logger)
-    trainable = random_trainable if param_space is not None and "_draw" in param_space \
-        else train_trial
-    trainable = tune.with_resources(
-        tune.with_parameters(trainable, data=data, setup=setup, runtime=runtime), resources
-    )
+    trainable = make_trainable(data, setup, runtime, resources, warm=warm,
+                               draws=param_space is not None and "_draw" in param_space)
     own_tune = tune.TuneConfig(
         metric=METRIC, mode="min", search_alg=search_alg,
         scheduler=_scheduler(scheduler, space), num_samples=remaining, reuse_actors=True,

@@ -12,6 +12,7 @@ This module imports Ray at the top; :mod:`uqkit.search` reaches it only when it 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -25,11 +26,13 @@ from uqkit.exceptions import InvalidInputError
 from uqkit.search._catalog import fingerprint
 from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._load_space import space_from_dict
+from uqkit.search._pooled import pooled_trial
 from uqkit.search._space import SearchSpace
-from uqkit.search._trainable import TrialRuntime, train_trial
+from uqkit.search._trainable import TrialRuntime, random_trainable, train_trial
 from uqkit.search._trial import TrialSetup
 
-__all__ = ["trainable", "trainable_for", "tune_resources", "write_trainable_setup"]
+__all__ = ["make_trainable", "runs_pooled", "trainable", "trainable_for", "tune_resources",
+           "write_trainable_setup"]
 
 _SETUP_FILE = "uqkit_trainable.json"
 _DATA_FILE = "uqkit_data.safetensors"
@@ -137,9 +140,49 @@ def tune_resources(per_trial: dict) -> dict:
     return out
 
 
+def runs_pooled(runtime: TrialRuntime, resources: dict) -> bool:
+    """Whether trials train in a task on a pooled worker (:mod:`uqkit.search._pooled`): when
+    ``runtime.pooled`` asks for it, unless they report every epoch (only the trial's actor can
+    report to Tune) or hold a GPU (Ray gives the devices to the actor).
+
+    Examples
+    --------
+    >>> runtime = TrialRuntime(fingerprint="f", attempts_dir="/tmp/a", pooled=True)
+    >>> runs_pooled(runtime, {"cpu": 1.0, "gpu": 0.0}), runs_pooled(runtime, {"cpu": 1, "gpu": 0.5})
+    (True, False)
+    >>> runs_pooled(TrialRuntime(fingerprint="f", attempts_dir="/tmp/a"), {"cpu": 1.0})
+    False
+    """
+    return runtime.pooled and not runtime.report_epochs and not resources.get("gpu")
+
+
+def make_trainable(data: dict, setup: TrialSetup, runtime: TrialRuntime, resources: dict, *,
+                   draws: bool = False, warm: list = ()):
+    """The Tune trainable of a search's trials, with its data and resources.
+
+    Pooled (:func:`runs_pooled`): :func:`~uqkit.search._pooled.pooled_trial`, whose actor
+    imports no uqkit; the data goes into Ray's object store once and every trial's task reads
+    it there; ``warm`` are the search's :func:`~uqkit.search._pooled.warm_workers` tasks.
+    Otherwise :func:`~uqkit.search._trainable.train_trial` (``random_trainable`` for random
+    search's drawn keys, ``draws=True``), which trains in the trial's actor.
+    """
+    if runs_pooled(runtime, resources):
+        import ray
+
+        plain = {f.name: getattr(runtime, f.name) for f in dataclasses.fields(runtime)}
+        # a list around the reference: Tune hands the trial the list, the task the data
+        # Ray is not started yet (a user's Tuner built first): Tune puts the data itself
+        shared = [ray.put(data)] if ray.is_initialized() else data
+        trainable = tune.with_parameters(pooled_trial, data=shared, setup=setup.to_dict(),
+                                         runtime=plain, warm=list(warm))
+    else:
+        trainable = tune.with_parameters(random_trainable if draws else train_trial,
+                                         data=data, setup=setup, runtime=runtime)
+    return tune.with_resources(trainable, resources)
+
+
 def _wrap(data: dict, setup: TrialSetup, runtime: TrialRuntime, resources: dict):
-    return tune.with_resources(
-        tune.with_parameters(train_trial, data=data, setup=setup, runtime=runtime), resources)
+    return make_trainable(data, setup, runtime, resources)
 
 
 def write_trainable_setup(run_folder: Path, data: dict, setup: TrialSetup,
@@ -153,7 +196,8 @@ def write_trainable_setup(run_folder: Path, data: dict, setup: TrialSetup,
                    "runtime": {"fingerprint": runtime.fingerprint,
                                "attempts_dir": runtime.attempts_dir,
                                "threads": runtime.threads,
-                               "report_epochs": runtime.report_epochs}}
+                               "report_epochs": runtime.report_epochs,
+                               "pooled": runtime.pooled}}
     (run_folder / _SETUP_FILE).write_text(json.dumps(description, indent=1))
 
 

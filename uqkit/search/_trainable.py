@@ -5,6 +5,7 @@ This module imports Ray at the top; :mod:`uqkit.search` reaches it only when a s
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,9 +19,10 @@ from ray import tune
 
 from uqkit.search._catalog import METRIC
 from uqkit.search._load_space import space_from_dict
+from uqkit.search._pooled import attempt_number
 from uqkit.search._trial import TrialSetup, run_trial
 
-__all__ = ["FaultHook", "TrialRuntime", "random_trainable", "train_trial"]
+__all__ = ["FaultHook", "TrialRuntime", "random_trainable", "train_on_worker", "train_trial"]
 
 FaultHook = Callable[[str, int, int], None]
 """``hook(trial_name, attempt, epoch)``: called after every epoch of every trial (``attempt``
@@ -45,6 +47,10 @@ class TrialRuntime:
         Report every epoch's validation NLL to Tune (for the ASHA scheduler).
     fault_hook : FaultHook, optional
         Test-only failure injection (picklable; it runs on the workers).
+    pooled : bool
+        Train in a Ray task on a pooled worker (:mod:`uqkit.search._pooled`) where the trial
+        allows it (:func:`~uqkit.search._own_tuner.runs_pooled`), instead of in the trial's
+        Tune actor.
     """
 
     fingerprint: str
@@ -52,6 +58,7 @@ class TrialRuntime:
     threads: int = 1
     report_epochs: bool = False
     fault_hook: FaultHook | None = None
+    pooled: bool = False
 
 
 class _TrialProgress:
@@ -72,36 +79,68 @@ class _TrialProgress:
             tune.report({METRIC: float(val_loss), "epoch": self.epoch, "finished": False})
 
 
-def _attempt(folder: Path, trial_name: str) -> int:
-    """This trial's 0-based attempt: one line per start in ``folder/<trial>.attempts``.
-
-    Not in Tune's trial folder: a retry on a reused actor may be given another one.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / f"{trial_name}.attempts"
-    previous = marker.read_text() if marker.exists() else ""
-    marker.write_text(previous + f"{time.time()}\n")
-    return len(previous.split())
-
-
 def train_trial(config: dict, data: dict, setup: TrialSetup, runtime: TrialRuntime) -> None:
-    """Train the network of ``config`` (:func:`~uqkit.search.run_trial`) and report its
-    validation NLL to Tune with the checkpoint."""
+    """Train the network of ``config`` (:func:`~uqkit.search.run_trial`) in this trial's
+    process and report its validation NLL to Tune with the checkpoint.
+
+    The search runs this trainable where a trial must run in its Tune actor: when it reports
+    every epoch (a scheduler, a ``stop`` criterion) or holds a GPU; otherwise it runs
+    :func:`~uqkit.search._pooled.pooled_trial`. Both report ``val_nll``, ``epoch``,
+    ``finished`` and the trial's timing (:func:`train_on_worker`).
+    """
+    started_at, start = time.time(), time.perf_counter()
     name = tune.get_context().get_trial_name() or "trial"
-    attempt = _attempt(Path(runtime.attempts_dir), name)
+    attempt = attempt_number(Path(runtime.attempts_dir), name)
     gpus = ray.get_gpu_ids() if ray.is_initialized() else []
     device = torch.device("cuda" if gpus and torch.cuda.is_available() else "cpu")
-    torch.set_num_threads(max(1, runtime.threads))
-    progress = _TrialProgress(runtime, name, attempt)
     with tempfile.TemporaryDirectory() as folder:
-        record = run_trial(dict(config), data, setup, Path(folder), name=name,
-                           fingerprint=runtime.fingerprint, attempt=attempt, device=device,
-                           progress=progress)
-        tune.report({METRIC: record[METRIC], "epoch": record["epochs"], "finished": True},
-                    checkpoint=tune.Checkpoint.from_directory(folder))
+        before = time.perf_counter() - start
+        metrics = train_on_worker(config, data, setup, runtime, folder, name=name,
+                                  attempt=attempt, device=device)
+        metrics["setup_seconds"] += before
+        metrics.update(started_at=started_at, dispatch_seconds=0.0)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def train_on_worker(config: dict, data: dict, setup: TrialSetup | dict,
+                    runtime: TrialRuntime | dict, folder: str, *, name: str, attempt: int,
+                    device="cpu") -> dict:
+    """The body of one trial on the process that trains it: train, score, write the
+    checkpoint into ``folder``; return what the trial reports to Tune.
+
+    ``setup`` and ``runtime`` may come as dicts (the pooled trainable carries no uqkit
+    classes: its Tune actor never imports uqkit). A random-search configuration
+    (``{"_draw": key}``) is drawn from the space here.
+
+    Returns
+    -------
+    dict
+        ``val_nll``, ``epoch``, ``finished`` and the timing in seconds: ``train_seconds``
+        (:func:`~uqkit.search.fit_network`: the training loop), ``trial_seconds`` (training and
+        scoring the validation rows), ``checkpoint_seconds`` (writing the checkpoint files),
+        ``setup_seconds`` (before training: threads, the retry count, the draw) and
+        ``worker_seconds`` (all of it); ``worker_pid``, the process that trained.
+    """
+    start = time.perf_counter()
+    setup = setup if isinstance(setup, TrialSetup) else TrialSetup(**setup)
+    runtime = runtime if isinstance(runtime, TrialRuntime) else TrialRuntime(**runtime)
+    torch.set_num_threads(max(1, runtime.threads))
+    if "_draw" in config:  # random search: the configuration is drawn with the trial's key
+        space = space_from_dict(setup.space)
+        config = space.sample(np.random.default_rng(int(config["_draw"])))
+    progress = _TrialProgress(runtime, name, attempt)
+    begun = time.perf_counter()
+    record = run_trial(dict(config), data, setup, Path(folder), name=name,
+                       fingerprint=runtime.fingerprint, attempt=attempt, device=device,
+                       progress=progress)
+    done = time.perf_counter()
+    return {METRIC: record[METRIC], "epoch": record["epochs"], "finished": True,
+            "train_seconds": record["train_seconds"], "trial_seconds": record["seconds"],
+            "checkpoint_seconds": done - begun - record["seconds"],
+            "setup_seconds": begun - start, "worker_seconds": done - start,
+            "worker_pid": os.getpid()}
 
 
 def random_trainable(config: dict, data: dict, setup: TrialSetup, runtime: TrialRuntime) -> None:
     """Random search: the configuration is drawn from the space with the trial's seeded key."""
-    space = space_from_dict(setup.space)
-    train_trial(space.sample(np.random.default_rng(int(config["_draw"]))), data, setup, runtime)
+    train_trial(config, data, setup, runtime)

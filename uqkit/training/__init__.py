@@ -25,7 +25,7 @@ from uqkit.training._network_estimator import (
 )
 from uqkit.training._progress import Progress, interactive, log_verbose
 from uqkit.training._ray_backend import RayBackend
-from uqkit.training._ray_connect import connect_ray
+from uqkit.training._ray_connect import connect_ray, keeps_idle_workers
 from uqkit.training._ray_driver import RayFitResult, train_members_ray
 from uqkit.training._stacked_estimator import StackedEstimator
 from uqkit.training._targets import ClassificationTargets, RegressionTargets, check_target_scale
@@ -54,6 +54,7 @@ __all__ = [
     "connect_ray",
     "fit_members",
     "interactive",
+    "keeps_idle_workers",
     "log_verbose",
     "member_losses",
     "resolve_backend",
