@@ -30,29 +30,11 @@ import ray
 from ray import cloudpickle, tune
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-__all__ = ["attempt_number", "pooled_trial", "warm_workers"]
+from uqkit.search._attempts import attempt_number
+
+__all__ = ["pooled_trial", "warm_workers"]
 
 _WARM_WAIT_S = 300.0  # longest a trial waits for the warm-up before it starts its own worker
-
-
-def attempt_number(folder: Path, trial_name: str) -> int:
-    """This trial's 0-based attempt: one line per start in ``folder/<trial>.attempts``.
-
-    Not in Tune's trial folder: a retry on a reused actor may be given another one.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> attempt_number(folder, "t0"), attempt_number(folder, "t0"), attempt_number(folder, "t1")
-    (0, 1, 0)
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / f"{trial_name}.attempts"
-    previous = marker.read_text() if marker.exists() else ""
-    marker.write_text(previous + f"{time.time()}\n")
-    return len(previous.split())
 
 
 def pooled_trial(config: dict, data: list, setup: dict, runtime: dict, warm: list = ()) -> None:

@@ -17,9 +17,9 @@ import ray
 import torch
 from ray import tune
 
+from uqkit.search._attempts import attempt_number
 from uqkit.search._catalog import METRIC
 from uqkit.search._load_space import space_from_dict
-from uqkit.search._pooled import attempt_number
 from uqkit.search._trial import TrialSetup, run_trial
 
 __all__ = ["FaultHook", "TrialRuntime", "random_trainable", "train_on_worker", "train_trial"]
