@@ -91,7 +91,9 @@ def mean_se(values) -> str:
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return "–"
-    se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+    if len(values) == 1:
+        return f"{values[0]:.2f}"  # one split: no standard error
+    se = values.std(ddof=1) / np.sqrt(len(values))
     return f"{values.mean():.2f} ± {se:.2f}"
 
 
