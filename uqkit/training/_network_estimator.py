@@ -230,17 +230,30 @@ class NetworkEstimator(UQEstimator):
         def tensor(values):
             return torch.as_tensor(values, dtype=dtype, device=self.device_)
 
+        return self._member_data(
+            tensor(Xs[train_rows]), None if X_val_s is None else tensor(X_val_s), y_encoded,
+            y_val_enc, train_rows, val_rows, weights, dtype,
+        )
+
+    def _member_data(self, X, X_val, y_encoded, y_val_enc, train_rows, val_rows, weights,
+                     dtype) -> MemberData:
+        """The :class:`MemberData` of prepared features: the encoded targets of the training
+        rows, and the row weights of each part normalised to average 1."""
         owner = type(self).__name__
         w_train = normalised_weights(weights, train_rows, "training", owner)
         w_val = None
         if weights is not None and val_rows is not None:
             w_val = normalised_weights(weights, val_rows, "held-out validation", owner)
+
+        def tensor(values):
+            return torch.as_tensor(values, dtype=dtype, device=self.device_)
+
         return MemberData(
             weight=None if w_train is None else tensor(w_train),
             weight_val=None if w_val is None else tensor(w_val),
-            X=tensor(Xs[train_rows]),
+            X=X,
             y=self._target_tensor(y_encoded[train_rows], dtype),
-            X_val=None if X_val_s is None else tensor(X_val_s),
+            X_val=X_val,
             y_val=None if y_val_enc is None else self._target_tensor(y_val_enc, dtype),
         )
 
@@ -308,9 +321,6 @@ class NetworkEstimator(UQEstimator):
                 return torch.as_tensor(values, dtype=dtype, device=self.device_)
             return Rows(src, rows, scaler, dtype, self.device_)
 
-        def tensor(values):
-            return torch.as_tensor(values, dtype=dtype, device=self.device_)
-
         train_rows = np.arange(scan.n)
         X_val_s = y_val_enc = val_rows = None
         if val is not None:
@@ -322,18 +332,8 @@ class NetworkEstimator(UQEstimator):
             train_rows, val_rows = self._split(scan.n)
             self.validation_indices_ = val_rows
             X_val_s, y_val_enc = features(source, val_rows), y_encoded[val_rows]
-        w_train = normalised_weights(weights, train_rows, "training", owner)
-        w_val = None
-        if weights is not None and val_rows is not None:
-            w_val = normalised_weights(weights, val_rows, "held-out validation", owner)
-        return MemberData(
-            weight=None if w_train is None else tensor(w_train),
-            weight_val=None if w_val is None else tensor(w_val),
-            X=features(source, train_rows),
-            y=self._target_tensor(y_encoded[train_rows], dtype),
-            X_val=X_val_s,
-            y_val=None if y_val_enc is None else self._target_tensor(y_val_enc, dtype),
-        )
+        return self._member_data(features(source, train_rows), X_val_s, y_encoded, y_val_enc,
+                                 train_rows, val_rows, weights, dtype)
 
     def _source_targets(self, y, n: int) -> np.ndarray:
         """The targets of a source fit (a Dataset's y's or the ``y`` given), validated."""
