@@ -9,6 +9,8 @@ The layers, bottom up (``docs/architecture.md``), and what each test asserts:
 
 * no import circle (the circle is printed);
 * ``import uqkit.metrics`` in a fresh interpreter loads no estimator module;
+* what a Ray worker imports to train search trials loads neither scikit-learn, nor
+  ``scipy.stats``, nor Ray Tune (seconds of start-up on every cold worker);
 * a module imports only from its own package, from a lower layer, or from a package of its own
   layer where that layer allows it (the private helpers and ``nn``/``losses`` may use each other;
   among the families only ``ensemble`` may import ``search``);
@@ -19,8 +21,8 @@ The layers, bottom up (``docs/architecture.md``), and what each test asserts:
   dependency (ray, transformers, pyro, ...) at its top (lazy imports of third-party packages are
   fine anywhere).
 
-The package root ``uqkit/__init__.py`` binds a few names eagerly (``load``, the prediction
-types) and the rest through its lazy ``_LAZY`` table: ``from uqkit import DeepEnsembleRegressor``
+The package root ``uqkit/__init__.py`` binds the prediction types eagerly and the rest
+(``load`` too) through its lazy ``_LAZY`` table: ``from uqkit import DeepEnsembleRegressor``
 is read as an import of ``uqkit.ensemble``, and the root sits at the layer of its eager imports.
 Any package face's lazy table (a module-level ``{name: "uqkit.module"}`` dict) is read the same
 way.
@@ -294,6 +296,20 @@ def test_metrics_import_no_estimator():
     assert estimators == [], f"import uqkit.metrics loads estimator modules: {estimators}"
 
 
+def test_a_search_worker_imports_no_sklearn_scipy_stats_or_tune():
+    # what uqkit.search._pooled._warm imports on every pooled worker of a search
+    pytest.importorskip("ray")
+    code = (
+        "import sys, ray, uqkit.search._trainable\n"
+        "print(' '.join(m for m in ('sklearn', 'scipy.stats', 'ray.tune') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [], f"a search worker imports {result.stdout.split()}"
+
+
 def test_layers_import_only_downward():
     problems = []
     for imp in IMPORTS:
@@ -350,5 +366,5 @@ def test_every_folder_has_a_layer(part):
 
 
 def test_the_root_sits_at_the_layer_of_its_eager_imports():
-    assert _rank("uqkit") == _rank("uqkit.base")
+    assert _rank("uqkit") == _rank("uqkit.prediction")
     assert ROOT_LAZY["DeepEnsembleRegressor"] == "uqkit.ensemble"

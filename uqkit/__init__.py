@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import logging
 
-from uqkit.base import load
 from uqkit.prediction import ClassificationPrediction, RegressionPrediction
 
 __version__ = "0.1.0"
@@ -29,6 +28,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name → family module that defines it (imported on first access)
 _LAZY = {
+    "load": "uqkit.base",
     "DeepEnsembleRegressor": "uqkit.ensemble",
     "DeepEnsembleClassifier": "uqkit.ensemble",
     "EvidentialClassifier": "uqkit.evidential",
@@ -53,7 +53,6 @@ __all__ = [
     "ClassificationPrediction",
     "RegressionPrediction",
     "__version__",
-    "load",
     *_LAZY,
 ]
 

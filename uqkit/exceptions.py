@@ -13,7 +13,7 @@ True
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from typing import TYPE_CHECKING
 
 __all__ = [
     "ConvergenceWarning",
@@ -56,20 +56,6 @@ class InvalidInputError(UQKitError, ValueError):
     ... except ValueError as err:
     ...     print(err)
     X has 1 sample; fit needs at least 2
-    """
-
-
-class NotFittedError(UQKitError, _SklearnNotFittedError):
-    """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``.
-
-    Examples
-    --------
-    >>> import sklearn.exceptions
-    >>> from uqkit.exceptions import NotFittedError
-    >>> issubclass(NotFittedError, sklearn.exceptions.NotFittedError)
-    True
-    >>> issubclass(NotFittedError, (ValueError, AttributeError))
-    True
     """
 
 
@@ -238,3 +224,49 @@ def require(module: str, extra: str):
             f"{module!r} is required for this feature but is not installed. "
             f"Install it with: pip install 'uqkit[{extra}]'"
         ) from err
+
+
+_NOT_FITTED_DOC = """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``.
+
+    Examples
+    --------
+    >>> import sklearn.exceptions
+    >>> from uqkit.exceptions import NotFittedError
+    >>> issubclass(NotFittedError, sklearn.exceptions.NotFittedError)
+    True
+    >>> issubclass(NotFittedError, (ValueError, AttributeError))
+    True
+    """
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+    class NotFittedError(UQKitError, _SklearnNotFittedError):
+        """An estimator was used before ``fit``; also a scikit-learn ``NotFittedError``."""
+
+
+def __getattr__(name: str):
+    # NotFittedError subclasses scikit-learn's, and scikit-learn takes seconds to import: a Ray
+    # worker that trains search trials imports this module but never needs the class, so it is
+    # defined on first use. setdefault: threads that race here still share one class.
+    if name == "NotFittedError":
+        return globals().setdefault(name, _define_not_fitted_error())
+    raise AttributeError(f"module 'uqkit.exceptions' has no attribute {name!r}")
+
+
+def _define_not_fitted_error() -> type:
+    from sklearn.exceptions import NotFittedError as sklearn_not_fitted
+
+    class NotFittedError(UQKitError, sklearn_not_fitted):
+        __doc__ = _NOT_FITTED_DOC
+
+    NotFittedError.__qualname__ = "NotFittedError"
+    return NotFittedError
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "NotFittedError"])
+
+
+# the class is defined on first use, so doctest finds its examples here
+__test__ = {"NotFittedError": _NOT_FITTED_DOC}

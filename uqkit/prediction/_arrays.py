@@ -11,6 +11,14 @@ from uqkit.exceptions import InvalidInputError
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def scipy_stats():
+    """``scipy.stats``, imported on first use: it takes a second to import, and a process that
+    imports uqkit only to train (a Ray worker of a search) never evaluates a distribution."""
+    from scipy import stats
+
+    return stats
+
+
 def as_float_array(values) -> np.ndarray:
     """``values`` (numpy, list or torch tensor) as a float64 numpy array.
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
-from uqkit.prediction._arrays import saturating
+from uqkit.prediction._arrays import saturating, scipy_stats
 from uqkit.prediction._quadrature import quantile_crps
 
 
@@ -31,16 +31,16 @@ class GeneralizedGaussian:
 
     @saturating
     def cdf(self, y: np.ndarray) -> np.ndarray:
-        return stats.gennorm.cdf(y, self.shape, self.loc, self.scale)
+        return scipy_stats().gennorm.cdf(y, self.shape, self.loc, self.scale)
 
     @saturating
     def log_prob(self, y: np.ndarray) -> np.ndarray:
-        return stats.gennorm.logpdf(y, self.shape, self.loc, self.scale)
+        return scipy_stats().gennorm.logpdf(y, self.shape, self.loc, self.scale)
 
     @saturating
     def quantile(self, levels: np.ndarray) -> np.ndarray:
         levels = np.asarray(levels, dtype=np.float64).reshape((-1,) + (1,) * np.ndim(self.loc))
-        return stats.gennorm.ppf(levels, self.shape, self.loc, self.scale)
+        return scipy_stats().gennorm.ppf(levels, self.shape, self.loc, self.scale)
 
     @saturating
     def crps(self, y: np.ndarray) -> np.ndarray:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from uqkit.prediction._arrays import saturating
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 _SQRT_PI = float(np.sqrt(np.pi))
+_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
 
 
 def crps_term(diff: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -26,7 +27,8 @@ def crps_term(diff: np.ndarray, var: np.ndarray) -> np.ndarray:
     """
     sd = np.sqrt(var)
     z = diff / sd
-    return 2.0 * sd * stats.norm.pdf(z) + diff * (2.0 * stats.norm.cdf(z) - 1.0)
+    pdf = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+    return 2.0 * sd * pdf + diff * (2.0 * special.ndtr(z) - 1.0)
 
 
 @dataclass(frozen=True)

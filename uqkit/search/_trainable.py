@@ -1,6 +1,8 @@
 """The Ray Tune trainable: one trial on a worker, reported to Tune with its checkpoint.
 
 This module imports Ray at the top; :mod:`uqkit.search` reaches it only when a search runs.
+Ray Tune (a second of imports) is imported where a trial reports from its own actor: a pooled
+worker that runs :func:`train_on_worker` never reports to Tune and never imports it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import ray
 import torch
-from ray import tune
 
 from uqkit.search._attempts import attempt_number
 from uqkit.search._catalog import METRIC
@@ -76,6 +77,8 @@ class _TrialProgress:
 
     def set_postfix(self, val_loss=None, **_: object) -> None:
         if self.runtime.report_epochs and val_loss is not None:
+            from ray import tune
+
             tune.report({METRIC: float(val_loss), "epoch": self.epoch, "finished": False})
 
 
@@ -88,6 +91,8 @@ def train_trial(config: dict, data: dict, setup: TrialSetup, runtime: TrialRunti
     :func:`~uqkit.search._pooled.pooled_trial`. Both report ``val_nll``, ``epoch``,
     ``finished`` and the trial's timing (:func:`train_on_worker`).
     """
+    from ray import tune
+
     started_at, start = time.time(), time.perf_counter()
     name = tune.get_context().get_trial_name() or "trial"
     attempt = attempt_number(Path(runtime.attempts_dir), name)
