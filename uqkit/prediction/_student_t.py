@@ -12,7 +12,6 @@ from uqkit.prediction._arrays import saturating, scipy_stats
 _GAUSSIAN_DF = 1e7
 
 
-
 @dataclass(frozen=True)
 class StudentT:
     """Location-scale Student-t with ``df`` degrees of freedom, elementwise."""
@@ -71,7 +70,8 @@ class StudentT:
             + special.betaln(0.5, nu - 0.5)
             - 2 * special.betaln(0.5, nu / 2)
         )
-        crps = diff * (2 * scipy_stats().t.cdf(z, nu) - 1) + self.scale * (tail - np.exp(log_const))
+        cdf = scipy_stats().t.cdf(z, nu)
+        crps = diff * (2 * cdf - 1) + self.scale * (tail - np.exp(log_const))
         # the Gaussian CRPS (Gneiting & Raftery 2007) in the same overflow-safe form
         normal = diff * (2 * special.ndtr(z) - 1) + self.scale * (
             2 * np.exp(-0.5 * np.minimum(z**2, 1e300)) / np.sqrt(2 * np.pi) - 1 / np.sqrt(np.pi)
