@@ -110,3 +110,38 @@ def test_a_module_that_fails_alone_raises_its_own_error():
         warnings.simplefilter("error", UnstackableModuleWarning)
         with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
             stack(torch.zeros(2, 4, 3))
+
+
+class NormDropoutMLP(nn.Module):
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(n_in, 8)
+        self.norm = nn.BatchNorm1d(8)
+        self.drop = nn.Dropout(0.3)
+        self.head = nn.Linear(8, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(torch.relu(self.norm(self.hidden(x)))))
+
+
+@pytest.mark.parametrize("module", [nn.Linear, NormDropoutMLP])
+def test_a_one_member_stack_is_that_member_of_a_larger_stack(module):
+    # one member runs without vmap; its values, dropout masks and BatchNorm statistics are
+    # those it has as member 1 of a two-member stack
+    spec = StackSpec(3, 2, module_factory=module)
+    pair, single = spec.build([3, 4]).train(), spec.build([4]).train()
+    pair.seed_dropout([5, 6]), single.seed_dropout([6])
+    x = torch.randn(2, 16, 3)
+    for _ in range(2):
+        torch.testing.assert_close(single(x[1:])[0], pair(x)[1])
+    for name, value in single.member_state_dict(0).items():
+        torch.testing.assert_close(value, pair.member_state_dict(1)[name], msg=name)
+    pair.eval(), single.eval()
+    torch.testing.assert_close(single(x[1:])[0], pair(x)[1])
+
+
+def test_a_one_member_stack_of_an_unstackable_module_does_not_warn():
+    stack = StackSpec(3, 1, module_factory=Branching).build([0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnstackableModuleWarning)
+        assert stack(torch.zeros(1, 4, 3)).shape == (1, 4, 1)

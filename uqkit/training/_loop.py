@@ -87,7 +87,9 @@ def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
             f"Unknown optimizer {config.optimizer!r}; use one of {sorted(_OPTIMIZERS)}."
         )
     cls = getattr(torch.optim, _OPTIMIZERS[config.optimizer])
-    return cls(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    # torch steps CPU tensors one by one by default; foreach steps a network's many small
+    # tensors together (benchmarks/search_step.py: up to 1.2x faster training steps)
+    return cls(parameters, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
 
 
 def _weighted(loss_fn, raw, yb, wb, validation: bool = False) -> torch.Tensor:
