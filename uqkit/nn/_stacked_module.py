@@ -200,7 +200,7 @@ class StackedModule(MemberStack):
         one_by_one = _one_by_one_on(x.device, template)
         if self.n_members == 1 and not one_by_one:
             # one member (an AutoDEUQ trial, a Ray member) runs alone: vmap would only add its
-            # own overhead, 1.2-1.6x the time of a training step of a DeepHyper network on one
+            # own overhead, 1.3-1.6x the time of a training step of a DeepHyper network on one
             # CPU thread (benchmarks/search_step.py). The member is the same network either
             # way (its rows of the stacked parameters and buffers), and draws its dropout from
             # its own generator as below.
