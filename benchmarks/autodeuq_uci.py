@@ -78,7 +78,10 @@ Notes (read before quoting these numbers):
 * **Budget.** The paper runs hundreds to thousands of trials on GPUs; this is a CPU budget
   (`--trials` per search, two trials at once).
 * **Wall time** of a search includes starting a Ray Tune experiment; the deep ensemble trains
-  its 5 members vectorized in one process.
+  its 5 members vectorized in one process. Searches from wine split 0 (uqkit space) on ran
+  with faster training steps (`search_step.md`: 0.63-0.70x a step's former time); the method
+  is the same, but their seconds are not comparable with earlier rows, and their training
+  trajectories differ from what the earlier code gives by rounding.
 * **Published** figures use full training sets and 20 splits: compare them with care."""
 
 
