@@ -254,7 +254,15 @@ def main() -> None:
                         help="JSON file keeping finished searches across restarts")
     parser.add_argument("--results", default=str(RESULTS), help="the markdown table written")
     parser.add_argument("--concurrent", type=int, default=2, help="trials at once")
+    parser.add_argument("--table-only", action="store_true",
+                        help="only write the table from the finished rows of --rows")
     args = parser.parse_args()
+    if args.table_only:
+        if not (args.rows and Path(args.rows).exists()):
+            parser.error("--table-only reads the finished rows: pass --rows FILE that exists")
+        write(json.loads(Path(args.rows).read_text()), args)
+        print(Path(args.results).read_text())
+        return
     torch.set_num_threads(1)
     import ray
 
