@@ -81,7 +81,9 @@ Notes (read before quoting these numbers):
   its 5 members vectorized in one process. Searches from wine split 0 (uqkit space) on ran
   with faster training steps (`search_step.md`: 0.63-0.70x a step's former time); the method
   is the same, but their seconds are not comparable with earlier rows, and their training
-  trajectories differ from what the earlier code gives by rounding.
+  trajectories differ from what the earlier code gives by rounding. The three wine split 0
+  searches ran with an interim version that also drew a one-member network's dropout seed in
+  its evaluation passes: masks from the same member generator, at other points of its stream.
 * **Published** figures use full training sets and 20 splits: compare them with care."""
 
 

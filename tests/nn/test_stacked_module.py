@@ -132,12 +132,13 @@ def test_a_one_member_stack_is_that_member_of_a_larger_stack(module):
     pair, single = spec.build([3, 4]).train(), spec.build([4]).train()
     pair.seed_dropout([5, 6]), single.seed_dropout([6])
     x = torch.randn(2, 16, 3)
-    for _ in range(2):
+    for _ in range(2):  # training passes with an evaluation pass between them, as in fit
+        pair.train(), single.train()
+        torch.testing.assert_close(single(x[1:])[0], pair(x)[1])
+        pair.eval(), single.eval()
         torch.testing.assert_close(single(x[1:])[0], pair(x)[1])
     for name, value in single.member_state_dict(0).items():
         torch.testing.assert_close(value, pair.member_state_dict(1)[name], msg=name)
-    pair.eval(), single.eval()
-    torch.testing.assert_close(single(x[1:])[0], pair(x)[1])
 
 
 def test_a_one_member_stack_of_an_unstackable_module_does_not_warn():

@@ -73,7 +73,7 @@ class StackedModule(MemberStack):
     :func:`~uqkit.nn.use_generator` with its own dropout generator: member ``i`` is then the
     same network alone, stacked, or on Ray. Deterministic modules keep the vectorized pass,
     except convolutional ones on the CPU, which also run member by member there (faster; see
-    :func:`_one_by_one_on`). A one-member stack runs its module directly, without ``vmap``.
+    :func:`_one_by_one_on`). A deterministic one-member stack runs its module without ``vmap``.
 
     BatchNorm (and any other buffer) is stacked like the parameters: each member keeps its own
     running statistics, updated in training mode and used in eval mode, as when it is trained
@@ -172,12 +172,12 @@ class StackedModule(MemberStack):
 
     def _check_unstackable(self, one_member, params, probe, x, err: RuntimeError) -> None:
         """vmap failed for a reason other than randomness: if member 0 runs alone the module
-        is only unstackable (warn once, run members one by one); if not, the module itself
-        fails and its own error is raised."""
+        is only unstackable (warn once, unless it is the only member, and run members one by
+        one); if not, the module itself fails and its own error is raised."""
         with torch.no_grad():
             one_member({name: value[0] for name, value in params.items()},
                        {name: value[0] for name, value in probe.items()}, x[0])
-        if not getattr(self, "_warned_unstackable", False):
+        if self.n_members > 1 and not getattr(self, "_warned_unstackable", False):
             self._warned_unstackable = True
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             warnings.warn(
@@ -198,17 +198,14 @@ class StackedModule(MemberStack):
             return functional_call(template, (p, b), (inputs,))
 
         one_by_one = _one_by_one_on(x.device, template)
-        if self.n_members == 1 and not one_by_one:
-            # one member (an AutoDEUQ trial, a Ray member) runs alone: vmap would only add its
-            # own overhead, 1.3-1.6x the time of a training step of a DeepHyper network on one
-            # CPU thread (benchmarks/search_step.py). The member is the same network either
-            # way (its rows of the stacked parameters and buffers), and draws its dropout from
-            # its own generator as below.
-            with use_generator(self.dropout_generators[0], x.device):
+        if not (one_by_one or self._is_random(params, buffers, x)):
+            if self.n_members == 1:
+                # one member (an AutoDEUQ trial, a Ray member): vmap would only add its own
+                # overhead, 1.3-1.6x the time of a training step of a DeepHyper network on one
+                # CPU thread (benchmarks/search_step.py). Same network: its parameter rows.
                 return one_member({name: value[0] for name, value in params.items()},
                                   {name: value[0] for name, value in buffers.items()},
                                   x[0]).unsqueeze(0)
-        if not (one_by_one or self._is_random(params, buffers, x)):
             return vmap(one_member, randomness="error")(params, buffers, x)
         rows = max(x.shape[1], 1)
         # in evaluation mode a deterministic pass treats rows independently (prediction splits
