@@ -80,7 +80,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     X_np, y_np, _, _ = load_uci("energy", 0)
-    args.rows = len(X_np)
     X = torch.as_tensor((X_np - X_np.mean(0)) / X_np.std(0), dtype=torch.float32)
     y = torch.as_tensor((y_np - y_np.mean()) / y_np.std(), dtype=torch.float32).reshape(-1, 1)
     space = DeepHyperSpace()
@@ -95,12 +94,13 @@ def main() -> None:
             for name, (use_vmap, foreach) in VARIANTS.items():
                 times[name].append(time_steps(stack, config, X, y, use_vmap, foreach, args.steps))
         medians = {name: statistics.median(t) for name, t in times.items()}
-        rows.append((seed, config, architecture, medians))
+        params = sum(p.numel() for p in stack.parameters())
+        rows.append((seed, config, architecture, params, medians))
         print(seed, {name: f"{1e3 * m:.2f} ms" for name, m in medians.items()}, flush=True)
-    write(rows, args)
+    write(rows, args, n_rows=len(X))
 
 
-def write(rows, args) -> None:
+def write(rows, args, n_rows: int) -> None:
     names = list(VARIANTS)
     base = names[0]
     lines = [
@@ -109,7 +109,7 @@ def write(rows, args) -> None:
         f"Produced by `benchmarks/search_step.py` (`--networks {args.networks} --steps "
         f"{args.steps} --repeats {args.repeats}`), torch {torch.__version__}, one thread, "
         f"{platform.machine()}. Networks sampled from the DeepHyper preset (seed = network), "
-        f"one-member stacks on UCI energy split 0 (standardised, {args.rows} rows); the variants "
+        f"one-member stacks on UCI energy split 0 (standardised, {n_rows} rows); the variants "
         "alternate and each figure is the median of the repeats, in ms per training step.",
         "",
         "| network | optimizer | batch | nodes | parameters | "
@@ -117,9 +117,8 @@ def write(rows, args) -> None:
         "|---|---|---|---|---|" + "---|" * len(names) + "---|",
     ]
     ratios = []
-    for seed, config, architecture, medians in rows:
+    for seed, config, architecture, params, medians in rows:
         dense = sum(1 for node in architecture["nodes"] if node["units"])
-        params = sum(p.numel() for p in make_search_net(8, 2, architecture).parameters())
         ratio = medians[names[-1]] / medians[base]
         ratios.append(ratio)
         lines.append(

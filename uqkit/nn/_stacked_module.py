@@ -42,6 +42,12 @@ def _one_by_one_on(device: torch.device, template: nn.Module) -> bool:
 _CPU_EVAL_ROWS = 512
 
 
+def _member(stacked: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+    """Member ``index``'s rows of stacked parameters or buffers (views: in-place updates such
+    as BatchNorm's running statistics reach the stack)."""
+    return {name: value[index] for name, value in stacked.items()}
+
+
 def _channels_last(parameter: torch.Tensor) -> torch.Tensor:
     """A 4-D parameter (a ``Conv2d`` weight) in channels-last layout, others unchanged.
 
@@ -175,8 +181,7 @@ class StackedModule(MemberStack):
         is only unstackable (warn once, unless it is the only member, and run members one by
         one); if not, the module itself fails and its own error is raised."""
         with torch.no_grad():
-            one_member({name: value[0] for name, value in params.items()},
-                       {name: value[0] for name, value in probe.items()}, x[0])
+            one_member(_member(params, 0), _member(probe, 0), x[0])
         if self.n_members > 1 and not getattr(self, "_warned_unstackable", False):
             self._warned_unstackable = True
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -203,9 +208,7 @@ class StackedModule(MemberStack):
                 # one member (an AutoDEUQ trial, a Ray member): vmap would only add its own
                 # overhead, 1.3-1.6x the time of a training step of a DeepHyper network on one
                 # CPU thread (benchmarks/search_step.py). Same network: its parameter rows.
-                return one_member({name: value[0] for name, value in params.items()},
-                                  {name: value[0] for name, value in buffers.items()},
-                                  x[0]).unsqueeze(0)
+                return one_member(_member(params, 0), _member(buffers, 0), x[0]).unsqueeze(0)
             return vmap(one_member, randomness="error")(params, buffers, x)
         rows = max(x.shape[1], 1)
         # in evaluation mode a deterministic pass treats rows independently (prediction splits
@@ -214,10 +217,10 @@ class StackedModule(MemberStack):
             rows = _CPU_EVAL_ROWS
         outputs = []
         for i, generator in enumerate(self.dropout_generators):
-            p = {name: value[i] for name, value in params.items()}
+            p = _member(params, i)
             if one_by_one:
                 p = {name: _channels_last(value) for name, value in p.items()}
-            b = {name: value[i] for name, value in buffers.items()}
+            b = _member(buffers, i)
             with use_generator(generator, x.device):
                 chunks = [one_member(p, b, part) for part in x[i].split(rows)]
             outputs.append(chunks[0] if len(chunks) == 1 else torch.cat(chunks))
