@@ -130,3 +130,25 @@ def test_pooled_workers_stay_warm_from_one_search_to_the_next(uqkit_ray, problem
     assert workers[0] <= alive  # the first search's workers outlived it
     assert workers[1] <= alive  # the second search trained on workers that were already up
     assert not actors[0] & actors[1]  # while Tune started new actors for it
+
+
+def test_a_diverged_trial_is_not_trained_again(uqkit_ray, problem, tmp_path):
+    from uqkit.exceptions import DivergenceError
+
+    trained = tmp_path / "trained"
+    trained.mkdir()
+
+    def diverge(trial_name: str, attempt: int, epoch: int) -> None:
+        if trial_name.endswith("00000") and epoch == 1:  # the first trial of the run diverges
+            (trained / f"{attempt}").touch()
+            raise DivergenceError("Member 0 diverged after epoch 1. Lower lr.")
+
+    records, failed = _search(problem, tmp_path / "s", n_trials=3, hook=diverge,
+                              searcher="random", retries=2)
+    assert len(records) == 2 and [f["status"] for f in failed] == ["ERROR"]
+    # Tune retried it twice; only the first attempt trained, the retries raised at once
+    assert sorted(path.name for path in trained.iterdir()) == ["0"]
+    assert failed[0]["attempts"] == 1
+    assert "DivergenceError" in failed[0]["error"] and "Lower lr" in failed[0]["error"]
+    assert "not trained again" in failed[0]["error"]
+    assert len(failed[0]["errors"]) == 3 and "not trained again" not in failed[0]["errors"][0]

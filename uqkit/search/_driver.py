@@ -192,7 +192,8 @@ def run_search(
     with _quiet(tune_verbosity(verbose) == 0):
         grid = tuner.fit()
     records = folder.trials()
-    new_failed = _failed_trials(grid, failures, run, max_retries, records)
+    new_failed = _failed_trials(grid, failures, run, max_retries, records,
+                                Path(runtime.attempts_dir))
     folder.record_failures(run, new_failed)
     if not resume:
         records = [r for r in records if r["run"] == run]
@@ -448,12 +449,23 @@ def _errors_of(failures: _FailureLog, trial_name: str) -> list[str]:
 
 
 def _failed_trials(grid, failures: _FailureLog, run: str, max_retries: int,
-                   records: list[dict]) -> list[dict]:
+                   records: list[dict], attempts_dir: Path) -> list[dict]:
     """The trials of this run that errored after their retries, or that the scheduler stopped
-    before a final checkpoint (no catalog network)."""
+    before a final checkpoint (no catalog network).
+
+    ``attempts`` counts the attempts that trained: one for a trial whose error its
+    configuration decides (a divergence; its retries raised it again without training)."""
+    determined = {marker.stem for marker in attempts_dir.glob("*.final")}
+
     def described(result) -> tuple[str, dict]:
         name = Path(result.path).name if result.path else "?"
         return name, {k: v for k, v in (result.config or {}).items() if k != "_draw"}
+
+    def trained(trial_name: str) -> int | None:
+        if any(trial_name.startswith(stem) for stem in determined):
+            return 1
+        # FailureConfig(max_failures=-1) retries without end: the count is unknown
+        return max_retries + 1 if max_retries >= 0 else None
 
     out = []
     for result in grid:
@@ -461,8 +473,7 @@ def _failed_trials(grid, failures: _FailureLog, run: str, max_retries: int,
             trial_name, config = described(result)
             out.append({
                 "trial_name": trial_name, "run": run, "status": "ERROR", "config": config,
-                # FailureConfig(max_failures=-1) retries without end: the count is unknown
-                "attempts": max_retries + 1 if max_retries >= 0 else None,
+                "attempts": trained(trial_name),
                 "error": _last_line(result.error),
                 "errors": _errors_of(failures, trial_name),
             })

@@ -18,7 +18,8 @@ import numpy as np
 import ray
 import torch
 
-from uqkit.search._attempts import attempt_number
+from uqkit.exceptions import DivergenceError, InvalidInputError
+from uqkit.search._attempts import attempt_number, final_error, note_final_error
 from uqkit.search._catalog import METRIC
 from uqkit.search._load_space import space_from_dict
 from uqkit.search._trial import TrialSetup, run_trial
@@ -117,6 +118,10 @@ def train_on_worker(config: dict, data: dict, setup: TrialSetup | dict,
     classes: its Tune actor never imports uqkit). A random-search configuration
     (``{"_draw": key}``) is drawn from the space here.
 
+    A trial whose training diverges, or whose configuration is invalid, raises the same error
+    in every attempt: its configuration and seed are fixed. Its first attempt notes the error
+    on the search's storage and Tune's retries raise it again at once, without training.
+
     Returns
     -------
     dict
@@ -133,17 +138,38 @@ def train_on_worker(config: dict, data: dict, setup: TrialSetup | dict,
     if "_draw" in config:  # random search: the configuration is drawn with the trial's key
         space = space_from_dict(setup.space)
         config = space.sample(np.random.default_rng(int(config["_draw"])))
+    _repeat_final_error(runtime.attempts_dir, name)
     progress = _TrialProgress(runtime, name, attempt)
     begun = time.perf_counter()
-    record = run_trial(dict(config), data, setup, Path(folder), name=name,
-                       fingerprint=runtime.fingerprint, attempt=attempt, device=device,
-                       progress=progress)
+    try:
+        record = run_trial(dict(config), data, setup, Path(folder), name=name,
+                           fingerprint=runtime.fingerprint, attempt=attempt, device=device,
+                           progress=progress)
+    except _DETERMINED as error:
+        note_final_error(runtime.attempts_dir, name, type(error).__name__, str(error))
+        raise
     done = time.perf_counter()
     return {METRIC: record[METRIC], "epoch": record["epochs"], "finished": True,
             "train_seconds": record["train_seconds"], "trial_seconds": record["seconds"],
             "checkpoint_seconds": done - begun - record["seconds"],
             "setup_seconds": begun - start, "worker_seconds": done - start,
             "worker_pid": os.getpid()}
+
+
+# What the trial's configuration, seed and data decide: a retry would raise it again, after
+# training as long (Tune retries every error; a lost node or a killed worker is worth it).
+_DETERMINED = (DivergenceError, InvalidInputError)
+
+
+def _repeat_final_error(attempts_dir: str, name: str) -> None:
+    """Raise again, without training, the error an earlier attempt of this trial noted."""
+    noted = final_error(Path(attempts_dir), name)
+    if noted is None:
+        return
+    kind, message = noted
+    error_class = next((c for c in _DETERMINED if c.__name__ == kind), DivergenceError)
+    raise error_class(f"{message} (not trained again: an earlier attempt with the same "
+                      "configuration and seed raised this)")
 
 
 def random_trainable(config: dict, data: dict, setup: TrialSetup, runtime: TrialRuntime) -> None:
