@@ -84,6 +84,8 @@ Notes (read before quoting these numbers):
   trajectories differ from what the earlier code gives by rounding. The three wine split 0
   searches ran with an interim version that also drew a one-member network's dropout seed in
   its evaluation passes: masks from the same member generator, at other points of its stream.
+  Searches from split 1 on ran with diverged trials trained once instead of 1 + 3 times (Tune's
+  retries raise the noted divergence at once): less wall time, the same finished trials.
 * **Published** figures use full training sets and 20 splits: compare them with care."""
 
 
