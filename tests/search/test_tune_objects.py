@@ -52,6 +52,33 @@ def _valid_ensemble(model, X, n_trials):
     return catalog
 
 
+def test_a_run_config_overrides_only_what_its_maker_set(tmp_path):
+    """No Ray cluster: Ray fills every unset RunConfig field with its default (storage
+    ~/ray_results, no retries, verbose 1); those fill-ins leave uqkit's settings alone."""
+    from uqkit.search._driver import _storage_and_retries, tune_settings
+
+    own_tune = tune.TuneConfig(metric="val_nll", mode="min")
+    own_run = tune.RunConfig(name="run-000", storage_path=str(tmp_path), verbose=0,
+                             failure_config=tune.FailureConfig(max_failures=3))
+    named = tune.RunConfig(name="mine")
+    assert _storage_and_retries(named, tmp_path, "autodeuq", 3) == (tmp_path, "mine", 3)
+    _, run = tune_settings(own_tune, own_run, None, named)
+    assert run.verbose == 0 and run.failure_config.max_failures == 3
+    assert run.storage_path == str(tmp_path)
+    model = _model(tmp_path / "checkpoints", run_config=named)  # no "two storages" error
+    with model._storage(model.backend) as storage:
+        assert storage == tmp_path / "checkpoints"
+
+    mine = tune.RunConfig(storage_path=str(tmp_path / "x"), verbose=2,
+                          failure_config=tune.FailureConfig(max_failures=5))
+    assert _storage_and_retries(mine, tmp_path, "autodeuq", 3) == (tmp_path / "x", "autodeuq", 5)
+    _, run = tune_settings(own_tune, own_run, None, mine)
+    assert run.verbose == 2 and run.failure_config.max_failures == 5
+    with pytest.raises(InvalidInputError, match="two storages"):
+        with _model(tmp_path / "checkpoints", run_config=mine)._storage(model.backend):
+            pass
+
+
 def test_tune_domains_map_to_uqkit_variables():
     """No Ray cluster: each Tune domain becomes the variable it describes, exactly."""
     space = SearchSpace.from_dict({

@@ -45,6 +45,7 @@ from uqkit.search import (
     fit_network,
     load_network,
     network_outputs,
+    run_config_settings,
     space_from_dict,
     trial_seed,
 )
@@ -316,7 +317,8 @@ class BaseAutoDEUQ(NetworkEstimator):
     def _storage(self, backend: RayBackend) -> Iterator[Path]:
         """Where the trials go: ``backend.checkpoint_dir`` (or ``run_config.storage_path``), or a
         folder removed after ``fit``."""
-        user = getattr(self.run_config, "storage_path", None)
+        user = (None if self.run_config is None
+                else run_config_settings(self.run_config).get("storage_path"))
         if user is not None and backend.checkpoint_dir is not None and (
                 Path(user).expanduser().resolve()
                 != Path(backend.checkpoint_dir).expanduser().resolve()):

@@ -20,6 +20,7 @@ from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._evolution import AgingEvolution
 from uqkit.search._load_space import space_from_dict
 from uqkit.search._network import DenseSkipCoNet, SearchNet, build_search_net
+from uqkit.search._run_config import run_config_settings
 from uqkit.search._space import DEFAULT_ACTIVATIONS, SearchSpace, Variable, domain_description
 from uqkit.search._trial import TrialSetup, fit_network, network_outputs, run_trial, trial_seed
 
@@ -51,6 +52,7 @@ __all__ = [
     "load_trial",
     "make_searcher",
     "network_outputs",
+    "run_config_settings",
     "run_search",
     "run_trial",
     "space_from_dict",

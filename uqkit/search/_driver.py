@@ -22,6 +22,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from uqkit.exceptions import InvalidInputError
+from uqkit.search._attempts import final_error
 from uqkit.search._catalog import METRIC, fingerprint
 from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._experiment import Experiment
@@ -29,6 +30,7 @@ from uqkit.search._load_space import space_from_dict
 from uqkit.search._own_tuner import make_trainable, runs_pooled, write_trainable_setup
 from uqkit.search._own_tuner import tune_resources as _tune_resources
 from uqkit.search._pooled import warm_workers
+from uqkit.search._run_config import run_config_settings
 from uqkit.search._searchers import make_searcher, warm_start
 from uqkit.search._space import SearchSpace
 from uqkit.search._trainable import FaultHook, TrialRuntime
@@ -181,7 +183,7 @@ def run_search(
     # pooled trials: their workers import while Tune starts the trials' actors
     warm = (warm_workers(_trials_at_once(remaining, max_concurrent, tune_config, resources))
             if runs_pooled(runtime, resources) else [])
-    failures = _FailureLog()
+    failures = _FailureLog(Path(runtime.attempts_dir))
     tuner = _tuner(
         data, setup, runtime, space, folder, run, failures, warm, remaining=remaining,
         searcher=searcher, seed=setup.seed + len(folder.runs), previous=previous,
@@ -219,22 +221,19 @@ def _storage_and_retries(run_config, storage_path: Path, experiment: str,
     """Where the search lives and how often a trial is retried, from uqkit's settings and a
     user ``RunConfig``: its ``storage_path`` and ``name`` are the search's storage and
     experiment folder (each start is the Tune experiment ``<name>/run-NNN`` in it), and its
-    ``FailureConfig`` wins over ``RayBackend.max_retries``."""
+    ``FailureConfig`` wins over ``RayBackend.max_retries``; where it sets them
+    (:func:`~uqkit.search._run_config.run_config_settings`: not Ray's fill-ins)."""
     if run_config is None:
         return Path(storage_path), experiment, max_retries
-    if not isinstance(run_config, tune.RunConfig):
-        raise InvalidInputError(
-            f"run_config must be a ray.tune.RunConfig; got {type(run_config).__name__}.")
-    if run_config.storage_filesystem is not None:
+    settings = run_config_settings(run_config)
+    if settings.get("storage_filesystem") is not None:
         raise InvalidInputError(
             "run_config.storage_filesystem is not supported: uqkit reads the catalog back from "
             "a path; mount the storage and give its path as run_config.storage_path.")
-    if run_config.storage_path is not None:
-        storage_path = Path(run_config.storage_path)
-    if run_config.name is not None:
-        experiment = run_config.name
-    if run_config.failure_config is not None:
-        max_retries = int(run_config.failure_config.max_failures)
+    storage_path = Path(settings.get("storage_path", storage_path))
+    experiment = settings.get("name", experiment)
+    if "failure_config" in settings:
+        max_retries = int(settings["failure_config"].max_failures)
     return storage_path, experiment, max_retries
 
 
@@ -382,12 +381,11 @@ def tune_settings(own_tune: tune.TuneConfig, own_run: tune.RunConfig,
                    if getattr(tune_config, key) != getattr(defaults, key)}
         own_tune = dataclasses.replace(own_tune, **changes)
     if run_config is not None:
-        changes = {key: getattr(run_config, key)
+        settings = run_config_settings(run_config)
+        changes = {key: settings[key]
                    for key in ("checkpoint_config", "sync_config", "stop", "progress_reporter",
-                               "log_to_file", "failure_config")
-                   if getattr(run_config, key) is not None}
-        if run_config.verbose is not None:
-            changes["verbose"] = run_config.verbose
+                               "log_to_file", "failure_config", "verbose")
+                   if key in settings}
         changes["callbacks"] = list(own_run.callbacks or []) + list(run_config.callbacks or [])
         own_run = dataclasses.replace(own_run, **changes)
     return own_tune, own_run
@@ -421,10 +419,16 @@ def _scheduler(scheduler, space: SearchSpace | DeepHyperSpace):
 
 
 class _FailureLog(tune.Callback):
-    """Driver-side record of every trial error (retried or final), by trial."""
+    """Driver-side record of every trial error (retried or final), by trial.
 
-    def __init__(self) -> None:
+    It also ends the retries of a trial whose error its configuration decides (noted in
+    ``attempts_dir`` by the attempt that raised it): the retry Tune has started raises the
+    noted error at once, and none follows, however many ``max_failures`` allows (``-1``:
+    without end)."""
+
+    def __init__(self, attempts_dir: Path | None = None) -> None:
         self.errors: dict[str, list[str]] = {}
+        self.attempts_dir = attempts_dir
 
     def _note(self, trial) -> None:
         text = "unknown error"
@@ -439,6 +443,8 @@ class _FailureLog(tune.Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
         self._note(trial)
+        if self.attempts_dir is not None and final_error(self.attempts_dir, str(trial)):
+            trial.max_failures = 0  # Trial.should_recover: the next failure is final
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self._note(trial)
