@@ -7,25 +7,19 @@ import numpy as np
 import pytest
 
 from uqkit.exceptions import DivergenceError, InvalidInputError
-from uqkit.search import SearchSpace, TrialSetup
+from uqkit.search import SearchSpace
 from uqkit.search._trainable import TrialRuntime, train_on_worker
 
-SPACE = SearchSpace(max_layers=1, units=(8, 8), epochs=2, patience=2)
+# ``problem`` (tests/search/conftest.py): 1-layer networks of 8 units, 2 epochs
 
 
-@pytest.fixture(scope="module")
-def problem():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 2)).astype(np.float32)
-    y = (X[:, :1] - X[:, 1:]).astype(np.float32)
-    data = {"X": X[:30], "y": y[:30], "X_val": X[30:], "y_val": y[30:]}
-    setup = TrialSetup(space=SPACE.to_dict(), task="regression", out_features=2, seed=0)
-    return data, setup
+def _config(problem) -> dict:
+    return SearchSpace.from_dict(problem[1].space).sample(np.random.default_rng(1))
 
 
 def _attempt(problem, runtime, folder, attempt, config=None):
     data, setup = problem
-    config = SPACE.sample(np.random.default_rng(1)) if config is None else config
+    config = _config(problem) if config is None else config
     return train_on_worker(config, data, setup, runtime, str(folder), name="t0",
                            attempt=attempt)
 
@@ -51,7 +45,7 @@ def test_a_retry_of_a_diverged_trial_raises_without_training(problem, tmp_path):
 
 def test_a_retry_of_an_invalid_configuration_raises_the_same_class(problem, tmp_path):
     runtime = TrialRuntime(fingerprint="f", attempts_dir=str(tmp_path / "attempts"))
-    bad = {**SPACE.sample(np.random.default_rng(1)), "lr": -1.0}
+    bad = {**_config(problem), "lr": -1.0}
     with pytest.raises(InvalidInputError) as first:
         _attempt(problem, runtime, tmp_path, attempt=0, config=bad)
     with pytest.raises(InvalidInputError, match="not trained again") as again:

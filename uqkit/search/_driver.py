@@ -194,8 +194,7 @@ def run_search(
     with _quiet(tune_verbosity(verbose) == 0):
         grid = tuner.fit()
     records = folder.trials()
-    new_failed = _failed_trials(grid, failures, run, max_retries, records,
-                                Path(runtime.attempts_dir))
+    new_failed = _failed_trials(grid, failures, run, max_retries, records)
     folder.record_failures(run, new_failed)
     if not resume:
         records = [r for r in records if r["run"] == run]
@@ -426,7 +425,7 @@ class _FailureLog(tune.Callback):
     noted error at once, and none follows, however many ``max_failures`` allows (``-1``:
     without end)."""
 
-    def __init__(self, attempts_dir: Path | None = None) -> None:
+    def __init__(self, attempts_dir: Path) -> None:
         self.errors: dict[str, list[str]] = {}
         self.attempts_dir = attempts_dir
 
@@ -443,7 +442,7 @@ class _FailureLog(tune.Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
         self._note(trial)
-        if self.attempts_dir is not None and final_error(self.attempts_dir, str(trial)):
+        if final_error(self.attempts_dir, str(trial)) is not None:
             trial.max_failures = 0  # Trial.should_recover: the next failure is final
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
@@ -455,13 +454,13 @@ def _errors_of(failures: _FailureLog, trial_name: str) -> list[str]:
 
 
 def _failed_trials(grid, failures: _FailureLog, run: str, max_retries: int,
-                   records: list[dict], attempts_dir: Path) -> list[dict]:
+                   records: list[dict]) -> list[dict]:
     """The trials of this run that errored after their retries, or that the scheduler stopped
     before a final checkpoint (no catalog network).
 
     ``attempts`` counts the attempts that trained: one for a trial whose error its
     configuration decides (a divergence; its retries raised it again without training)."""
-    determined = {marker.stem for marker in attempts_dir.glob("*.final")}
+    determined = {marker.stem for marker in failures.attempts_dir.glob("*.final")}
 
     def described(result) -> tuple[str, dict]:
         name = Path(result.path).name if result.path else "?"
