@@ -132,6 +132,26 @@ def test_pooled_workers_stay_warm_from_one_search_to_the_next(uqkit_ray, problem
     assert not actors[0] & actors[1]  # while Tune started new actors for it
 
 
+def test_a_search_right_after_another_gets_all_its_slots(uqkit_ray, problem, tmp_path):
+    """Ray frees an earlier search's trial CPUs late (here: one CPU held 5 s after it); where
+    trials are shorter than an actor's start, a search that started without waiting would keep
+    one slot to its end (Tune's actor reuse cancels the second actor each time it starts)."""
+    import time
+
+    _search(problem, tmp_path / "a", n_trials=2)
+
+    @uqkit_ray.remote(num_cpus=1)
+    def hold(seconds):
+        time.sleep(seconds)
+
+    held = hold.remote(5.0)
+    time.sleep(0.5)  # the hold has its CPU
+    second = _search(problem, tmp_path / "b", n_trials=8)
+    uqkit_ray.get(held)
+    actors = {r.metrics["pid"] for r in second.result_grid}
+    assert len(actors) == 2
+
+
 @pytest.mark.parametrize("max_failures", [2, -1])  # -1: Tune would retry without end
 def test_a_diverged_trial_is_not_trained_again(uqkit_ray, problem, tmp_path, max_failures):
     from uqkit.exceptions import DivergenceError

@@ -9,6 +9,7 @@ Layout of ``storage_path`` (local disk, or a disk every node of a cluster shares
         <trial>/checkpoint_000000/predictions.safetensors  validation mean / variance
     <storage_path>/<experiment>/run-000/failures.json      trials that failed after retries
     <storage_path>/<experiment>/run-000/_attempts/<trial>.attempts   one line per start
+    <storage_path>/<experiment>/run-000/_slots/<actor id>   pooled trials' actors (empty files)
 
 A trial is *finished* when its checkpoint holds ``trial.json``, which is written last. No file
 is a pickle.

@@ -26,6 +26,7 @@ from uqkit.search._attempts import final_error
 from uqkit.search._catalog import METRIC, fingerprint
 from uqkit.search._deephyper import DeepHyperSpace
 from uqkit.search._experiment import Experiment
+from uqkit.search._handover import await_free_slots, note_search_end
 from uqkit.search._load_space import space_from_dict
 from uqkit.search._own_tuner import make_trainable, runs_pooled, write_trainable_setup
 from uqkit.search._own_tuner import tune_resources as _tune_resources
@@ -169,6 +170,7 @@ def run_search(
         return SearchResults(previous[:n_trials], failed)
 
     connect_ray(backend.address, verbose=verbose)
+    slots = _trials_at_once(remaining, max_concurrent, tune_config, resources)
     run = folder.next_run
     runtime = TrialRuntime(
         fingerprint=digest, attempts_dir=str(folder.root / run / "_attempts"),
@@ -177,12 +179,12 @@ def run_search(
         report_epochs=scheduler is not None or getattr(run_config, "stop", None) is not None,
         fault_hook=_fault_hook,
         # trials train on pooled task workers where Ray keeps them warm between searches
-        pooled=keeps_idle_workers(),
+        pooled=keeps_idle_workers(), slots=slots,
     )
     write_trainable_setup(folder.root / run, data, setup, runtime, resources)
     # pooled trials: their workers import while Tune starts the trials' actors
-    warm = (warm_workers(_trials_at_once(remaining, max_concurrent, tune_config, resources))
-            if runs_pooled(runtime, resources) else [])
+    warm = warm_workers(slots) if runs_pooled(runtime, resources) else []
+    await_free_slots(resources, slots)  # an earlier search's actors may not be freed yet
     failures = _FailureLog(Path(runtime.attempts_dir))
     tuner = _tuner(
         data, setup, runtime, space, folder, run, failures, warm, remaining=remaining,
@@ -191,8 +193,11 @@ def run_search(
         scheduler=scheduler, population_size=population_size, sample_size=sample_size,
         verbose=verbose, run_config=run_config, tune_config=tune_config,
     )
-    with _quiet(tune_verbosity(verbose) == 0):
-        grid = tuner.fit()
+    try:
+        with _quiet(tune_verbosity(verbose) == 0):
+            grid = tuner.fit()
+    finally:
+        note_search_end()
     records = folder.trials()
     new_failed = _failed_trials(grid, failures, run, max_retries, records)
     folder.record_failures(run, new_failed)

@@ -14,6 +14,13 @@ the checkpoint the task writes is where the actor reports it from. Trials that m
 their actor (per-epoch reports for a scheduler or a ``stop`` criterion, GPU trials, whose
 devices Ray gives to the actor) use :func:`~uqkit.search._trainable.train_trial`.
 
+The first trial of each actor waits until every trial slot of the search has its actor
+(:func:`_await_other_slots`). Tune reuses actors (``reuse_actors=True``): a trial whose own
+actor is still starting takes the actor of a trial that has just finished instead, and cancels
+its own. Pooled trials of small networks are shorter than an actor's start (a second or two),
+so without the wait a search whose second actor starts a little late hands every trial to
+the first actor and runs on one slot to its end.
+
 This module imports only the standard library and Ray, and is pickled by value: the trial's
 actor never imports uqkit (which would import torch).
 """
@@ -35,6 +42,8 @@ from uqkit.search._attempts import attempt_number
 __all__ = ["pooled_trial", "warm_workers"]
 
 _WARM_WAIT_S = 300.0  # longest a trial waits for the warm-up before it starts its own worker
+_SLOTS_WAIT_S = 20.0  # longest a new actor's first trial waits for the other slots' actors
+_SLOTS_POLL_S = 0.02
 
 
 def pooled_trial(config: dict, data: list, setup: dict, runtime: dict, warm: list = ()) -> None:
@@ -62,9 +71,11 @@ def pooled_trial(config: dict, data: list, setup: dict, runtime: dict, warm: lis
     attempt = attempt_number(Path(runtime["attempts_dir"]), name)
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     # a failed task fails the trial; Tune's FailureConfig retries it (counted by the attempts)
-    task = ray.remote(_train).options(num_cpus=0, max_retries=0, scheduling_strategy=here)
+    task = _remote_train().options(num_cpus=0, max_retries=0, scheduling_strategy=here)
     if warm:  # never blocks for long: a warm-up that cannot finish is not waited for
         ray.wait(list(warm), num_returns=len(warm), timeout=_WARM_WAIT_S)
+    _await_other_slots(Path(runtime["attempts_dir"]).parent / "_slots", runtime.get("slots", 1),
+                       ray.get_runtime_context().get_actor_id())
     with tempfile.TemporaryDirectory() as folder:
         before = time.perf_counter()
         shared = data[0] if isinstance(data, list) else data
@@ -73,6 +84,23 @@ def pooled_trial(config: dict, data: list, setup: dict, runtime: dict, warm: lis
         metrics["setup_seconds"] += before - start
         metrics["started_at"] = started_at
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def _await_other_slots(folder: Path, slots: int, actor: str) -> None:
+    """On the first trial of ``actor``: mark the actor in ``folder`` (on the search's storage)
+    and wait until ``slots`` actors are marked, at most :data:`_SLOTS_WAIT_S` seconds; later
+    trials of the actor (and actors that start after all slots were filled once: a retry on a
+    new actor) do not wait."""
+    if slots < 2:
+        return
+    mine = folder / actor
+    if mine.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    mine.touch()
+    deadline = time.monotonic() + _SLOTS_WAIT_S
+    while sum(1 for _ in folder.iterdir()) < slots and time.monotonic() < deadline:
+        time.sleep(_SLOTS_POLL_S)
 
 
 def warm_workers(count: int) -> list:
@@ -109,6 +137,17 @@ def _warm() -> int:
     import uqkit.search._trainable  # noqa: F401
 
     return os.getpid()
+
+
+def _remote_train():
+    """The remote function of :func:`_train`, made once per actor: Ray exports every new one
+    again (a few ms of every trial's dispatch)."""
+    if "train" not in _REMOTE:
+        _REMOTE["train"] = ray.remote(_train)
+    return _REMOTE["train"]
+
+
+_REMOTE: dict = {}
 
 
 def _train(config, data, setup, runtime, folder, name, attempt) -> dict:

@@ -53,6 +53,9 @@ class TrialRuntime:
         Train in a Ray task on a pooled worker (:mod:`uqkit.search._pooled`) where the trial
         allows it (:func:`~uqkit.search._own_tuner.runs_pooled`), instead of in the trial's
         Tune actor.
+    slots : int
+        Trials the search runs at once: a pooled trial that is the first of its actor waits
+        (briefly) until every slot has its actor (:mod:`uqkit.search._pooled`).
     """
 
     fingerprint: str
@@ -61,6 +64,7 @@ class TrialRuntime:
     report_epochs: bool = False
     fault_hook: FaultHook | None = None
     pooled: bool = False
+    slots: int = 1
 
 
 class _TrialProgress:
