@@ -94,3 +94,23 @@ def test_a_new_actors_first_trial_waits_for_the_other_slots_actors(tmp_path, mon
     start = time.monotonic()
     _pooled._await_other_slots(tmp_path / "alone", 2, "actor-a")  # the other never comes
     assert 0.15 < time.monotonic() - start < 2.0
+
+
+def test_the_slots_are_what_every_concurrency_limit_and_the_cpus_allow(monkeypatch):
+    ray = pytest.importorskip("ray")
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+
+    from uqkit.search._driver import _trials_at_once
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 4.0})
+    one = {"cpu": 1.0}
+    assert _trials_at_once(48, None, None, one) == 4  # the CPUs
+    assert _trials_at_once(48, None, None, {"cpu": 2.0}) == 2
+    assert _trials_at_once(3, None, None, one) == 3  # the budget
+    assert _trials_at_once(48, 3, None, one) == 3  # max_concurrent
+    assert _trials_at_once(48, None, ray.tune.TuneConfig(max_concurrent_trials=2), one) == 2
+    assert _trials_at_once(48, None, None, one, BasicVariantGenerator(max_concurrent=2)) == 2
+    assert _trials_at_once(48, None, None, one, "evolution") == 4
+    optuna = pytest.importorskip("ray.tune.search.optuna")
+    limited = ConcurrencyLimiter(optuna.OptunaSearch(), max_concurrent=1)  # a user's own limit
+    assert _trials_at_once(48, None, None, one, limited) == 1

@@ -170,7 +170,7 @@ def run_search(
         return SearchResults(previous[:n_trials], failed)
 
     connect_ray(backend.address, verbose=verbose)
-    slots = _trials_at_once(remaining, max_concurrent, tune_config, resources)
+    slots = _trials_at_once(remaining, max_concurrent, tune_config, resources, searcher)
     run = folder.next_run
     runtime = TrialRuntime(
         fingerprint=digest, attempts_dir=str(folder.root / run / "_attempts"),
@@ -210,14 +210,22 @@ def run_search(
 
 
 def _trials_at_once(remaining: int, max_concurrent: int | None, tune_config,
-                    resources: dict) -> int:
-    """How many trials can run at once: the budget, the concurrency limit, the CPUs."""
+                    resources: dict, searcher=None) -> int:
+    """How many trials can run at once: the budget, the concurrency limits (uqkit's, the
+    ``TuneConfig``'s, a ``ConcurrencyLimiter`` around a user's searcher), the CPUs."""
     import ray
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
-    limit = max_concurrent or getattr(tune_config, "max_concurrent_trials", None) or remaining
+    limits = [remaining, max_concurrent, getattr(tune_config, "max_concurrent_trials", None)]
+    while searcher is not None and not isinstance(searcher, str):
+        if isinstance(searcher, ConcurrencyLimiter):
+            limits.append(searcher.max_concurrent)
+        if isinstance(searcher, BasicVariantGenerator):
+            limits.append(getattr(searcher, "max_concurrent", 0))  # 0: no limit
+        searcher = getattr(searcher, "searcher", None)
     cpus = ray.cluster_resources().get("CPU", 1.0)
     per_trial = resources.get("cpu") or 1.0
-    return int(max(1, min(remaining, limit, cpus // per_trial)))
+    return int(max(1, min([cpus // per_trial] + [n for n in limits if n])))
 
 
 def _storage_and_retries(run_config, storage_path: Path, experiment: str,

@@ -42,7 +42,7 @@ from uqkit.search._attempts import attempt_number
 __all__ = ["pooled_trial", "warm_workers"]
 
 _WARM_WAIT_S = 300.0  # longest a trial waits for the warm-up before it starts its own worker
-_SLOTS_WAIT_S = 20.0  # longest a new actor's first trial waits for the other slots' actors
+_SLOTS_WAIT_S = 10.0  # longest a new actor's first trial waits for the other slots' actors
 _SLOTS_POLL_S = 0.02
 
 
