@@ -90,14 +90,13 @@ def _await_other_slots(folder: Path, slots: int, actor: str) -> None:
     """On the first trial of ``actor``: mark the actor in ``folder`` (on the search's storage)
     and wait until ``slots`` actors are marked, at most :data:`_SLOTS_WAIT_S` seconds; later
     trials of the actor (and actors that start after all slots were filled once: a retry on a
-    new actor) do not wait."""
-    if slots < 2:
+    new actor) do not wait. Whether this actor has marked itself is kept in its memory, so
+    its later trials touch no file."""
+    if slots < 2 or (folder, actor) in _MARKED:
         return
-    mine = folder / actor
-    if mine.exists():
-        return
+    _MARKED.add((folder, actor))
     folder.mkdir(parents=True, exist_ok=True)
-    mine.touch()
+    (folder / actor).touch()
     deadline = time.monotonic() + _SLOTS_WAIT_S
     while sum(1 for _ in folder.iterdir()) < slots and time.monotonic() < deadline:
         time.sleep(_SLOTS_POLL_S)
@@ -148,6 +147,7 @@ def _remote_train():
 
 
 _REMOTE: dict = {}
+_MARKED: set = set()  # (slots folder, actor id) this actor process has marked
 
 
 def _train(config, data, setup, runtime, folder, name, attempt) -> dict:
