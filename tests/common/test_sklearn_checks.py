@@ -58,6 +58,15 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         }
         for name in ("LaplaceRegressor", "LaplaceClassifier")
     },
+    **{
+        name: {
+            "check_methods_sample_order_invariance": "float32 networks: CPU matrix kernels "
+            "round a row by its position in the batch (here up to 9e-8 absolute, 8e-7 "
+            "relative, a few float32 steps; the check allows 1e-7 relative); no row depends "
+            "on another",
+        }
+        for name in ("AutoDEUQRegressor", "AutoDEUQClassifier")
+    },
 }
 
 # Classes whose scikit-learn checks run only with -m slow, with the reason.

@@ -114,6 +114,13 @@ def test_retry_k1_save_load_and_resume(ray_session, data, tmp_path):
     # a budget already spent trains nothing
     spent = _model(tmp_path, n_trials=3, resume=True).fit(X, y)
     assert _checkpoints(tmp_path) == after and len(spent.catalog_) == 3
+    # the same rows as a read-only memmap (what joblib hands to the workers of a
+    # cross-validation) are read whole: the same problem, nothing retrained, same predictions
+    np.save(tmp_path / "X.npy", X)
+    memmap = np.load(tmp_path / "X.npy", mmap_mode="r")
+    from_memmap = _model(tmp_path, n_trials=3, resume=True).fit(memmap, y)
+    assert _checkpoints(tmp_path) == after
+    np.testing.assert_array_equal(from_memmap.predict(memmap[:20]), spent.predict(X[:20]))
     # other data refuse to resume (the fingerprint is of the data the trials see: standardised,
     # so y + 1 would be the same problem; a reordered y is not)
     with pytest.raises(InvalidInputError, match="fingerprint"):

@@ -183,6 +183,22 @@ def test_ray_estimator_predicts_like_serial(ray_session):
 
 
 @pytest.mark.ray
+def test_ray_backend_reads_a_memmap_whole(ray_session, tmp_path):
+    """A read-only memmap (what joblib hands to the workers of a cross-validation) is read into
+    memory for the Ray tasks: the same members as from the array."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 2))
+    y = X[:, 0] + 0.1 * rng.normal(size=40)
+    np.save(tmp_path / "X.npy", X)
+    memmap = np.load(tmp_path / "X.npy", mmap_mode="r")
+    params = dict(n_members=2, hidden_layers=(8,), epochs=2, batch_size=16, dtype="float64",
+                  random_state=0, verbose=0, backend=RayBackend(resources={"num_cpus": 1}))
+    arrays = DeepEnsembleRegressor(**params).fit(X, y)
+    from_memmap = DeepEnsembleRegressor(**params).fit(memmap, y)
+    np.testing.assert_array_equal(from_memmap.predict(memmap), arrays.predict(X))
+
+
+@pytest.mark.ray
 def test_ray_members_with_dropout_match_serial(ray_session):
     # dropout in the built-in MLP and in a user module comes from each member's own generator,
     # so Ray tasks reproduce the serial members (and the global RNG plays no part)

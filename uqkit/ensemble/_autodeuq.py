@@ -230,8 +230,9 @@ class BaseAutoDEUQ(NetworkEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            In-memory 2-D features: the trials and the refit are sent the arrays, so N-D
-            rows, memmaps, Datasets and DataLoaders are refused (InvalidInputError).
+            2-D features: the trials and the refit are sent the arrays, so a memmap is read
+            whole into memory, and N-D rows, Datasets and DataLoaders are refused
+            (InvalidInputError).
         y : array-like of shape (n_samples,) (regression: or (n_samples, n_targets))
         X_val, y_val : array-like, optional
             Validation data for early stopping and selection; by default a seeded random
@@ -259,6 +260,7 @@ class BaseAutoDEUQ(NetworkEstimator):
             "the Ray Tune trials, the greedy selection by validation likelihood and the refit "
             "would all have to be weighted. Fit a DeepEnsembleRegressor/DeepEnsembleClassifier "
             "with the selected architecture (member_architectures_) and sample_weight instead.")
+        X, X_val = self._read_memmaps(X, X_val)
         self._refuse_sources(X, X_val)
         require("ray", "search")
         from uqkit.search import run_search  # the Tune driver: imports Ray

@@ -127,9 +127,26 @@ class NetworkEstimator(UQEstimator):
             )
         return mode
 
+    def _sends_rows_to_ray(self) -> bool:
+        """Whether fit sends its rows to Ray (AutoDEUQ's trials, the Ray backend's tasks)."""
+        if not self._accepts_sources:
+            return True
+        backend = getattr(self, "_backend", lambda: "vectorized")()
+        return isinstance(resolve_backend(backend), RayBackend)
+
+    def _read_memmaps(self, X, X_val=None):
+        """``(X, X_val)``, a memmap among them read whole into memory where fit sends its rows
+        to Ray: a lazy source cannot be sent, and joblib hands read-only memmaps of large
+        arrays to the workers of a cross-validation (``n_jobs``), which the user never
+        chose. Elsewhere a memmap stays a source read a batch at a time."""
+        if not self._sends_rows_to_ray():
+            return X, X_val
+        return tuple(np.asarray(a) if isinstance(a, np.memmap) else a for a in (X, X_val))
+
     def _refuse_sources(self, X, X_val=None) -> None:
         """For an estimator that takes 2-D in-memory arrays only (``_accepts_sources`` False):
-        refuse N-D rows, memmaps, Datasets and DataLoaders with the fix."""
+        refuse N-D rows, Datasets and DataLoaders with the fix (memmaps are read whole first,
+        :meth:`_read_memmaps`)."""
         if self._accepts_sources:
             return
         owner = type(self).__name__
@@ -137,8 +154,8 @@ class NetworkEstimator(UQEstimator):
                                                 and as_source(X_val, owner) is not None):
             raise InvalidInputError(
                 f"{owner} trains its networks from in-memory 2-D arrays (they are sent to every "
-                "trial); pass X as an array of shape (n, n_features) with y (np.asarray of a "
-                "memmap, flattened images), not a Dataset, a DataLoader or N-D rows."
+                "trial); pass X as an array of shape (n, n_features) with y (flatten images), "
+                "not a Dataset, a DataLoader or N-D rows."
             )
 
     def _takes_nd_input(self) -> bool:
@@ -193,6 +210,7 @@ class NetworkEstimator(UQEstimator):
         self._check_params()
         self._check_architecture()
         owner = type(self).__name__
+        X, X_val = self._read_memmaps(X, X_val)
         source = as_source(X, owner)
         val_source = None if X_val is None else as_source(X_val, owner, "X_val")
         if source is not None or val_source is not None:
@@ -277,14 +295,12 @@ class NetworkEstimator(UQEstimator):
             )
         if not from_dataset and y is None:
             raise InvalidInputError(f"{owner}: fit needs y (or a Dataset yielding (x, y)).")
-        if source.lazy:
-            backend = getattr(self, "_backend", lambda: "vectorized")()
-            if isinstance(resolve_backend(backend), RayBackend):
-                raise InvalidInputError(
-                    f"{owner}: backend='ray' sends the training data to every Ray task, which "
-                    "a memmap or a Dataset cannot be; pass in-memory arrays (np.asarray(X), y), "
-                    "or use backend='vectorized' or 'serial'."
-                )
+        if source.lazy and self._sends_rows_to_ray():
+            raise InvalidInputError(
+                f"{owner}: backend='ray' sends the training data to every Ray task, which "
+                "a Dataset (read an item at a time) cannot be; pass in-memory arrays (X, y), "
+                "or use backend='vectorized' or 'serial'."
+            )
         self._check_row_shape(source.shape)
         mode = self._scaling_mode(len(source.shape))
         scan = scan_source(source, mode=mode, targets=from_dataset)
