@@ -91,7 +91,9 @@ def search_start(n_trials: int, slots: int) -> dict:
     """One warm search as in ``autodeuq_efficiency.py``; when its trial actors were built."""
     import ray
 
-    sys.path.insert(0, str(Path(__file__).parent))
+    here = str(Path(__file__).parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
     import autodeuq_efficiency
 
     run = autodeuq_efficiency.child("after", "warm", n_trials, slots, "concrete")
@@ -108,6 +110,7 @@ def search_start(n_trials: int, slots: int) -> dict:
 
 
 def ceiling(t: float, slots: int, n_trials: int, start: float, loop: float) -> float:
+    """The efficiency if only each slot's ``start`` and Tune's per-trial ``loop`` cost time."""
     return t / (t + slots * start / n_trials + loop)
 
 
