@@ -19,8 +19,8 @@ attempt's epochs, the final error lists the cause of every attempt, and a
 :class:`~uqkit.exceptions.DivergenceError` — a property of the member's seed and
 hyperparameters, not of the machine — is raised at once instead of being retried. Tasks that
 are abandoned (after a divergence, an exhausted member without ``checkpoint_dir``, or an
-interrupt) are cancelled with ``force=True``, which ends their worker processes: an interrupted
-worker is never handed to a later fit. Members that
+interrupt) and still running half a second later are cancelled with ``force=True``, which ends
+their worker processes: an interrupted worker is never handed to a later fit. Members that
 finished are kept: with ``checkpoint_dir`` each one is written to disk as soon as it arrives
 (:mod:`uqkit.training._checkpoint`), the remaining tasks are allowed to finish when one member
 runs out of retries, and a re-run of ``fit`` trains only the missing members.
@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 # How long a failed or interrupted fit waits for its force-cancelled tasks to end (seconds)
 _CANCEL_WAIT_S = 30.0
+# How long it lets its abandoned tasks finish on their own before it cancels them (seconds)
+_FINISH_GRACE_S = 0.5
 
 
 @dataclass
@@ -310,7 +312,15 @@ class _TaskRun:
             # KeyboardInterrupt inside the task, which can land in the middle of an import
             # (torch imports torch._dynamo lazily when the optimiser is built): the worker then
             # stays in Ray's pool with a half-imported torch and fails every later task it gets.
+            # Tasks that end within a moment of the failure (members diverging in the same
+            # epoch) are let finish first: Ray's driver process aborts when a cancel races with
+            # the reply of a task that is just finishing ("Tried to complete task that was not
+            # pending", a RAY_CHECK in Ray's task manager; ray-project/ray#54846 reports the
+            # same check).
             cancelled = list(self.pending)
+            if cancelled:
+                _, cancelled = ray.wait(cancelled, num_returns=len(cancelled),
+                                        timeout=_FINISH_GRACE_S)
             for ref in cancelled:
                 ray.cancel(ref, force=True)
             # wait (briefly) until the cancelled tasks have ended: a kill still on its way could
