@@ -139,7 +139,7 @@ class NetworkEstimator(UQEstimator):
         to Ray: a lazy source cannot be sent, and joblib hands read-only memmaps of large
         arrays to the workers of a cross-validation (``n_jobs``), which the user never
         chose. Elsewhere a memmap stays a source read a batch at a time."""
-        if not self._sends_rows_to_ray():
+        if not any(isinstance(a, np.memmap) for a in (X, X_val)) or not self._sends_rows_to_ray():
             return X, X_val
         return tuple(np.asarray(a) if isinstance(a, np.memmap) else a for a in (X, X_val))
 
